@@ -1,0 +1,149 @@
+//! Operators and what each role may do (SPEC §3), checked here, in the data layer.
+
+use uuid::Uuid;
+
+use super::{DataError, Tx, sql::args};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Moderator,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Moderator => "moderator",
+            Role::User => "user",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "moderator" => Some(Role::Moderator),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that changes data, by who may do it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    DeleteChatSessions,
+    RepairOrphanSessions,
+    DeleteMessages,
+    EditContent,
+    DeleteContent,
+    DeleteGuilds,
+    DeleteUsers,
+}
+
+impl Permission {
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Permission::DeleteChatSessions
+            | Permission::RepairOrphanSessions
+            | Permission::DeleteGuilds
+            | Permission::DeleteUsers => role == Role::Admin,
+            Permission::DeleteMessages | Permission::EditContent | Permission::DeleteContent => {
+                matches!(role, Role::Admin | Role::Moderator)
+            }
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::DeleteChatSessions => "deleting chat sessions",
+            Permission::RepairOrphanSessions => "repairing orphaned chat sessions",
+            Permission::DeleteMessages => "deleting messages",
+            Permission::EditContent => "editing comments and reviews",
+            Permission::DeleteContent => "deleting comments and reviews",
+            Permission::DeleteGuilds => "deleting guilds",
+            Permission::DeleteUsers => "deleting users",
+        }
+    }
+}
+
+/// A signed-in operator: who acts, as recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Actor {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn may(&self, permission: Permission) -> bool {
+        permission.allows(self.role)
+    }
+
+    pub(crate) fn require(&self, permission: Permission) -> Result<(), DataError> {
+        if self.may(permission) {
+            Ok(())
+        } else {
+            Err(DataError::Forbidden(format!(
+                "{} is not allowed for the {} role",
+                permission.describe(),
+                self.role
+            )))
+        }
+    }
+
+    /// Checks the permission against the operator's row as it is now, inside the
+    /// transaction: an account demoted, deactivated or deleted since sign-in is refused.
+    pub(crate) async fn verify(&self, tx: &mut Tx, permission: Permission) -> Result<(), DataError> {
+        self.require(permission)?;
+        let row = tx
+            .fetch_optional(
+                "select role, is_active from users where id = $1",
+                &args![self.id],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Err(DataError::Forbidden(
+                "your operator account no longer exists".into(),
+            ));
+        };
+        if !row.bool("is_active")? {
+            return Err(DataError::Forbidden("your operator account is inactive".into()));
+        }
+        let role = Role::parse(&row.text("role")?).unwrap_or(Role::User);
+        if !permission.allows(role) {
+            return Err(DataError::Forbidden(format!(
+                "{} is not allowed for the {role} role (your role changed since sign-in)",
+                permission.describe()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moderators_may_moderate_content_but_not_delete_sessions_guilds_or_users() {
+        use Permission::*;
+        for p in [DeleteMessages, EditContent, DeleteContent] {
+            assert!(p.allows(Role::Moderator) && p.allows(Role::Admin));
+        }
+        for p in [DeleteChatSessions, RepairOrphanSessions, DeleteGuilds, DeleteUsers] {
+            assert!(!p.allows(Role::Moderator) && p.allows(Role::Admin));
+        }
+        for p in [DeleteMessages, DeleteUsers] {
+            assert!(!p.allows(Role::User));
+        }
+    }
+}
