@@ -1,4 +1,12 @@
 //! modcon: a keyboard-driven terminal moderation console for a community platform's
 //! database, and the scriptable commands that share its data layer.
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod db;
+pub mod exit;
+pub mod logging;
+pub mod paths;
+pub mod sanitize;
+pub mod seed;

@@ -1,5 +1,7 @@
 //! The data layer on both backends: every test body runs on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use chrono::{Duration, Utc};
@@ -8,13 +10,10 @@ use modcon::db::audit::{AuditFilter, list_audit};
 use modcon::db::comments::{self, ContentEdit, ContentKind, EditOutcome};
 use modcon::db::ids::{Reason, TargetIds};
 use modcon::db::insert::{
-    Batch, NewAppSession, NewBook, NewContent, NewGuild, NewMember, NewPrivateMessage,
-    NewSetting,
+    Batch, NewAppSession, NewBook, NewContent, NewGuild, NewMember, NewPrivateMessage, NewSetting,
 };
 use modcon::db::lists::{self, ChatSessionFilter};
-use modcon::db::plan::{
-    ContentPolicy, FailReason, Operation, Request, Table, execute, plan, run,
-};
+use modcon::db::plan::{ContentPolicy, FailReason, Operation, Request, Table, execute, plan, run};
 use modcon::db::{Access, Arg, DataError, Db, Role, auth};
 use uuid::Uuid;
 
@@ -891,4 +890,3 @@ async fn a_read_only_handle_refuses_every_write(db) {
 }
 
 }
-

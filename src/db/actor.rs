@@ -102,7 +102,11 @@ impl Actor {
 
     /// Checks the permission against the operator's row as it is now, inside the
     /// transaction: an account demoted, deactivated or deleted since sign-in is refused.
-    pub(crate) async fn verify(&self, tx: &mut Tx, permission: Permission) -> Result<(), DataError> {
+    pub(crate) async fn verify(
+        &self,
+        tx: &mut Tx,
+        permission: Permission,
+    ) -> Result<(), DataError> {
         self.require(permission)?;
         let row = tx
             .fetch_optional(
@@ -116,7 +120,9 @@ impl Actor {
             ));
         };
         if !row.bool("is_active")? {
-            return Err(DataError::Forbidden("your operator account is inactive".into()));
+            return Err(DataError::Forbidden(
+                "your operator account is inactive".into(),
+            ));
         }
         let role = Role::parse(&row.text("role")?).unwrap_or(Role::User);
         if !permission.allows(role) {
@@ -130,6 +136,7 @@ impl Actor {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -139,7 +146,12 @@ mod tests {
         for p in [DeleteMessages, EditContent, DeleteContent] {
             assert!(p.allows(Role::Moderator) && p.allows(Role::Admin));
         }
-        for p in [DeleteChatSessions, RepairOrphanSessions, DeleteGuilds, DeleteUsers] {
+        for p in [
+            DeleteChatSessions,
+            RepairOrphanSessions,
+            DeleteGuilds,
+            DeleteUsers,
+        ] {
             assert!(!p.allows(Role::Moderator) && p.allows(Role::Admin));
         }
         for p in [DeleteMessages, DeleteUsers] {

@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -137,8 +137,14 @@ pub async fn sign_in(db: &Db, username: &str, password: &str) -> Result<Actor, S
         } else {
             "wrong password"
         };
-        write_failure(&mut tx, Some(&account), username, reason, Some((failures, locked_until)))
-            .await?;
+        write_failure(
+            &mut tx,
+            Some(&account),
+            username,
+            reason,
+            Some((failures, locked_until)),
+        )
+        .await?;
         tx.commit().await?;
         return Err(match locked_until {
             Some(until) => SignInError::Locked { until },
@@ -147,7 +153,14 @@ pub async fn sign_in(db: &Db, username: &str, password: &str) -> Result<Actor, S
     }
     let role = Role::parse(&account.role).unwrap_or(Role::User);
     if role == Role::User {
-        record_failure(db, Some(&account), username, "role user may not sign in", None).await?;
+        record_failure(
+            db,
+            Some(&account),
+            username,
+            "role user may not sign in",
+            None,
+        )
+        .await?;
         return Err(SignInError::RoleNotAllowed);
     }
     if !account.is_active {
@@ -251,7 +264,10 @@ pub async fn set_password(
         .await?;
     let Some(row) = row else {
         tx.rollback().await?;
-        return Err(DataError::NotFound(format!("no user named {}", excerpt(username, 64))));
+        return Err(DataError::NotFound(format!(
+            "no user named {}",
+            excerpt(username, 64)
+        )));
     };
     let id = row.uuid("id")?;
     let audit_row = AuditRow {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::ids::TargetIds;
 use super::plan::{
-    Plan, PlannedTarget, Refusal, FailReason, RowCounts, Table, excerpt, fetch_targets,
+    FailReason, Plan, PlannedTarget, Refusal, RowCounts, Table, excerpt, fetch_targets,
 };
 use super::sql::args;
 use super::{DataError, Db, Tx};
@@ -14,14 +14,21 @@ use super::{DataError, Db, Tx};
 type Planned = (Vec<PlannedTarget>, Vec<Refusal>);
 
 fn session_label(title: &str, owner: Option<&str>) -> String {
-    let title = if title.is_empty() { "(untitled)" } else { title };
+    let title = if title.is_empty() {
+        "(untitled)"
+    } else {
+        title
+    };
     match owner {
         Some(owner) => format!("{} — {owner}", excerpt(title, 80)),
         None => format!("{} — orphaned", excerpt(title, 80)),
     }
 }
 
-pub(crate) async fn plan_session_delete(tx: &mut Tx, ids: &TargetIds) -> Result<Planned, DataError> {
+pub(crate) async fn plan_session_delete(
+    tx: &mut Tx,
+    ids: &TargetIds,
+) -> Result<Planned, DataError> {
     let (rows, refused) = fetch_targets(
         tx,
         "select s.id, s.title, s.model, s.user_id, s.guild_id, u.username as owner, \
@@ -117,7 +124,9 @@ pub(crate) async fn apply_orphan_repair(tx: &mut Tx, plan: &Plan) -> Result<(), 
             )
             .await?;
         if changed != 1 {
-            return Err(DataError::Internal("an orphaned session changed under its lock"));
+            return Err(DataError::Internal(
+                "an orphaned session changed under its lock",
+            ));
         }
     }
     Ok(())

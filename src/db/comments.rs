@@ -174,13 +174,23 @@ pub struct ContentEdit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EditOutcome {
-    Saved { version: i64, batch_id: Uuid },
+    Saved {
+        version: i64,
+        batch_id: Uuid,
+    },
     /// Text and rating are what is stored already; nothing was written.
-    Unchanged { version: i64 },
+    Unchanged {
+        version: i64,
+    },
     /// Someone else saved first: nothing was overwritten. Both texts are here.
-    Conflict { current: ContentItem, yours: String },
+    Conflict {
+        current: ContentItem,
+        yours: String,
+    },
     /// The item was deleted meanwhile; the operator's text is handed back.
-    Gone { yours: String },
+    Gone {
+        yours: String,
+    },
 }
 
 fn validate(edit: &ContentEdit) -> Result<(), DataError> {
@@ -198,12 +208,12 @@ fn validate(edit: &ContentEdit) -> Result<(), DataError> {
         )));
     }
     match (edit.kind, edit.rating) {
-        (ContentKind::Comment, Some(_)) => {
-            Err(DataError::invalid("comments have no rating; only reviews do"))
-        }
-        (ContentKind::Review, Some(r)) if !(1..=5).contains(&r) => Err(DataError::invalid(
-            format!("a rating is 1 to 5, not {r}"),
+        (ContentKind::Comment, Some(_)) => Err(DataError::invalid(
+            "comments have no rating; only reviews do",
         )),
+        (ContentKind::Review, Some(r)) if !(1..=5).contains(&r) => {
+            Err(DataError::invalid(format!("a rating is 1 to 5, not {r}")))
+        }
         _ => Ok(()),
     }
 }
@@ -263,7 +273,9 @@ pub async fn edit(db: &Db, actor: &Actor, edit: &ContentEdit) -> Result<EditOutc
         }
     };
     if changed != 1 {
-        return Err(DataError::Internal("a locked comment changed during its edit"));
+        return Err(DataError::Internal(
+            "a locked comment changed during its edit",
+        ));
     }
     let batch_id = Uuid::new_v4();
     let new_version = current.version + 1;

@@ -120,6 +120,7 @@ impl Reason {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -148,7 +149,10 @@ mod tests {
     fn reasons_are_trimmed_and_limited_to_512_characters() {
         assert_eq!(Reason::new(Some("   ")).unwrap(), None);
         assert_eq!(Reason::new(None).unwrap(), None);
-        assert_eq!(Reason::new(Some(" spam ")).unwrap().unwrap().as_str(), "spam");
+        assert_eq!(
+            Reason::new(Some(" spam ")).unwrap().unwrap().as_str(),
+            "spam"
+        );
         assert!(Reason::new(Some(&"é".repeat(512))).unwrap().is_some());
         assert!(matches!(
             Reason::new(Some(&"é".repeat(513))),

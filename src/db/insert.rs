@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::sql::{Arg, args, built, placeholders};
+use super::sql::{Arg, arg_vec, built, placeholders};
 use super::{DataError, Db, Role, Tx};
 
 #[derive(Debug, Clone)]
@@ -184,7 +184,7 @@ impl Batch {
 
     async fn insert_in(self, tx: &mut Tx) -> Result<(), DataError> {
         let users = self.users.into_iter().map(|u| {
-            args![
+            arg_vec![
                 u.id,
                 u.username,
                 u.email,
@@ -208,7 +208,7 @@ impl Batch {
         let guilds = self
             .guilds
             .into_iter()
-            .map(|g| args![g.id, g.name, g.owner_id, g.created_at, g.created_at]);
+            .map(|g| arg_vec![g.id, g.name, g.owner_id, g.created_at, g.created_at]);
         insert_rows(
             tx,
             "insert into guilds (id, name, owner_id, created_at, updated_at)",
@@ -219,7 +219,7 @@ impl Batch {
         let members = self
             .members
             .into_iter()
-            .map(|m| args![m.guild_id, m.user_id, m.role]);
+            .map(|m| arg_vec![m.guild_id, m.user_id, m.role]);
         insert_rows(
             tx,
             "insert into guild_members (guild_id, user_id, role)",
@@ -230,7 +230,7 @@ impl Batch {
         let settings = self
             .settings
             .into_iter()
-            .map(|s| args![s.guild_id, s.key, s.value]);
+            .map(|s| arg_vec![s.guild_id, s.key, s.value]);
         insert_rows(
             tx,
             "insert into guild_settings (guild_id, key, value)",
@@ -239,7 +239,7 @@ impl Batch {
         )
         .await?;
         let sessions = self.sessions.into_iter().map(|s| {
-            args![
+            arg_vec![
                 s.id,
                 s.user_id,
                 s.guild_id,
@@ -258,7 +258,7 @@ impl Batch {
         )
         .await?;
         let chat_messages = self.chat_messages.into_iter().map(|m| {
-            args![
+            arg_vec![
                 m.id,
                 m.session_id,
                 m.author_id,
@@ -274,15 +274,10 @@ impl Batch {
             chat_messages.collect(),
         )
         .await?;
-        let private = self.private_messages.into_iter().map(|m| {
-            args![
-                m.id,
-                m.sender_id,
-                m.recipient_id,
-                m.content,
-                m.created_at
-            ]
-        });
+        let private = self
+            .private_messages
+            .into_iter()
+            .map(|m| arg_vec![m.id, m.sender_id, m.recipient_id, m.content, m.created_at]);
         insert_rows(
             tx,
             "insert into messages (id, sender_id, recipient_id, content, created_at)",
@@ -293,10 +288,16 @@ impl Batch {
         let books = self
             .books
             .into_iter()
-            .map(|b| args![b.id, b.title, b.author]);
-        insert_rows(tx, "insert into books (id, title, author)", 3, books.collect()).await?;
+            .map(|b| arg_vec![b.id, b.title, b.author]);
+        insert_rows(
+            tx,
+            "insert into books (id, title, author)",
+            3,
+            books.collect(),
+        )
+        .await?;
         let comments = self.comments.into_iter().map(|c| {
-            args![
+            arg_vec![
                 c.id,
                 c.book_id,
                 c.user_id,
@@ -313,7 +314,7 @@ impl Batch {
         )
         .await?;
         let reviews = self.reviews.into_iter().map(|c| {
-            args![
+            arg_vec![
                 c.id,
                 c.book_id,
                 c.user_id,
@@ -331,9 +332,10 @@ impl Batch {
             reviews.collect(),
         )
         .await?;
-        let logins = self.app_sessions.into_iter().map(|a| {
-            args![a.id, a.user_id, a.guild_id, a.created_at, a.expires_at]
-        });
+        let logins = self
+            .app_sessions
+            .into_iter()
+            .map(|a| arg_vec![a.id, a.user_id, a.guild_id, a.created_at, a.expires_at]);
         insert_rows(
             tx,
             "insert into app_sessions (id, user_id, guild_id, created_at, expires_at)",

@@ -195,7 +195,11 @@ pub async fn chat_session_ids(
     let mut q = chat_session_query(filter, "s.id");
     q.push(" order by s.created_at desc, s.id desc limit ")
         .bind(cap as i64);
-    read_all(db, &q).await?.iter().map(|r| r.uuid("id")).collect()
+    read_all(db, &q)
+        .await?
+        .iter()
+        .map(|r| r.uuid("id"))
+        .collect()
 }
 
 // ---------------------------------------------------------------- chat messages
@@ -373,7 +377,13 @@ pub struct ContentFilter {
     pub user_id: Option<Uuid>,
 }
 
-fn content_branch(q: &mut SqlBuilder, kind: ContentKind, filter: &ContentFilter, after: Option<TimeCursor>, limit: usize) {
+fn content_branch(
+    q: &mut SqlBuilder,
+    kind: ContentKind,
+    filter: &ContentFilter,
+    after: Option<TimeCursor>,
+    limit: usize,
+) {
     match kind {
         ContentKind::Comment => q.push(
             "select 'comment' as kind, c.id, c.book_id, b.title as book_title, c.user_id, \
@@ -605,7 +615,9 @@ pub async fn guild_settings(
     let mut q = SqlBuilder::new(
         "select key, substr(value, 1, 400) as value from guild_settings where guild_id = ",
     );
-    q.bind(guild_id).push(" order by key limit ").bind(limit as i64);
+    q.bind(guild_id)
+        .push(" order by key limit ")
+        .bind(limit as i64);
     read_all(db, &q)
         .await?
         .iter()
@@ -723,7 +735,9 @@ pub async fn users(
 /// Finds a user by name, case-insensitively.
 pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, DataError> {
     let mut q = SqlBuilder::new(USER_COLUMNS);
-    q.push(" and lower(u.username) = lower(").bind(username).push(")");
+    q.push(" and lower(u.username) = lower(")
+        .bind(username)
+        .push(")");
     let rows = read_all(db, &q).await?;
     rows.first().map(user_row).transpose()
 }
@@ -736,6 +750,7 @@ async fn read_all(db: &Db, q: &SqlBuilder) -> Result<Vec<Row>, DataError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -156,6 +156,24 @@ impl Db {
         Ok(())
     }
 
+    /// Fails with a hint if the schema is missing (the console does not migrate a
+    /// platform's database on its own; `modcon migrate` does).
+    pub async fn check_schema(&self) -> Result<(), DataError> {
+        let mut tx = self.read().await?;
+        let found = tx
+            .fetch_optional("select count(*) from audit_log where 1 = 0", &[])
+            .await;
+        tx.rollback().await?;
+        match found {
+            Ok(_) => Ok(()),
+            Err(DataError::Unavailable(e)) => Err(DataError::Unavailable(e)),
+            Err(_) => Err(DataError::Migrate(format!(
+                "{} has no modcon schema (no audit_log table): run `modcon migrate` first",
+                self.display_url()
+            ))),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Postgres(_) => Backend::Postgres,
@@ -176,7 +194,11 @@ impl Db {
 
     /// Runs one fixed statement and returns the first column of its first row as an
     /// integer: for tools and tests that check the database directly.
-    pub async fn query_i64(&self, sql: &'static str, args: &[Arg]) -> Result<Option<i64>, DataError> {
+    pub async fn query_i64(
+        &self,
+        sql: &'static str,
+        args: &[Arg],
+    ) -> Result<Option<i64>, DataError> {
         let mut tx = self.read().await?;
         let row = tx.fetch_optional(sql, args).await?;
         tx.rollback().await?;
@@ -187,7 +209,11 @@ impl Db {
     }
 
     /// Runs one fixed statement in its own transaction; returns the rows it changed.
-    pub async fn execute_statement(&self, sql: &'static str, args: &[Arg]) -> Result<u64, DataError> {
+    pub async fn execute_statement(
+        &self,
+        sql: &'static str,
+        args: &[Arg],
+    ) -> Result<u64, DataError> {
         let mut tx = self.write().await?;
         let n = tx.execute(sql, args).await?;
         tx.commit().await?;
@@ -240,6 +266,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::redact_url;
 

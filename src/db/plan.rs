@@ -125,14 +125,31 @@ pub enum ContentPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "operation", rename_all = "snake_case")]
 pub enum Operation {
-    DeleteChatSessions { ids: TargetIds },
-    RepairOrphanSessions { ids: TargetIds },
-    DeleteChatMessages { ids: TargetIds },
-    DeletePrivateMessages { ids: TargetIds },
-    DeleteComments { ids: TargetIds },
-    DeleteReviews { ids: TargetIds },
-    DeleteGuilds { ids: TargetIds },
-    DeleteUsers { ids: TargetIds, content: ContentPolicy },
+    DeleteChatSessions {
+        ids: TargetIds,
+    },
+    RepairOrphanSessions {
+        ids: TargetIds,
+    },
+    DeleteChatMessages {
+        ids: TargetIds,
+    },
+    DeletePrivateMessages {
+        ids: TargetIds,
+    },
+    DeleteComments {
+        ids: TargetIds,
+    },
+    DeleteReviews {
+        ids: TargetIds,
+    },
+    DeleteGuilds {
+        ids: TargetIds,
+    },
+    DeleteUsers {
+        ids: TargetIds,
+        content: ContentPolicy,
+    },
 }
 
 impl Operation {
@@ -280,7 +297,11 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn new(request: Request, targets: Vec<PlannedTarget>, refused: Vec<Refusal>) -> Self {
+    pub(crate) fn new(
+        request: Request,
+        targets: Vec<PlannedTarget>,
+        refused: Vec<Refusal>,
+    ) -> Self {
         let mut counts = RowCounts::new();
         let mut kept = RowCounts::new();
         for target in &targets {
@@ -424,24 +445,52 @@ async fn lock_targets(tx: &mut Tx, operation: &Operation) -> Result<(), DataErro
     let ids = operation.ids().as_slice();
     match operation {
         Operation::DeleteChatSessions { .. } | Operation::RepairOrphanSessions { .. } => {
-            lock(tx, "select id from chat_sessions where id in ({ids}) order by id for update", ids)
-                .await
+            lock(
+                tx,
+                "select id from chat_sessions where id in ({ids}) order by id for update",
+                ids,
+            )
+            .await
         }
         Operation::DeleteChatMessages { .. } => {
-            lock(tx, "select id from chat_messages where id in ({ids}) order by id for update", ids)
-                .await
+            lock(
+                tx,
+                "select id from chat_messages where id in ({ids}) order by id for update",
+                ids,
+            )
+            .await
         }
         Operation::DeletePrivateMessages { .. } => {
-            lock(tx, "select id from messages where id in ({ids}) order by id for update", ids).await
+            lock(
+                tx,
+                "select id from messages where id in ({ids}) order by id for update",
+                ids,
+            )
+            .await
         }
         Operation::DeleteComments { .. } => {
-            lock(tx, "select id from comments where id in ({ids}) order by id for update", ids).await
+            lock(
+                tx,
+                "select id from comments where id in ({ids}) order by id for update",
+                ids,
+            )
+            .await
         }
         Operation::DeleteReviews { .. } => {
-            lock(tx, "select id from reviews where id in ({ids}) order by id for update", ids).await
+            lock(
+                tx,
+                "select id from reviews where id in ({ids}) order by id for update",
+                ids,
+            )
+            .await
         }
         Operation::DeleteGuilds { .. } => {
-            lock(tx, "select id from guilds where id in ({ids}) order by id for update", ids).await?;
+            lock(
+                tx,
+                "select id from guilds where id in ({ids}) order by id for update",
+                ids,
+            )
+            .await?;
             lock(
                 tx,
                 "select id from chat_sessions where guild_id in ({ids}) order by id for update",
@@ -454,7 +503,11 @@ async fn lock_targets(tx: &mut Tx, operation: &Operation) -> Result<(), DataErro
 }
 
 /// Runs a locking statement whose `{ids}` stands for the target list.
-pub(crate) async fn lock(tx: &mut Tx, template: &'static str, ids: &[Uuid]) -> Result<(), DataError> {
+pub(crate) async fn lock(
+    tx: &mut Tx,
+    template: &'static str,
+    ids: &[Uuid],
+) -> Result<(), DataError> {
     let (sql, args) = with_ids(template, 1, ids);
     tx.fetch_all(sql, &args).await?;
     Ok(())
@@ -509,7 +562,9 @@ pub(crate) async fn delete_where_id(
     let deleted = tx.execute(sql, &args).await?;
     if deleted != ids.len() as u64 {
         // Rows are locked (or the database is), so this means a bug, not a race.
-        return Err(DataError::Internal("deleted a different number of rows than planned"));
+        return Err(DataError::Internal(
+            "deleted a different number of rows than planned",
+        ));
     }
     Ok(())
 }
@@ -573,7 +628,11 @@ fn summary_row(plan: &Plan) -> AuditRow {
     let operation = &plan.request.operation;
     let requested = operation.ids().len();
     let done = plan.targets.len();
-    let verb = if operation.is_repair() { "repaired" } else { "deleted" };
+    let verb = if operation.is_repair() {
+        "repaired"
+    } else {
+        "deleted"
+    };
     AuditRow {
         action: format!("{}.bulk", operation.action()),
         target_type: "batch",
@@ -597,7 +656,48 @@ fn summary_row(plan: &Plan) -> AuditRow {
     }
 }
 
+/// Fetches the targets' rows (`{ids}` in `template` stands for the id list) and pairs
+/// them with the request's ids in the order given; ids with no row are refused as not
+/// found.
+pub(crate) async fn fetch_targets(
+    tx: &mut Tx,
+    template: &'static str,
+    ids: &TargetIds,
+) -> Result<(Vec<super::Row>, Vec<Refusal>), DataError> {
+    let (sql, args) = with_ids(template, 1, ids.as_slice());
+    let rows = tx.fetch_all(sql, &args).await?;
+    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        by_id.insert(row.uuid("id")?, row);
+    }
+    let mut found = Vec::with_capacity(by_id.len());
+    let mut missing = Vec::new();
+    for id in ids.as_slice() {
+        match by_id.remove(id) {
+            Some(row) => found.push(row),
+            None => missing.push(Refusal {
+                id: *id,
+                label: None,
+                reason: FailReason::NotFound,
+            }),
+        }
+    }
+    Ok((found, missing))
+}
+
+/// Cuts a long text for a label, on a character boundary.
+pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
+    let mut chars = text.chars();
+    let cut: String = chars.by_ref().take(max_chars).collect();
+    if chars.next().is_some() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -643,45 +743,5 @@ mod tests {
         c.add_all(&RowCounts::new().with(Table::ChatMessages, 2));
         assert_eq!(c.get(Table::ChatMessages), 5);
         assert_eq!(c.to_json(), serde_json::json!({"chat_messages": 5}));
-    }
-}
-
-/// Fetches the targets' rows (`{ids}` in `template` stands for the id list) and pairs
-/// them with the request's ids in the order given; ids with no row are refused as not
-/// found.
-pub(crate) async fn fetch_targets(
-    tx: &mut Tx,
-    template: &'static str,
-    ids: &TargetIds,
-) -> Result<(Vec<super::Row>, Vec<Refusal>), DataError> {
-    let (sql, args) = with_ids(template, 1, ids.as_slice());
-    let rows = tx.fetch_all(sql, &args).await?;
-    let mut by_id = std::collections::HashMap::with_capacity(rows.len());
-    for row in rows {
-        by_id.insert(row.uuid("id")?, row);
-    }
-    let mut found = Vec::with_capacity(by_id.len());
-    let mut missing = Vec::new();
-    for id in ids.as_slice() {
-        match by_id.remove(id) {
-            Some(row) => found.push(row),
-            None => missing.push(Refusal {
-                id: *id,
-                label: None,
-                reason: FailReason::NotFound,
-            }),
-        }
-    }
-    Ok((found, missing))
-}
-
-/// Cuts a long text for a label, on a character boundary.
-pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
-    let mut chars = text.chars();
-    let cut: String = chars.by_ref().take(max_chars).collect();
-    if chars.next().is_some() {
-        format!("{cut}…")
-    } else {
-        cut
     }
 }

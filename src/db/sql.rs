@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{AssertSqlSafe, Postgres, Row as _, Sqlite, SqlSafeStr, SqlStr};
+use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlSafeStr, SqlStr, Sqlite};
 use uuid::Uuid;
 
 use super::{Backend, DataError};
@@ -76,13 +76,21 @@ impl From<serde_json::Value> for Arg {
     }
 }
 
-/// Binds a list of values: `args![a, b, c]`.
+/// The values to bind, in placeholder order: `&args![a, b, c]`.
 macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        [$($crate::db::Arg::from($value)),*]
+    };
+}
+pub(crate) use args;
+
+/// The same, as a `Vec` (for rows collected into multi-row statements).
+macro_rules! arg_vec {
     ($($value:expr),* $(,)?) => {
         vec![$($crate::db::Arg::from($value)),*]
     };
 }
-pub(crate) use args;
+pub(crate) use arg_vec;
 
 /// The SQLite text form of a time: fixed width, so text order is time order, and the
 /// same form the schema's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` defaults write.
@@ -223,7 +231,9 @@ impl Tx {
     ) -> Result<Row, DataError> {
         self.fetch_optional(sql, args)
             .await?
-            .ok_or(DataError::Internal("a query that always returns a row returned none"))
+            .ok_or(DataError::Internal(
+                "a query that always returns a row returned none",
+            ))
     }
 
     pub(crate) async fn commit(self) -> Result<(), DataError> {
@@ -355,13 +365,17 @@ fn parse_sqlite_time(text: &str) -> Option<DateTime<Utc>> {
     }
     chrono::NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+            chrono::NaiveDateTime::parse_from_str(
+                text.trim_end_matches('Z'),
+                "%Y-%m-%dT%H:%M:%S%.f",
+            )
         })
         .ok()
         .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -385,7 +399,10 @@ mod tests {
             "2026-01-02T03:04:05+00:00",
         ] {
             let t = parse_sqlite_time(text).unwrap();
-            assert_eq!(t.format("%Y-%m-%d %H:%M:%S").to_string(), "2026-01-02 03:04:05");
+            assert_eq!(
+                t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                "2026-01-02 03:04:05"
+            );
         }
         assert!(parse_sqlite_time("yesterday").is_none());
     }

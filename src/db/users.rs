@@ -5,8 +5,7 @@ use uuid::Uuid;
 
 use super::ids::TargetIds;
 use super::plan::{
-    ContentPolicy, FailReason, PlannedTarget, Refusal, RowCounts, Table, fetch_targets,
-    with_ids,
+    ContentPolicy, FailReason, PlannedTarget, Refusal, RowCounts, Table, fetch_targets, with_ids,
 };
 use super::{Actor, DataError, Tx};
 

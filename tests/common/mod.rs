@@ -1,6 +1,7 @@
 //! Shared by the integration tests: a fresh database per test on each backend, and
 //! small scene builders. PostgreSQL is required: a test that cannot reach it fails.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -48,7 +49,9 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let path = std::env::temp_dir().join(format!("modcon-test-{}.db", Uuid::new_v4().simple()));
         let url = format!("sqlite:{}", path.display());
-        let db = Db::connect(&url, Access::ReadWrite).await.expect("open sqlite");
+        let db = Db::connect(&url, Access::ReadWrite)
+            .await
+            .expect("open sqlite");
         db.migrate().await.expect("migrate sqlite");
         TestDb {
             db,
@@ -136,6 +139,36 @@ macro_rules! both_backends {
     )*};
 }
 
+/// Like `both_backends!`, with the database URL too (for tests that run the binary):
+/// `both_backends_with_url! { async fn name(db, url) { … } }`.
+#[macro_export]
+macro_rules! both_backends_with_url {
+    ($(async fn $name:ident($db:ident, $url:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let test = $crate::common::TestDb::sqlite().await;
+                let $db = test.db.clone();
+                let $url = test.url.clone();
+                $body
+                test.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let test = $crate::common::TestDb::postgres().await;
+                let $db = test.db.clone();
+                let $url = test.url.clone();
+                $body
+                test.finish().await;
+            }
+        }
+    )*};
+}
+
 /// Inserts a user with the given role and returns it as an operator.
 pub async fn operator(db: &Db, name: &str, role: Role) -> Actor {
     let user = NewUser::new(name, role);
@@ -210,5 +243,8 @@ pub async fn session(
 }
 
 pub async fn count(db: &Db, sql: &'static str, args: &[modcon::db::Arg]) -> i64 {
-    db.query_i64(sql, args).await.expect("count query").unwrap_or(0)
+    db.query_i64(sql, args)
+        .await
+        .expect("count query")
+        .unwrap_or(0)
 }

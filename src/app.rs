@@ -1,0 +1,213 @@
+//! The application edge: resolve the database, then run the console or a command.
+
+use std::io::{IsTerminal, Read};
+
+use color_eyre::eyre::{WrapErr, eyre};
+
+use crate::cli::{Cli, Command, PasswdArgs, SeedArgs};
+use crate::config::Config;
+use crate::db::{Access, DataError, Db};
+use crate::exit::Exit;
+
+/// An error that already knows its exit code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Failure {
+            exit,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DataError> for Failure {
+    fn from(error: DataError) -> Self {
+        Failure::new(Exit::for_data_error(&error), error.to_string())
+    }
+}
+
+/// Where the database came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Demo(std::path::PathBuf),
+    Url,
+}
+
+pub fn database_url(cli: &Cli, config: &Config) -> Result<(String, Source), Failure> {
+    if cli.demo {
+        let path = crate::paths::demo_database().map_err(|e| {
+            Failure::new(
+                Exit::Failed,
+                format!("cannot create the data directory: {e}"),
+            )
+        })?;
+        return Ok((format!("sqlite:{}", path.display()), Source::Demo(path)));
+    }
+    match cli
+        .database_url
+        .clone()
+        .or_else(|| config.database.url.clone())
+    {
+        Some(url) if !url.trim().is_empty() => Ok((url, Source::Url)),
+        _ => Err(Failure::new(
+            Exit::Usage,
+            "no database: pass --database-url, set DATABASE_URL or [database] url in \
+             config.toml, or try the demo with --demo",
+        )),
+    }
+}
+
+/// Opens the database read-write. The demo is created, migrated and seeded on first use;
+/// other databases must already have the schema (`modcon migrate`).
+pub async fn open(cli: &Cli, config: &Config) -> Result<(Db, Source), Failure> {
+    let (url, source) = database_url(cli, config)?;
+    let db = Db::connect(&url, Access::ReadWrite).await?;
+    if let Source::Demo(_) = source {
+        db.migrate().await?;
+        crate::seed::seed_demo_if_empty(&db).await?;
+    } else {
+        db.check_schema().await?;
+    }
+    tracing::info!(database = %db.display_url(), backend = %db.backend(), "connected");
+    Ok((db, source))
+}
+
+pub async fn run(cli: Cli, config: Config) -> Result<Exit, Failure> {
+    match &cli.command {
+        None => console(&cli, &config).await,
+        Some(Command::Migrate) => migrate(&cli, &config).await,
+        Some(Command::Seed(args)) => seed(&cli, &config, args).await,
+        Some(Command::Passwd(args)) => passwd(&cli, &config, args).await,
+    }
+}
+
+async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
+    let (db, source) = open(cli, config).await?;
+    let users = db
+        .query_i64("select count(*) from users", &[])
+        .await?
+        .unwrap_or(0);
+    match source {
+        Source::Demo(path) => println!(
+            "demo database ready at {} ({users} users); operators: {}",
+            path.display(),
+            crate::seed::DEMO_OPERATORS
+                .iter()
+                .map(|(name, password, role)| format!("{name} / {password} ({role})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Source::Url => println!("connected to {} ({users} users)", db.display_url()),
+    }
+    db.close().await;
+    Ok(Exit::Done)
+}
+
+async fn migrate(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
+    if cli.read_only {
+        return Err(Failure::new(
+            Exit::NotAllowed,
+            "migrate changes the schema; drop --read-only",
+        ));
+    }
+    let (url, _) = database_url(cli, config)?;
+    let db = Db::connect(&url, Access::ReadWrite).await?;
+    db.migrate().await?;
+    eprintln!("schema up to date on {}", db.display_url());
+    db.close().await;
+    Ok(Exit::Done)
+}
+
+async fn seed(cli: &Cli, config: &Config, args: &SeedArgs) -> Result<Exit, Failure> {
+    if cli.read_only {
+        return Err(Failure::new(
+            Exit::NotAllowed,
+            "seed writes data; drop --read-only",
+        ));
+    }
+    let (db, _) = open(cli, config).await?;
+    let spec = crate::seed::ScaleSpec {
+        users: args.users,
+        guilds: args.guilds,
+        sessions: args.sessions,
+        messages_per_session: args.messages_per_session,
+        orphan_percent: args.orphan_percent,
+    };
+    let started = std::time::Instant::now();
+    let done = crate::seed::seed_scale(&db, spec, |s| {
+        eprint!(
+            "\rseeding: {} users, {} guilds, {} sessions, {} messages",
+            s.users, s.guilds, s.sessions, s.messages
+        );
+    })
+    .await?;
+    eprintln!();
+    println!(
+        "added {} users, {} guilds, {} chat sessions, {} chat messages in {:.1} s",
+        done.users,
+        done.guilds,
+        done.sessions,
+        done.messages,
+        started.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    Ok(Exit::Done)
+}
+
+async fn passwd(cli: &Cli, config: &Config, args: &PasswdArgs) -> Result<Exit, Failure> {
+    if cli.read_only {
+        return Err(Failure::new(
+            Exit::NotAllowed,
+            "passwd writes; drop --read-only",
+        ));
+    }
+    let password =
+        read_new_password(&args.username).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    let (db, _) = open(cli, config).await?;
+    let by = format!("passwd:{}", os_user());
+    crate::db::auth::set_password(&db, &args.username, &password, &by).await?;
+    eprintln!(
+        "password set for {}",
+        crate::sanitize::clean_line(&args.username)
+    );
+    db.close().await;
+    Ok(Exit::Done)
+}
+
+/// Who ran a command on this machine, for the audit record.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// From the terminal without echo (asked twice), or the first line of piped stdin.
+fn read_new_password(username: &str) -> color_eyre::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {username}: "))
+            .wrap_err("cannot read the password from the terminal")?;
+        let second = rpassword::prompt_password("Again: ")
+            .wrap_err("cannot read the password from the terminal")?;
+        if first != second {
+            return Err(eyre!("the two passwords differ; nothing was changed"));
+        }
+        Ok(first)
+    } else {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .wrap_err("cannot read the password from stdin")?;
+        let line = text.lines().next().unwrap_or("").to_string();
+        if line.is_empty() {
+            return Err(eyre!("no password on stdin; nothing was changed"));
+        }
+        Ok(line)
+    }
+}

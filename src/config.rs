@@ -1,0 +1,123 @@
+//! `config.toml`: found via `--config`, `$MODCON_CONFIG`, or the user config directory.
+//! The repository's copy documents every key. Unknown keys are errors, not surprises.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const CONFIG_ENV: &str = "MODCON_CONFIG";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub confirm: ConfirmConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite:…`; `DATABASE_URL` and `--database-url` override it.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub file: Option<PathBuf>,
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            file: None,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfirmConfig {
+    /// Plans with more targets than this need the number typed to confirm.
+    pub typed_above: usize,
+    /// Every destructive action needs a reason.
+    pub require_reason: bool,
+}
+
+impl Default for ConfirmConfig {
+    fn default() -> Self {
+        ConfirmConfig {
+            typed_above: 20,
+            require_reason: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+/// Where the config comes from, if anywhere: an explicit path must exist; the user
+/// config directory's file is optional.
+pub fn locate(explicit: Option<&Path>) -> Option<(PathBuf, bool)> {
+    if let Some(path) = explicit {
+        return Some((path.to_path_buf(), true));
+    }
+    if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return Some((PathBuf::from(path), true));
+    }
+    let dirs = crate::paths::project_dirs()?;
+    Some((dirs.config_dir().join("config.toml"), false))
+}
+
+pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+    let Some((path, required)) = locate(explicit) else {
+        return Ok((Config::default(), None));
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Config::default(), None));
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    let config = parse(&text).map_err(|message| ConfigError::Parse {
+        path: path.clone(),
+        message,
+    })?;
+    Ok((config, Some(path)))
+}
+
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_config_documents_keys_that_parse() {
+        let text = include_str!("../config.toml");
+        let config = parse(text).unwrap();
+        assert_eq!(config.confirm.typed_above, 20);
+        assert_eq!(config.log.level, "info");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_ignored() {
+        let err = parse("[confirm]\ntyped_abuv = 3\n").unwrap_err();
+        assert!(err.contains("typed_abuv"), "{err}");
+    }
+}
