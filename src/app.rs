@@ -79,11 +79,17 @@ pub async fn open(cli: &Cli, config: &Config) -> Result<(Db, Source), Failure> {
 }
 
 pub async fn run(cli: Cli, config: Config) -> Result<Exit, Failure> {
+    if let Some(command) = &cli.command
+        && let Some(result) = crate::commands::run(&cli, &config, command).await
+    {
+        return result;
+    }
     match &cli.command {
         None => console(&cli, &config).await,
         Some(Command::Migrate) => migrate(&cli, &config).await,
         Some(Command::Seed(args)) => seed(&cli, &config, args).await,
         Some(Command::Passwd(args)) => passwd(&cli, &config, args).await,
+        Some(_) => Err(Failure::new(Exit::Failed, "unhandled command")),
     }
 }
 

@@ -40,6 +40,200 @@ pub enum Command {
     Seed(SeedArgs),
     /// Set an operator's password (prompted without echo, or read from piped stdin).
     Passwd(PasswdArgs),
+    /// Chat sessions: delete, list and repair orphans, delete single chat messages.
+    #[command(subcommand)]
+    Chats(ChatsCommand),
+    /// Private messages between users.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Comments on books.
+    #[command(subcommand)]
+    Comments(ContentCommand),
+    /// Reviews of books.
+    #[command(subcommand)]
+    Reviews(ContentCommand),
+    /// Guilds (communities).
+    #[command(subcommand)]
+    Guilds(GuildsCommand),
+    /// Platform users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// The audit record.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Who runs a command: the same sign-in as the console. The password comes from the
+/// terminal (no echo) or a file; never from an argument.
+#[derive(Debug, Clone, Args)]
+pub struct OperatorArgs {
+    /// Operator username.
+    #[arg(long = "user", env = "MODCON_USER")]
+    pub user: Option<String>,
+    /// Read the password from the first line of this file (`-` for stdin).
+    #[arg(long, env = "MODCON_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Machine-readable output on stdout (messages stay on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Targets and how to act on them.
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// Ids to act on; none (or `-`) reads them from stdin, one per line.
+    pub ids: Vec<String>,
+    /// Show what would happen and change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Why (at most 512 characters); kept in the audit record.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Allow more than 100 ids on the command line, run in batches of 100 (ids from
+    /// stdin always run in batches).
+    #[arg(long)]
+    pub batches: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatsCommand {
+    /// Delete chat sessions with their messages (admin).
+    Delete(DeleteArgs),
+    /// List orphaned sessions (no owner); `--repair` gives each the author of its first
+    /// user message as owner (admin).
+    Orphans(OrphansArgs),
+    /// Single chat messages inside sessions.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrphansArgs {
+    /// Repair every listed orphan that can be repaired.
+    #[arg(long)]
+    pub repair: bool,
+    /// With --repair: show the repair plan and change nothing.
+    #[arg(long, requires = "repair")]
+    pub plan: bool,
+    /// Print only ids, one per line (for piping into `chats delete`).
+    #[arg(long, conflicts_with = "json")]
+    pub ids_only: bool,
+    /// At most this many orphans.
+    #[arg(long, default_value_t = 10_000)]
+    pub limit: usize,
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// Delete messages (admin or moderator); the text is kept in the audit record.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContentCommand {
+    /// Replace the text (and a review's rating), checked against the version.
+    Edit(EditArgs),
+    /// Delete them (admin or moderator); the text is kept in the audit record.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EditArgs {
+    pub id: String,
+    /// The new text.
+    #[arg(
+        long,
+        conflicts_with = "text_file",
+        required_unless_present = "text_file"
+    )]
+    pub text: Option<String>,
+    /// Read the new text from this file (`-` for stdin).
+    #[arg(long)]
+    pub text_file: Option<PathBuf>,
+    /// A review's new rating, 1 to 5.
+    #[arg(long)]
+    pub rating: Option<i64>,
+    /// Save only if the item is still at this version (exit 5 otherwise).
+    #[arg(long = "if-version")]
+    pub if_version: Option<i64>,
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuildsCommand {
+    /// Delete guilds with memberships, settings, chat sessions, messages and the
+    /// login sessions opened in them (admin).
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Delete users (admin); refused one by one with the reason while the others go.
+    Delete(UserDeleteArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContentChoice {
+    /// Comments, reviews and sent messages stay, shown as by "deleted user".
+    Keep,
+    /// They are deleted with the user.
+    Delete,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserDeleteArgs {
+    #[command(flatten)]
+    pub delete: DeleteArgs,
+    /// What happens to the users' comments, reviews and sent messages.
+    #[arg(long, value_enum, default_value_t = ContentChoice::Keep)]
+    pub content: ContentChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Newest first.
+    List(AuditListArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditListArgs {
+    /// Only rows whose actor contains this text.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only rows whose action contains this text (e.g. `user.delete`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only rows whose target label, type or id contains this text.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Only rows older than this row id (paging).
+    #[arg(long)]
+    pub before: Option<i64>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,412 @@
+//! What the commands print. JSON keeps the seed documents' response fields; tables are
+//! for people. Database text is hostile: tables pass it through the sanitiser, JSON
+//! escapes everything outside printable ASCII.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Kind;
+use crate::db::audit::AuditEntry;
+use crate::db::comments::{ContentKind, EditOutcome};
+use crate::db::lists::{ChatSessionRow, Page};
+use crate::db::plan::{FailReason, Outcome, Plan, RowCounts, Table};
+use crate::sanitize::{clean_line, clean_lines, fit};
+
+/// JSON with every character outside printable ASCII escaped (`\u001b`, `\u202e`…), so
+/// printing it on a terminal can neither run an escape sequence nor reorder text.
+pub fn safe_json(value: &impl Serialize) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (' '..='~').contains(&c) || c == '\n' {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+fn print_json(value: &impl Serialize) {
+    println!("{}", safe_json(value));
+}
+
+fn counts_text(counts: &RowCounts) -> String {
+    if counts.is_empty() {
+        return "nothing".into();
+    }
+    counts
+        .iter()
+        .map(|(table, n)| format!("{} {n}", table.noun()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn sum<'a>(items: impl Iterator<Item = &'a RowCounts>) -> RowCounts {
+    let mut total = RowCounts::new();
+    for c in items {
+        total.add_all(c);
+    }
+    total
+}
+
+/// The reasons of the bulk-user-delete document, for its JSON.
+fn user_reason(reason: &FailReason) -> String {
+    match reason {
+        FailReason::NotFound => "User not found".into(),
+        FailReason::Yourself => "Cannot delete currently logged in user".into(),
+        FailReason::Protected => "This user is protected and cannot be deleted".into(),
+        FailReason::ServiceAccount => "This is a service account and cannot be deleted".into(),
+        FailReason::LastActiveAdmin => "Cannot delete the last active admin".into(),
+        FailReason::OwnsGuilds { count } => {
+            format!("User owns {count} guild(s); transfer or delete them first")
+        }
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn print_plans(kind: Kind, json: bool, plans: &[Plan]) {
+    let counts = sum(plans.iter().map(|p| &p.counts));
+    let kept = sum(plans.iter().map(|p| &p.kept));
+    let targets: Vec<_> = plans.iter().flat_map(|p| &p.targets).collect();
+    let refused: Vec<_> = plans.iter().flat_map(|p| &p.refused).collect();
+    if json {
+        print_json(&json!({
+            "plan": true,
+            "changed_nothing": true,
+            "target_count": targets.len(),
+            "refused_count": refused.len(),
+            "counts": counts,
+            "kept": kept,
+            "targets": targets,
+            "refused": refused.iter().map(|r| json!({
+                "id": r.id,
+                "label": r.label,
+                "reason": r.reason.to_string(),
+            })).collect::<Vec<_>>(),
+        }));
+        return;
+    }
+    let verb = if kind == Kind::OrphanRepair {
+        "repair"
+    } else {
+        "delete"
+    };
+    println!(
+        "plan (nothing changed): {verb} {} of {} {}s",
+        targets.len(),
+        targets.len() + refused.len(),
+        kind.noun()
+    );
+    for t in &targets {
+        let owner = t
+            .new_owner
+            .as_ref()
+            .map(|(_, name)| format!("  → owner {}", fit(name, 30)))
+            .unwrap_or_default();
+        println!(
+            "  {verb:<8} {}  {}  {}{owner}",
+            t.id,
+            fit(&t.label, 50),
+            counts_text(&t.counts)
+        );
+    }
+    for r in &refused {
+        println!(
+            "  refused  {}  {}  {}",
+            r.id,
+            fit(r.label.as_deref().unwrap_or(""), 30),
+            r.reason
+        );
+    }
+    let what = if kind == Kind::OrphanRepair {
+        "rows that would change"
+    } else {
+        "rows that would go"
+    };
+    println!("{what}: {}", counts_text(&counts));
+    if !kept.is_empty() {
+        println!(
+            "kept, with \"deleted user\" as author: {}",
+            counts_text(&kept)
+        );
+    }
+}
+
+pub(crate) fn print_outcomes(kind: Kind, single: bool, json: bool, outcomes: &[Outcome]) {
+    let done: Vec<_> = outcomes.iter().flat_map(|o| &o.done).collect();
+    let failed: Vec<_> = outcomes.iter().flat_map(|o| &o.failed).collect();
+    let counts = sum(outcomes.iter().map(|o| &o.counts));
+    let kept = sum(outcomes.iter().map(|o| &o.kept));
+    let batch_ids: Vec<_> = outcomes.iter().map(|o| o.batch_id).collect();
+    let success = failed.is_empty();
+    if json {
+        let value = match kind {
+            Kind::ChatSessions if single => match done.first() {
+                Some(d) => json!({
+                    "success": true,
+                    "deleted_session_id": d.id,
+                    "deleted_messages_count": d.counts.get(Table::ChatMessages),
+                }),
+                None => json!({ "success": false, "detail": "Session not found" }),
+            },
+            Kind::ChatSessions => json!({
+                "success": success,
+                "deleted_count": done.len(),
+                "failed_ids": failed.iter().map(|f| f.id).collect::<Vec<_>>(),
+                "total_messages_deleted": counts.get(Table::ChatMessages),
+                "failures": failed.iter().map(|f| json!({
+                    "id": f.id, "reason": f.reason.to_string(),
+                })).collect::<Vec<_>>(),
+                "batch_ids": batch_ids,
+            }),
+            Kind::Users => {
+                let total = done.len() + failed.len();
+                let message = if done.is_empty() {
+                    "No users were deleted".to_string()
+                } else if failed.is_empty() {
+                    format!("Successfully deleted {} user(s)", done.len())
+                } else {
+                    format!(
+                        "Deleted {} out of {total} user(s). {} failed.",
+                        done.len(),
+                        failed.len()
+                    )
+                };
+                json!({
+                    "success": success,
+                    "deleted_count": done.len(),
+                    "failed_count": failed.len(),
+                    "deleted_users": done.iter().map(|d| json!({
+                        "user_id": d.id,
+                        "username": d.label,
+                        "status": "deleted",
+                    })).collect::<Vec<_>>(),
+                    "failed_users": failed.iter().map(|f| json!({
+                        "user_id": f.id,
+                        "username": f.label.clone().unwrap_or_else(|| "unknown".into()),
+                        "status": "failed",
+                        "reason": user_reason(&f.reason),
+                    })).collect::<Vec<_>>(),
+                    "message": message,
+                    "counts": counts,
+                    "kept": kept,
+                    "batch_ids": batch_ids,
+                })
+            }
+            Kind::OrphanRepair => json!({
+                "success": success,
+                "repaired_count": done.len(),
+                "failed_count": failed.len(),
+                "repaired": done.iter().map(|d| json!({
+                    "id": d.id,
+                    "new_owner_id": d.new_owner.as_ref().map(|(id, _)| *id),
+                    "new_owner": d.new_owner.as_ref().map(|(_, name)| name.clone()),
+                })).collect::<Vec<_>>(),
+                "failed": failed.iter().map(|f| json!({
+                    "id": f.id, "reason": f.reason.to_string(),
+                })).collect::<Vec<_>>(),
+                "batch_ids": batch_ids,
+            }),
+            _ => json!({
+                "success": success,
+                "deleted_count": done.len(),
+                "failed_count": failed.len(),
+                "deleted": done.iter().map(|d| json!({
+                    "id": d.id, "label": d.label, "counts": d.counts,
+                })).collect::<Vec<_>>(),
+                "failed": failed.iter().map(|f| json!({
+                    "id": f.id, "label": f.label, "reason": f.reason.to_string(),
+                })).collect::<Vec<_>>(),
+                "counts": counts,
+                "batch_ids": batch_ids,
+            }),
+        };
+        print_json(&value);
+        return;
+    }
+    let verb = if kind == Kind::OrphanRepair {
+        "repaired"
+    } else {
+        "deleted"
+    };
+    println!(
+        "{verb} {} of {} {}s; {}: {}",
+        done.len(),
+        done.len() + failed.len(),
+        kind.noun(),
+        if kind == Kind::OrphanRepair {
+            "rows changed"
+        } else {
+            "rows removed"
+        },
+        counts_text(&counts)
+    );
+    for d in &done {
+        let owner = d
+            .new_owner
+            .as_ref()
+            .map(|(_, name)| format!("  → owner {}", fit(name, 30)))
+            .unwrap_or_default();
+        println!(
+            "  {verb:<8} {}  {}  {}{owner}",
+            d.id,
+            fit(&d.label, 50),
+            counts_text(&d.counts)
+        );
+    }
+    for f in &failed {
+        let reason = if kind == Kind::Users {
+            user_reason(&f.reason)
+        } else {
+            f.reason.to_string()
+        };
+        println!(
+            "  failed   {}  {}  {reason}",
+            f.id,
+            fit(f.label.as_deref().unwrap_or(""), 30)
+        );
+    }
+    if !kept.is_empty() {
+        println!(
+            "kept, with \"deleted user\" as author: {}",
+            counts_text(&kept)
+        );
+    }
+}
+
+pub(crate) fn print_orphans(rows: &[ChatSessionRow], json: bool, ids_only: bool) {
+    if ids_only {
+        for r in rows {
+            println!("{}", r.id);
+        }
+        return;
+    }
+    if json {
+        print_json(&json!({
+            "count": rows.len(),
+            "orphans": rows.iter().map(|r| json!({
+                "id": r.id,
+                "title": r.title,
+                "model": r.model,
+                "guild": r.guild_name,
+                "messages": r.messages,
+                "created_at": r.created_at,
+            })).collect::<Vec<_>>(),
+        }));
+        return;
+    }
+    eprintln!("{} orphaned chat session(s)", rows.len());
+    for r in rows {
+        println!(
+            "{}  {}  {:>5} msgs  {}",
+            r.id,
+            r.created_at.format("%Y-%m-%d %H:%M"),
+            r.messages,
+            fit(&r.title, 50)
+        );
+    }
+}
+
+pub(crate) fn print_edit(kind: ContentKind, id: uuid::Uuid, json: bool, outcome: &EditOutcome) {
+    if json {
+        let value = match outcome {
+            EditOutcome::Saved { version, batch_id } => json!({
+                "success": true, "id": id, "version": version, "batch_id": batch_id,
+            }),
+            EditOutcome::Unchanged { version } => json!({
+                "success": true, "id": id, "version": version, "unchanged": true,
+            }),
+            EditOutcome::Conflict { current, yours } => json!({
+                "success": false,
+                "status": "conflict",
+                "id": id,
+                "current_version": current.version,
+                "current_text": current.content,
+                "current_rating": current.rating,
+                "your_text": yours,
+            }),
+            EditOutcome::Gone { yours } => json!({
+                "success": false, "status": "gone", "id": id, "your_text": yours,
+            }),
+        };
+        print_json(&value);
+        return;
+    }
+    let noun = kind.as_str();
+    match outcome {
+        EditOutcome::Saved { version, .. } => println!("saved {noun} {id}: now version {version}"),
+        EditOutcome::Unchanged { version } => {
+            println!("{noun} {id} already says that (version {version}); nothing written")
+        }
+        EditOutcome::Conflict { current, yours } => {
+            eprintln!(
+                "not saved: someone changed {noun} {id} since version you edited; it is now \
+                 version {} — nothing was overwritten",
+                current.version
+            );
+            println!("--- current text (version {}) ---", current.version);
+            for line in clean_lines(&current.content) {
+                println!("{line}");
+            }
+            println!("--- your text ---");
+            for line in clean_lines(yours) {
+                println!("{line}");
+            }
+        }
+        EditOutcome::Gone { yours } => {
+            eprintln!("not saved: {noun} {id} was deleted meanwhile; your text:");
+            for line in clean_lines(yours) {
+                println!("{line}");
+            }
+        }
+    }
+}
+
+pub(crate) fn print_audit(page: &Page<AuditEntry, i64>, json: bool) {
+    if json {
+        let entries: Vec<Value> = page
+            .rows
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+            .collect();
+        print_json(&json!({ "entries": entries, "next_before": page.next }));
+        return;
+    }
+    for e in &page.rows {
+        println!(
+            "{:>7}  {}  {:<16}  {:<26}  {}  {}",
+            e.id,
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            fit(&e.actor_name, 16),
+            fit(&e.action, 26),
+            fit(&e.target_label, 40),
+            e.reason
+                .as_deref()
+                .map(|r| format!("— {}", clean_line(r)))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(next) = page.next {
+        eprintln!("more: --before {next}");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_json_escapes_escape_sequences_and_bidi_and_stays_valid_json() {
+        let value = json!({ "t": "\u{1b}]0;x\u{7}\u{202e}é\u{9b}😀" });
+        let text = safe_json(&value);
+        assert!(text.is_ascii(), "{text}");
+        assert!(!text.contains('\u{1b}'));
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+}

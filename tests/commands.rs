@@ -1,0 +1,427 @@
+//! The scriptable commands, run as the built binary against both backends: output,
+//! exit code, database state and audit rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{count, operator, session, user, user_with};
+use modcon::db::insert::{Batch, NewBook, NewContent, NewGuild};
+use modcon::db::{Arg, Db, Role, auth};
+use serde_json::Value;
+use uuid::Uuid;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `modcon --database-url URL ARGS…` with `stdin`, in a scratch data directory.
+fn modcon(url: &str, args: &[&str], stdin: &str) -> Run {
+    let data = std::env::temp_dir().join(format!("modcon-cmd-{}", Uuid::new_v4().simple()));
+    // `setsid`: no controlling terminal, so a password prompt can never wait on a
+    // developer's terminal; the binary must ask for --password-file instead.
+    let mut child = Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_modcon"))
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("MODCON_USER")
+        .env_remove("MODCON_PASSWORD_FILE")
+        .env_remove("MODCON_CONFIG")
+        .env("MODCON_DATA_DIR", &data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run modcon");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An operator with a password, and a file holding it.
+async fn signed(db: &Db, name: &str, role: Role) -> (Uuid, String) {
+    let actor = operator(db, name, role).await;
+    auth::set_password(db, name, "s3cret-pass", "test")
+        .await
+        .unwrap();
+    let file = std::env::temp_dir().join(format!("modcon-pw-{}", Uuid::new_v4().simple()));
+    std::fs::write(&file, "s3cret-pass\n").unwrap();
+    (actor.id, file.display().to_string())
+}
+
+fn as_op<'a>(name: &'a str, pw: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = rest.to_vec();
+    args.extend(["--user", name, "--password-file", pw]);
+    args
+}
+
+both_backends_with_url! {
+
+// The six test cases of the bulk-user-delete design note, field by field.
+async fn users_delete_replays_the_documented_cases(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let (_, mod_pw) = signed(&db, "mod", Role::Moderator).await;
+    let (u10, u11, u12) = (user(&db, "testuser1").await, user(&db, "testuser2").await, user(&db, "olduser1").await);
+    let (s10, s11, s12) = (u10.to_string(), u11.to_string(), u12.to_string());
+
+    // 1. Successful bulk delete.
+    let run = modcon(&url, &as_op("root", &pw, &["users", "delete", &s10, &s11, &s12, "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["success"], true);
+    assert_eq!(j["deleted_count"], 3);
+    assert_eq!(j["failed_count"], 0);
+    assert_eq!(j["deleted_users"].as_array().unwrap().len(), 3);
+    assert_eq!(j["deleted_users"][0]["user_id"], s10);
+    assert_eq!(j["deleted_users"][0]["username"], "testuser1");
+    assert_eq!(j["deleted_users"][0]["status"], "deleted");
+    assert_eq!(j["failed_users"], serde_json::json!([]));
+    assert_eq!(j["message"], "Successfully deleted 3 user(s)");
+    assert_eq!(count(&db, "select count(*) from users where id in ($1, $2, $3)",
+        &[Arg::Uuid(u10), Arg::Uuid(u11), Arg::Uuid(u12)]).await, 0);
+
+    // 2. Self-deletion prevented; the others proceed.
+    let (a, b) = (user(&db, "a").await, user(&db, "b").await);
+    let run = modcon(&url, &as_op("root", &pw, &["users", "delete", &admin.to_string(), &a.to_string(), &b.to_string(), "--json"]), "");
+    assert_eq!(run.code, 1, "partly done: {}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["success"], false);
+    assert_eq!(j["deleted_count"], 2);
+    assert_eq!(j["failed_count"], 1);
+    assert_eq!(j["failed_users"][0]["user_id"], admin.to_string());
+    assert_eq!(j["failed_users"][0]["username"], "root");
+    assert_eq!(j["failed_users"][0]["status"], "failed");
+    assert_eq!(j["failed_users"][0]["reason"], "Cannot delete currently logged in user");
+    assert_eq!(j["message"], "Deleted 2 out of 3 user(s). 1 failed.");
+
+    // 3. Authorization: a moderator is refused, nothing changes.
+    let c = user(&db, "c").await;
+    let run = modcon(&url, &as_op("mod", &mod_pw, &["users", "delete", &c.to_string(), "--json"]), "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("forbidden"), "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(c)]).await, 1);
+
+    // 4. Empty list.
+    let run = modcon(&url, &as_op("root", &pw, &["users", "delete", "--json"]), "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no ids"), "{}", run.stderr);
+
+    // 5. Unknown ids: both reported, not an error.
+    let (x, y) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+    let run = modcon(&url, &as_op("root", &pw, &["users", "delete", &x, &y, "--json"]), "");
+    assert_eq!(run.code, 1);
+    let j = run.json();
+    assert_eq!(j["deleted_count"], 0);
+    assert_eq!(j["failed_count"], 2);
+    assert_eq!(j["failed_users"][0]["reason"], "User not found");
+    assert_eq!(j["failed_users"][0]["username"], "unknown");
+    assert_eq!(j["message"], "No users were deleted");
+
+    // 6. Mixed success and failure.
+    let run = modcon(&url, &as_op("root", &pw, &["users", "delete", &admin.to_string(), &c.to_string(), &x, "--json"]), "");
+    assert_eq!(run.code, 1);
+    let j = run.json();
+    assert_eq!(j["deleted_count"], 1);
+    assert_eq!(j["failed_count"], 2);
+    assert_eq!(j["deleted_users"][0]["user_id"], c.to_string());
+    assert_eq!(j["message"], "Deleted 1 out of 3 user(s). 2 failed.");
+
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'user.delete'", &[]).await, 6);
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'user.delete.bulk'", &[]).await, 4);
+    // Malformed ids are a usage error naming the culprit.
+    let run = modcon(&url, &as_op("root", &pw, &["users", "delete", "12", "--json"]), "");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("'12'"), "{}", run.stderr);
+}
+
+async fn users_delete_reports_protected_service_and_guild_owners_and_applies_the_content_policy(db, url) {
+    let (_, pw) = signed(&db, "root", Role::Admin).await;
+    let protected = user_with(&db, "keeper", |u| u.is_protected = true).await;
+    let service = user_with(&db, "bot", |u| u.is_service = true).await;
+    let owner = user(&db, "owner").await;
+    let writer = user(&db, "writer").await;
+    let book = Uuid::new_v4();
+    Batch {
+        guilds: vec![NewGuild { id: Uuid::new_v4(), name: "G".into(), owner_id: Some(owner), created_at: chrono::Utc::now() }],
+        books: vec![NewBook { id: book, title: "B".into(), author: "A".into() }],
+        comments: vec![NewContent { id: Uuid::new_v4(), book_id: book, user_id: Some(writer), rating: None,
+            content: "c".into(), created_at: chrono::Utc::now() }],
+        ..Batch::default()
+    }.insert(&db).await.unwrap();
+    let ids: Vec<String> = [protected, service, owner, writer].iter().map(|u| u.to_string()).collect();
+    let mut args = vec!["users", "delete", "--content", "delete", "--json"];
+    args.extend(ids.iter().map(String::as_str));
+    let run = modcon(&url, &as_op("root", &pw, &args), "");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let j = run.json();
+    let reasons: Vec<&str> = j["failed_users"].as_array().unwrap().iter().map(|f| f["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, vec![
+        "This user is protected and cannot be deleted",
+        "This is a service account and cannot be deleted",
+        "User owns 1 guild(s); transfer or delete them first",
+    ]);
+    assert_eq!(j["deleted_users"][0]["username"], "writer");
+    assert_eq!(j["counts"]["comments"], 1);
+    assert_eq!(count(&db, "select count(*) from comments", &[]).await, 0);
+}
+
+async fn chats_delete_prints_the_documented_fields_for_one_and_for_many(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let one = session(&db, Some(admin), None, 15, None).await;
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &one.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["success"], true);
+    assert_eq!(j["deleted_session_id"], one.to_string());
+    assert_eq!(j["deleted_messages_count"], 15);
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &one.to_string(), "--json"]), "");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json()["detail"], "Session not found");
+
+    let a = session(&db, Some(admin), None, 20, None).await;
+    let b = session(&db, Some(admin), None, 25, None).await;
+    let missing = Uuid::new_v4();
+    // --plan shows and changes nothing.
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &a.to_string(), &b.to_string(), "--plan", "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["counts"]["chat_messages"], 45);
+    assert_eq!(j["changed_nothing"], true);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 2);
+
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &a.to_string(), &b.to_string(), &missing.to_string(),
+        "--json", "--reason", "spam wave"]), "");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["success"], false);
+    assert_eq!(j["deleted_count"], 2);
+    assert_eq!(j["failed_ids"], serde_json::json!([missing.to_string()]));
+    assert_eq!(j["total_messages_deleted"], 45);
+    assert_eq!(count(&db, "select count(*) from chat_messages", &[]).await, 0);
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'chat_session.delete' and reason = 'spam wave'", &[]).await, 2);
+
+    // Readable without --json, hostile titles neutralised.
+    let c = session(&db, Some(admin), None, 1, None).await;
+    db.execute_statement("update chat_sessions set title = $1 where id = $2",
+        &[Arg::Text("\u{1b}]0;pwned\u{7}evil".into()), Arg::Uuid(c)]).await.unwrap();
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &c.to_string()]), "");
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("deleted 1 of 1 chat sessions"), "{}", run.stdout);
+    assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'), "{:?}", run.stdout);
+    assert!(run.stdout.contains("evil"));
+}
+
+async fn ids_from_stdin_stream_through_in_batches_of_one_hundred(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let mut ids = Vec::new();
+    for _ in 0..230 {
+        ids.push(session(&db, Some(admin), None, 0, None).await);
+    }
+    let lines: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", "--json"]), &lines);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["deleted_count"], 230);
+    assert_eq!(j["batch_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 0);
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'chat_session.delete.bulk'", &[]).await, 3);
+    // On the command line more than 100 ids need --batches; nothing happens without it.
+    let mut more = Vec::new();
+    for _ in 0..101 {
+        more.push(session(&db, Some(admin), None, 0, None).await.to_string());
+    }
+    let mut args = vec!["chats", "delete"];
+    args.extend(more.iter().map(String::as_str));
+    let run = modcon(&url, &as_op("root", &pw, &args), "");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("at most 100"), "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 101);
+    // A malformed line anywhere stops everything before it starts.
+    let bad = format!("{}\nnot-an-id\n", more[0]);
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete"]), &bad);
+    assert_eq!(run.code, 2);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 101);
+}
+
+async fn moderators_are_refused_admin_commands_and_allowed_content_commands(db, url) {
+    let (_, pw) = signed(&db, "mod", Role::Moderator).await;
+    let owner = user(&db, "alice").await;
+    let s = session(&db, Some(owner), None, 2, None).await.to_string();
+    let orphan = session(&db, None, None, 2, Some(owner)).await;
+    let g = Uuid::new_v4();
+    Batch { guilds: vec![NewGuild { id: g, name: "G".into(), owner_id: None, created_at: chrono::Utc::now() }],
+        ..Batch::default() }.insert(&db).await.unwrap();
+    for args in [
+        vec!["chats", "delete", s.as_str()],
+        vec!["guilds", "delete"],
+        vec!["users", "delete", "--json"],
+    ] {
+        let mut args = args.clone();
+        let g = g.to_string();
+        let owner = owner.to_string();
+        if args[0] == "guilds" { args.push(&g) }
+        if args[0] == "users" { args.push(&owner) }
+        let run = modcon(&url, &as_op("mod", &pw, &args), "");
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+    }
+    let run = modcon(&url, &as_op("mod", &pw, &["chats", "orphans", "--repair"]), "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from chat_sessions where id = $1 and user_id is null", &[Arg::Uuid(orphan)]).await, 1);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 2);
+    assert_eq!(count(&db, "select count(*) from guilds", &[]).await, 1);
+    // Chat messages are the moderator's to delete.
+    let message = db.query_i64("select count(*) from chat_messages", &[]).await.unwrap().unwrap();
+    assert_eq!(message, 4);
+}
+
+async fn wrong_password_read_only_and_unreachable_database_have_their_exit_codes(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let s = session(&db, Some(admin), None, 1, None).await.to_string();
+    let wrong = std::env::temp_dir().join(format!("modcon-pw-{}", Uuid::new_v4().simple()));
+    std::fs::write(&wrong, "nope\n").unwrap();
+    let run = modcon(&url, &["chats", "delete", &s, "--user", "root", "--password-file", &wrong.display().to_string()], "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("wrong username or password"), "{}", run.stderr);
+    let run = modcon(&url, &["--read-only", "chats", "delete", &s, "--user", "root", "--password-file", &pw], "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("read-only"), "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 1);
+    // Without a password source and no terminal: a usage error, never an argument.
+    let run = modcon(&url, &["chats", "delete", &s, "--user", "root"], "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = modcon("postgres://postgres@127.0.0.1:1/nowhere", &as_op("root", &pw, &["chats", "delete", &s]), "");
+    assert_eq!(run.code, 4, "{}", run.stderr);
+}
+
+async fn comments_and_reviews_are_edited_with_a_version_check_and_deleted(db, url) {
+    let (_, pw) = signed(&db, "mod", Role::Moderator).await;
+    let writer = user(&db, "writer").await;
+    let book = Uuid::new_v4();
+    let (comment, review) = (Uuid::new_v4(), Uuid::new_v4());
+    Batch {
+        books: vec![NewBook { id: book, title: "B".into(), author: "A".into() }],
+        comments: vec![NewContent { id: comment, book_id: book, user_id: Some(writer), rating: None,
+            content: "old text".into(), created_at: chrono::Utc::now() }],
+        reviews: vec![NewContent { id: review, book_id: book, user_id: Some(writer), rating: Some(1),
+            content: "bad".into(), created_at: chrono::Utc::now() }],
+        ..Batch::default()
+    }.insert(&db).await.unwrap();
+    let (c, r) = (comment.to_string(), review.to_string());
+    let run = modcon(&url, &as_op("mod", &pw, &["comments", "edit", &c, "--text", "new\ntext", "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["version"], 2);
+    // A stale version: nothing is overwritten, both texts come back, exit 5.
+    let run = modcon(&url, &as_op("mod", &pw, &["comments", "edit", &c, "--text", "mine", "--if-version", "1", "--json"]), "");
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["status"], "conflict");
+    assert_eq!(j["current_text"], "new\ntext");
+    assert_eq!(j["your_text"], "mine");
+    assert_eq!(count(&db, "select count(*) from comments where content = $1", &[Arg::Text("new\ntext".into())]).await, 1);
+    let run = modcon(&url, &as_op("mod", &pw, &["reviews", "edit", &r, "--text", "good", "--rating", "5"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from reviews where rating = 5 and content = 'good'", &[]).await, 1);
+    let run = modcon(&url, &as_op("mod", &pw, &["reviews", "edit", &r, "--text", "x", "--rating", "9"]), "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let long = "x".repeat(10_001);
+    let run = modcon(&url, &as_op("mod", &pw, &["comments", "edit", &c, "--text", &long]), "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = modcon(&url, &as_op("mod", &pw, &["comments", "delete", &c, "--json", "--reason", &"r".repeat(513)]), "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = modcon(&url, &as_op("mod", &pw, &["comments", "delete", &c, "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["deleted_count"], 1);
+    let run = modcon(&url, &as_op("mod", &pw, &["reviews", "delete", &r, "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from comments", &[]).await + count(&db, "select count(*) from reviews", &[]).await, 0);
+    let edits = count(&db, "select count(*) from audit_log where action in ('comment.edit', 'review.edit')", &[]).await;
+    assert_eq!(edits, 2);
+}
+
+async fn orphans_are_listed_and_repaired_and_messages_deleted_from_the_shell(db, url) {
+    let (_, pw) = signed(&db, "root", Role::Admin).await;
+    let alice = user(&db, "alice").await;
+    let fixable = session(&db, None, None, 3, Some(alice)).await;
+    let hopeless = session(&db, None, None, 0, None).await;
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "orphans", "--ids-only"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut listed: Vec<&str> = run.stdout.lines().collect();
+    listed.sort();
+    let mut expected = vec![fixable.to_string(), hopeless.to_string()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "orphans", "--repair", "--json"]), "");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["repaired_count"], 1);
+    assert_eq!(j["repaired"][0]["new_owner"], "alice");
+    assert_eq!(j["failed"][0]["reason"], "no user message with a known author");
+    assert_eq!(count(&db, "select count(*) from chat_sessions where user_id = $1", &[Arg::Uuid(alice)]).await, 1);
+
+    let (_, mod_pw) = signed(&db, "mod", Role::Moderator).await;
+    let pm = Uuid::new_v4();
+    Batch { private_messages: vec![modcon::db::insert::NewPrivateMessage { id: pm, sender_id: Some(alice),
+        recipient_id: None, content: "spam".into(), created_at: chrono::Utc::now() }], ..Batch::default() }
+        .insert(&db).await.unwrap();
+    let run = modcon(&url, &as_op("mod", &mod_pw, &["messages", "delete", &pm.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["deleted_count"], 1);
+    let first = db.query_i64("select count(*) from chat_messages where session_id = $1", &[Arg::Uuid(fixable)]).await.unwrap();
+    assert_eq!(first, Some(3));
+    let ids = modcon::db::lists::chat_messages(&db, fixable, None, None, 10).await.unwrap();
+    let run = modcon(&url, &as_op("mod", &mod_pw, &["chats", "messages", "delete", &ids.rows[0].id.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from chat_messages where session_id = $1", &[Arg::Uuid(fixable)]).await, 2);
+}
+
+async fn guilds_delete_and_audit_list_work_from_the_shell(db, url) {
+    let (_, pw) = signed(&db, "root", Role::Admin).await;
+    let g = Uuid::new_v4();
+    Batch { guilds: vec![NewGuild { id: g, name: "Spam Guild".into(), owner_id: None, created_at: chrono::Utc::now() }],
+        ..Batch::default() }.insert(&db).await.unwrap();
+    session(&db, None, Some(g), 4, None).await;
+    let run = modcon(&url, &as_op("root", &pw, &["guilds", "delete", &g.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["deleted_count"], 1);
+    assert_eq!(j["counts"]["chat_messages"], 4);
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list", "--action", "guild.delete", "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["entries"][0]["target_label"], "Spam Guild");
+    assert_eq!(j["entries"][0]["actor_name"], "root");
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list"]), "");
+    assert!(run.stdout.contains("guild.delete"), "{}", run.stdout);
+    assert!(run.stdout.contains("auth.sign_in"), "{}", run.stdout);
+}
+
+}
