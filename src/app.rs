@@ -94,24 +94,38 @@ pub async fn run(cli: Cli, config: Config) -> Result<Exit, Failure> {
 }
 
 async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
-    let (db, source) = open(cli, config).await?;
-    let users = db
-        .query_i64("select count(*) from users", &[])
-        .await?
-        .unwrap_or(0);
-    match source {
-        Source::Demo(path) => println!(
-            "demo database ready at {} ({users} users); operators: {}",
-            path.display(),
-            crate::seed::DEMO_OPERATORS
-                .iter()
-                .map(|(name, password, role)| format!("{name} / {password} ({role})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Source::Url => println!("connected to {} ({users} users)", db.display_url()),
+    use crate::tui::{self, app::Options, keymap::Keymap, theme::Theme};
+    let (url, source) = database_url(cli, config)?;
+    let demo = matches!(source, Source::Demo(_));
+    let (keymap, keymap_problems) = Keymap::with_overrides(&config.keys);
+    for problem in &keymap_problems {
+        tracing::warn!("{problem}");
     }
-    db.close().await;
+    let demo_operators = if demo {
+        crate::seed::DEMO_OPERATORS
+            .iter()
+            .map(|(name, password, role)| {
+                (name.to_string(), password.to_string(), role.to_string())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let launch = tui::Launch {
+        url,
+        demo,
+        options: Options {
+            read_only: cli.read_only,
+            demo_operators,
+            confirm: config.confirm.clone(),
+            keymap,
+            keymap_problems,
+            theme: Theme::from_env(),
+        },
+    };
+    tui::run(launch)
+        .await
+        .map_err(|e| Failure::new(Exit::Failed, format!("the terminal failed: {e}")))?;
     Ok(Exit::Done)
 }
 

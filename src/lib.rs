@@ -11,3 +11,4 @@ pub mod logging;
 pub mod paths;
 pub mod sanitize;
 pub mod seed;
+pub mod tui;

@@ -415,6 +415,7 @@ async fn edit(
 async fn audit(cli: &Cli, config: &Config, args: &AuditListArgs) -> Result<Exit, Failure> {
     let (db, _actor) = sign_in(cli, config, &args.operator, false).await?;
     let filter = AuditFilter {
+        text: None,
         actor: args.actor.clone(),
         action: args.action.clone(),
         target: args.target.clone(),

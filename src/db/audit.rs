@@ -133,6 +133,8 @@ impl AuditEntry {
 /// Filters for the audit listing; each is a literal, case-insensitive substring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
+    /// Matches the actor, the action or the target.
+    pub text: Option<String>,
     pub actor: Option<String>,
     pub action: Option<String>,
     /// Matches the target's label, type or id.
@@ -153,6 +155,16 @@ pub async fn list_audit(
     );
     if let Some(before) = before_id {
         q.push(" and id < ").bind(before);
+    }
+    if let Some(text) = filter.text.as_deref().filter(|s| !s.is_empty()) {
+        let pattern = like_pattern(text);
+        q.push(" and (lower(actor_name) like ")
+            .bind(pattern.clone())
+            .push(" escape '\\' or lower(action) like ")
+            .bind(pattern.clone())
+            .push(" escape '\\' or lower(target_label) like ")
+            .bind(pattern)
+            .push(" escape '\\')");
     }
     if let Some(actor) = filter.actor.as_deref().filter(|s| !s.is_empty()) {
         q.push(" and lower(actor_name) like ")

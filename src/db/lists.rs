@@ -86,6 +86,8 @@ pub const EXCERPT_CHARS: i64 = 400;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChatSessionFilter {
+    /// Only this session (`:goto`).
+    pub id: Option<Uuid>,
     pub text: Option<String>,
     pub orphans_only: bool,
     pub owner_id: Option<Uuid>,
@@ -118,6 +120,9 @@ fn chat_session_query(filter: &ChatSessionFilter, columns: &'static str) -> SqlB
         " from chat_sessions s left join users u on u.id = s.user_id \
          left join guilds g on g.id = s.guild_id where 1 = 1",
     );
+    if let Some(id) = filter.id {
+        q.push(" and s.id = ").bind(id);
+    }
     if filter.orphans_only {
         q.push(" and s.user_id is null");
     }
@@ -283,6 +288,8 @@ pub struct PrivateMessageRow {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrivateMessageFilter {
+    /// Only this message (`:goto`).
+    pub id: Option<Uuid>,
     pub text: Option<String>,
     /// Sent or received by this user.
     pub user_id: Option<Uuid>,
@@ -302,6 +309,9 @@ pub async fn private_messages(
          from messages p left join users su on su.id = p.sender_id \
          left join users ru on ru.id = p.recipient_id where 1 = 1",
     );
+    if let Some(id) = filter.id {
+        q.push(" and p.id = ").bind(id);
+    }
     if let Some(user) = filter.user_id {
         q.push(" and (p.sender_id = ")
             .bind(user)

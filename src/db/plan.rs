@@ -637,7 +637,10 @@ fn summary_row(plan: &Plan) -> AuditRow {
         action: format!("{}.bulk", operation.action()),
         target_type: "batch",
         target_id: None,
-        target_label: format!("{done} of {requested} {}s {verb}", operation.target_type()),
+        target_label: format!(
+            "{done} of {requested} {}s {verb}",
+            operation.target_type().replace('_', " ")
+        ),
         counts: plan.counts.to_json(),
         details: serde_json::json!({
             "requested_ids": operation.ids(),

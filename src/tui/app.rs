@@ -1,0 +1,913 @@
+//! The console's state and its one `update`: an event in, requests for the worker out.
+//! Nothing here waits on the database.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Style;
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+use uuid::Uuid;
+
+use super::event::Event;
+use super::keymap::{Action, Context, Keymap};
+use super::panes::audit::AuditPane;
+use super::panes::chats::ChatsPane;
+use super::panes::messages::MessagesPane;
+use super::panes::{Cx, DeleteIntent, Effect, Pane};
+use super::popup::{Confirm, Popup, PopupEffect, Progress, Report, TextView, error_popup};
+use super::theme::Theme;
+use super::worker::{DetailData, OpKind, Request, Response, Slot};
+use crate::config::ConfirmConfig;
+use crate::db::{Actor, Backend, DataError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Chats,
+    Messages,
+    Comments,
+    Guilds,
+    Users,
+    Audit,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Chats,
+        Tab::Messages,
+        Tab::Comments,
+        Tab::Guilds,
+        Tab::Users,
+        Tab::Audit,
+    ];
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+pub struct Options {
+    pub read_only: bool,
+    /// Demo operators to show on the sign-in screen.
+    pub demo_operators: Vec<(String, String, String)>,
+    pub confirm: ConfirmConfig,
+    pub keymap: Keymap,
+    pub keymap_problems: Vec<String>,
+    pub theme: Theme,
+}
+
+pub enum Connection {
+    Connecting,
+    Connected { backend: Backend, url: String },
+    Failed(String),
+}
+
+#[derive(Default)]
+pub struct SignIn {
+    pub username: Input,
+    pub password: Input,
+    /// 0: username, 1: password.
+    pub focus: usize,
+    pub message: Option<String>,
+    pub busy: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    Filter,
+    Command,
+}
+
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: Input,
+}
+
+/// A destructive request in flight: planning, confirming or executing.
+struct Operation {
+    seq: u64,
+    intent: DeleteIntent,
+    tab: Tab,
+    stop: Option<Arc<AtomicBool>>,
+    /// Waiting on the worker (planning or executing), not on the operator.
+    waiting: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+pub struct App {
+    pub options: Options,
+    pub connection: Connection,
+    pub actor: Option<Actor>,
+    pub sign_in: SignIn,
+    pub tab: Tab,
+    pub chats: ChatsPane,
+    pub messages: MessagesPane,
+    pub audit: AuditPane,
+    pub popup: Option<Popup>,
+    pub prompt: Option<Prompt>,
+    pub status: Option<(String, Level)>,
+    pub last_outcome: Option<String>,
+    pub spinner: usize,
+    pub size: (u16, u16),
+    pub quit: bool,
+    pub dirty: bool,
+    seq: u64,
+    operation: Option<Operation>,
+    user_seq: Option<u64>,
+}
+
+/// Rows above and below the list: tabs, title, table header, status bar, hint line.
+pub const CHROME_ROWS: u16 = 5;
+
+impl App {
+    pub fn new(options: Options, size: (u16, u16)) -> App {
+        let status = if options.keymap_problems.is_empty() {
+            None
+        } else {
+            Some((options.keymap_problems.join("; "), Level::Error))
+        };
+        App {
+            options,
+            connection: Connection::Connecting,
+            actor: None,
+            sign_in: SignIn::default(),
+            tab: Tab::Chats,
+            chats: ChatsPane::default(),
+            messages: MessagesPane::default(),
+            audit: AuditPane::default(),
+            popup: None,
+            prompt: None,
+            status,
+            last_outcome: None,
+            spinner: 0,
+            size,
+            quit: false,
+            dirty: true,
+            seq: 0,
+            operation: None,
+            user_seq: None,
+        }
+    }
+
+    pub fn theme(&self) -> Theme {
+        self.options.theme
+    }
+
+    pub fn signed_in(&self) -> bool {
+        self.actor.is_some()
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Is anything out at the worker (for the spinner)?
+    pub fn busy(&self) -> bool {
+        matches!(self.connection, Connection::Connecting)
+            || self.sign_in.busy
+            || self.operation.as_ref().is_some_and(|op| op.waiting)
+            || self.chats.busy()
+            || self.messages.busy()
+            || self.audit.busy()
+    }
+
+    fn list_height(&self) -> usize {
+        self.size.1.saturating_sub(CHROME_ROWS).max(1) as usize
+    }
+
+    /// Runs `f` on the pane of `tab` with a context; returns its result and requests.
+    fn with_pane<T>(
+        &mut self,
+        tab: Tab,
+        f: impl FnOnce(&mut dyn Pane, &mut Cx) -> T,
+    ) -> (T, Vec<Request>) {
+        let mut out = Vec::new();
+        let mut seq = self.seq;
+        let result = {
+            let mut cx = Cx::new(
+                &mut seq,
+                &mut out,
+                self.actor.as_ref(),
+                self.options.read_only,
+            );
+            let pane: &mut dyn Pane = match tab {
+                Tab::Chats | Tab::Comments | Tab::Guilds | Tab::Users => &mut self.chats,
+                Tab::Messages => &mut self.messages,
+                Tab::Audit => &mut self.audit,
+            };
+            f(pane, &mut cx)
+        };
+        self.seq = seq;
+        (result, out)
+    }
+
+    pub fn pane(&self) -> &dyn Pane {
+        match self.tab {
+            Tab::Chats | Tab::Comments | Tab::Guilds | Tab::Users => &self.chats,
+            Tab::Messages => &self.messages,
+            Tab::Audit => &self.audit,
+        }
+    }
+
+    /// Hints for the current pane, in a context the pane can read.
+    pub fn hints(&self) -> Vec<Action> {
+        let mut seq = self.seq;
+        let mut out = Vec::new();
+        let cx = Cx::new(
+            &mut seq,
+            &mut out,
+            self.actor.as_ref(),
+            self.options.read_only,
+        );
+        self.pane().hints(&cx)
+    }
+
+    pub fn is_tab_available(&self, tab: Tab) -> bool {
+        matches!(tab, Tab::Chats | Tab::Messages | Tab::Audit)
+    }
+
+    /// Handles one event; returns what to ask of the worker.
+    pub fn update(&mut self, event: Event) -> Vec<Request> {
+        match event {
+            Event::Tick => {
+                if self.busy() {
+                    self.spinner = self.spinner.wrapping_add(1);
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Event::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+                self.resize_panes()
+            }
+            Event::Terminate(_) => {
+                self.quit = true;
+                Vec::new()
+            }
+            Event::Key(key) => {
+                self.dirty = true;
+                self.on_key(key)
+            }
+            Event::Data(response) => {
+                self.dirty = true;
+                self.on_response(*response)
+            }
+        }
+    }
+
+    fn resize_panes(&mut self) -> Vec<Request> {
+        if !self.signed_in() {
+            return Vec::new();
+        }
+        let height = self.list_height();
+        let mut requests = Vec::new();
+        for tab in [Tab::Chats, Tab::Messages, Tab::Audit] {
+            let (_, mut out) = self.with_pane(tab, |pane, cx| pane.set_height(height, cx));
+            requests.append(&mut out);
+        }
+        requests
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return Vec::new();
+        }
+        if !self.signed_in() {
+            return self.on_sign_in_key(key);
+        }
+        if self.popup.is_some() {
+            return self.on_popup_key(key);
+        }
+        if self.prompt.is_some() {
+            return self.on_prompt_key(key);
+        }
+        self.status = None;
+        let Some(action) = self.options.keymap.action(Context::List, &key) else {
+            return Vec::new();
+        };
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Action::Help => {
+                self.popup = Some(self.help());
+                Vec::new()
+            }
+            Action::Filter => {
+                let current = self.pane().filter_text();
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    input: Input::new(current),
+                });
+                Vec::new()
+            }
+            Action::CommandLine => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Command,
+                    input: Input::default(),
+                });
+                Vec::new()
+            }
+            Action::TabChats => self.switch(Tab::Chats),
+            Action::TabMessages => self.switch(Tab::Messages),
+            Action::TabComments => self.switch(Tab::Comments),
+            Action::TabGuilds => self.switch(Tab::Guilds),
+            Action::TabUsers => self.switch(Tab::Users),
+            Action::TabAudit => self.switch(Tab::Audit),
+            Action::NextTab | Action::PrevTab => {
+                let available: Vec<Tab> = Tab::ALL
+                    .into_iter()
+                    .filter(|t| self.is_tab_available(*t))
+                    .collect();
+                let at = available.iter().position(|t| *t == self.tab).unwrap_or(0);
+                let n = available.len();
+                let next = if action == Action::NextTab {
+                    (at + 1) % n
+                } else {
+                    (at + n - 1) % n
+                };
+                self.switch(available[next])
+            }
+            other => {
+                let tab = self.tab;
+                let (effect, mut requests) =
+                    self.with_pane(tab, |pane, cx| pane.on_action(other, cx));
+                requests.append(&mut self.apply(effect));
+                requests
+            }
+        }
+    }
+
+    fn switch(&mut self, tab: Tab) -> Vec<Request> {
+        if !self.is_tab_available(tab) {
+            self.status = Some((
+                "this pane is not available yet in this version".into(),
+                Level::Info,
+            ));
+            return Vec::new();
+        }
+        self.tab = tab;
+        let height = self.list_height();
+        let (_, requests) = self.with_pane(tab, |pane, cx| {
+            pane.set_height(height, cx);
+            pane.ensure_loaded(cx);
+        });
+        requests
+    }
+
+    fn apply(&mut self, effect: Effect) -> Vec<Request> {
+        match effect {
+            Effect::None => Vec::new(),
+            Effect::Status(text) => {
+                self.status = Some((text, Level::Info));
+                Vec::new()
+            }
+            Effect::Error(text) => {
+                self.status = Some((text, Level::Error));
+                Vec::new()
+            }
+            Effect::Popup(popup) => {
+                self.popup = Some(popup);
+                Vec::new()
+            }
+            Effect::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Effect::Intent(intent) => self.plan(intent),
+        }
+    }
+
+    fn plan(&mut self, intent: DeleteIntent) -> Vec<Request> {
+        if self.operation.is_some() {
+            self.status = Some(("another operation is still running".into(), Level::Error));
+            return Vec::new();
+        }
+        let seq = self.next_seq();
+        let request = Request::Plan {
+            seq,
+            kind: intent.kind,
+            ids: intent.ids.clone(),
+            reason: None,
+        };
+        self.status = Some(("planning: counting what would go…".into(), Level::Info));
+        self.operation = Some(Operation {
+            seq,
+            intent,
+            tab: self.tab,
+            stop: None,
+            waiting: true,
+        });
+        vec![request]
+    }
+
+    fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        let Some(prompt) = &mut self.prompt else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.prompt = None;
+                Vec::new()
+            }
+            KeyCode::Enter => {
+                let kind = prompt.kind;
+                let text = prompt.input.value().trim().to_string();
+                self.prompt = None;
+                match kind {
+                    PromptKind::Filter => {
+                        let tab = self.tab;
+                        let (_, requests) =
+                            self.with_pane(tab, |pane, cx| pane.set_filter(&text, cx));
+                        requests
+                    }
+                    PromptKind::Command => self.run_command(&text),
+                }
+            }
+            _ => {
+                prompt
+                    .input
+                    .handle_event(&ratatui::crossterm::event::Event::Key(key));
+                Vec::new()
+            }
+        }
+    }
+
+    fn run_command(&mut self, text: &str) -> Vec<Request> {
+        let (name, arg) = text.split_once(' ').unwrap_or((text, ""));
+        match name {
+            "" => Vec::new(),
+            "q" | "quit" => {
+                self.quit = true;
+                Vec::new()
+            }
+            "orphans" => {
+                let mut requests = self.switch(Tab::Chats);
+                let (effect, mut out) =
+                    self.with_pane(Tab::Chats, |pane, cx| pane.command("orphans", arg, cx));
+                requests.append(&mut out);
+                requests.append(&mut self.apply(effect));
+                requests
+            }
+            "user" => {
+                if arg.trim().is_empty() {
+                    self.status = Some(("usage: :user NAME".into(), Level::Error));
+                    return Vec::new();
+                }
+                let seq = self.next_seq();
+                self.user_seq = Some(seq);
+                vec![Request::FindUser {
+                    seq,
+                    name: arg.trim().to_string(),
+                }]
+            }
+            "goto" => {
+                let tab = self.tab;
+                let (effect, mut requests) =
+                    self.with_pane(tab, |pane, cx| pane.command("goto", arg, cx));
+                requests.append(&mut self.apply(effect));
+                requests
+            }
+            "help" => {
+                self.popup = Some(self.help());
+                Vec::new()
+            }
+            other => {
+                self.status = Some((
+                    format!(
+                        "unknown command :{} — try :orphans, :goto ID, :user NAME, :q",
+                        crate::sanitize::fit(other, 20)
+                    ),
+                    Level::Error,
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        let Some(popup) = &mut self.popup else {
+            return Vec::new();
+        };
+        match popup.on_key(&key, &self.options.keymap) {
+            PopupEffect::None => Vec::new(),
+            PopupEffect::Close => {
+                if matches!(popup, Popup::Confirm(_)) {
+                    self.operation = None;
+                    self.status = Some(("cancelled: nothing was changed".into(), Level::Info));
+                }
+                if !matches!(popup, Popup::Progress(_)) {
+                    self.popup = None;
+                }
+                Vec::new()
+            }
+            PopupEffect::Stop => {
+                self.status = Some((super::strings::STOPPING.into(), Level::Info));
+                Vec::new()
+            }
+            PopupEffect::Replan(kind) => {
+                let Some(op) = &mut self.operation else {
+                    return Vec::new();
+                };
+                op.intent.kind = kind;
+                op.waiting = true;
+                self.seq += 1;
+                op.seq = self.seq;
+                vec![Request::Plan {
+                    seq: op.seq,
+                    kind,
+                    ids: op.intent.ids.clone(),
+                    reason: None,
+                }]
+            }
+            PopupEffect::Execute(plans) => {
+                let Some(op) = &mut self.operation else {
+                    self.popup = None;
+                    return Vec::new();
+                };
+                self.seq += 1;
+                op.seq = self.seq;
+                let stop = Arc::new(AtomicBool::new(false));
+                op.stop = Some(stop.clone());
+                op.waiting = true;
+                self.popup = Some(Popup::Progress(Progress {
+                    kind: op.intent.kind,
+                    done: 0,
+                    total: plans.len(),
+                    stop: stop.clone(),
+                    outcomes: Vec::new(),
+                }));
+                vec![Request::Execute {
+                    seq: op.seq,
+                    plans,
+                    stop,
+                }]
+            }
+        }
+    }
+
+    fn help(&self) -> Popup {
+        let theme = self.theme();
+        let mut lines = vec![(
+            "Every key, from the live key map (config.toml [keys] changes them):".to_string(),
+            theme.header(),
+        )];
+        for (keys, help) in self.options.keymap.help_lines() {
+            lines.push((format!("  {keys:<22} {help}"), Style::default()));
+        }
+        lines.push((String::new(), Style::default()));
+        lines.push((
+            "In text fields: Enter applies, Esc cancels; Ctrl-c quits anywhere.".into(),
+            theme.dim(),
+        ));
+        lines.push((":orphans  :goto ID  :user NAME  :q".into(), theme.dim()));
+        Popup::Text(TextView {
+            title: super::strings::HELP_TITLE.into(),
+            lines,
+            scroll: 0,
+        })
+    }
+
+    fn on_sign_in_key(&mut self, key: KeyEvent) -> Vec<Request> {
+        let form = &mut self.sign_in;
+        if form.busy {
+            return Vec::new();
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.quit = true;
+                Vec::new()
+            }
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => {
+                form.focus = 1 - form.focus;
+                Vec::new()
+            }
+            KeyCode::Enter if form.focus == 0 => {
+                form.focus = 1;
+                Vec::new()
+            }
+            KeyCode::Enter => {
+                let username = form.username.value().trim().to_string();
+                let password = form.password.value().to_string();
+                if username.is_empty() || password.is_empty() {
+                    form.message = Some("enter a username and a password".into());
+                    return Vec::new();
+                }
+                if !matches!(self.connection, Connection::Connected { .. }) {
+                    form.message = Some("not connected to the database yet".into());
+                    return Vec::new();
+                }
+                form.busy = true;
+                form.message = None;
+                vec![Request::SignIn { username, password }]
+            }
+            _ => {
+                let input = if form.focus == 0 {
+                    &mut form.username
+                } else {
+                    &mut form.password
+                };
+                input.handle_event(&ratatui::crossterm::event::Event::Key(key));
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_response(&mut self, response: Response) -> Vec<Request> {
+        match response {
+            Response::Connected { backend, url } => {
+                self.connection = Connection::Connected { backend, url };
+                Vec::new()
+            }
+            Response::ConnectFailed(message) => {
+                self.connection = Connection::Failed(message);
+                Vec::new()
+            }
+            Response::SignedIn(actor) => {
+                self.actor = Some(actor);
+                self.sign_in = SignIn::default();
+                self.switch(Tab::Chats)
+            }
+            Response::SignInFailed(message) => {
+                self.sign_in.busy = false;
+                self.sign_in.password = Input::default();
+                self.sign_in.message = Some(message);
+                Vec::new()
+            }
+            Response::Page { slot, seq, result } => {
+                let tab = match slot {
+                    Slot::Chats | Slot::SessionMessages => Tab::Chats,
+                    Slot::Messages => Tab::Messages,
+                    Slot::Audit => Tab::Audit,
+                    Slot::Content | Slot::Guilds | Slot::GuildMembers | Slot::Users => {
+                        return Vec::new();
+                    }
+                };
+                let (_, requests) =
+                    self.with_pane(tab, |pane, cx| pane.on_page(slot, seq, result, cx));
+                requests
+            }
+            Response::Ids { seq, result } => match result {
+                Ok(keys) => {
+                    let mut effects = Vec::new();
+                    for tab in [Tab::Chats, Tab::Messages] {
+                        let keys = keys.clone();
+                        let (effect, _) = self.with_pane(tab, |pane, _| pane.on_keys(seq, keys));
+                        effects.push(effect);
+                    }
+                    effects.into_iter().flat_map(|e| self.apply(e)).collect()
+                }
+                Err(e) => {
+                    self.status = Some((e.to_string(), Level::Error));
+                    Vec::new()
+                }
+            },
+            Response::User { seq, name, result } => {
+                if self.user_seq != Some(seq) {
+                    return Vec::new();
+                }
+                self.user_seq = None;
+                match result {
+                    Ok(user) => {
+                        let tab = if self.tab == Tab::Messages {
+                            Tab::Messages
+                        } else {
+                            Tab::Chats
+                        };
+                        let mut requests = if tab != self.tab {
+                            self.switch(tab)
+                        } else {
+                            Vec::new()
+                        };
+                        let (effect, mut out) =
+                            self.with_pane(tab, |pane, cx| pane.on_user(&name, user, cx));
+                        requests.append(&mut out);
+                        requests.append(&mut self.apply(effect));
+                        requests
+                    }
+                    Err(e) => {
+                        self.status = Some((e.to_string(), Level::Error));
+                        Vec::new()
+                    }
+                }
+            }
+            Response::Planned { seq, result } => self.on_planned(seq, result),
+            Response::BatchDone {
+                seq,
+                done,
+                total,
+                outcome,
+            } => {
+                if self.operation.as_ref().is_some_and(|op| op.seq == seq)
+                    && let Some(Popup::Progress(progress)) = &mut self.popup
+                {
+                    progress.done = done;
+                    progress.total = total;
+                    progress.outcomes.push(outcome);
+                }
+                Vec::new()
+            }
+            Response::Executed {
+                seq,
+                outcomes,
+                not_run,
+                error,
+            } => self.on_executed(seq, outcomes, not_run, error),
+            Response::Detail { result, .. } => {
+                let theme = self.theme();
+                self.popup = Some(match result {
+                    Ok(detail) => detail_popup(detail, &theme),
+                    Err(e) => error_popup("Not available", &e, &theme),
+                });
+                Vec::new()
+            }
+            Response::Edited { .. } => Vec::new(),
+        }
+    }
+
+    fn on_planned(
+        &mut self,
+        seq: u64,
+        result: Result<Vec<crate::db::plan::Plan>, DataError>,
+    ) -> Vec<Request> {
+        let Some(op) = &mut self.operation else {
+            return Vec::new();
+        };
+        if op.seq != seq {
+            return Vec::new();
+        }
+        op.waiting = false;
+        let plans = match result {
+            Ok(plans) => plans,
+            Err(e) => {
+                self.operation = None;
+                self.status = Some((e.to_string(), Level::Error));
+                self.popup = Some(error_popup("Cannot plan this", &e, &self.theme()));
+                return Vec::new();
+            }
+        };
+        self.status = None;
+        if let Some(Popup::Confirm(confirm)) = &mut self.popup
+            && confirm.replanning
+        {
+            confirm.plans = plans;
+            confirm.kind = op.intent.kind;
+            confirm.replanning = false;
+            return Vec::new();
+        }
+        let confirm = Confirm::new(
+            op.intent.kind,
+            plans,
+            op.intent.hidden,
+            op.intent.typed.clone(),
+            self.options.confirm.typed_above,
+            self.options.confirm.require_reason,
+        );
+        self.popup = Some(Popup::Confirm(confirm));
+        Vec::new()
+    }
+
+    fn on_executed(
+        &mut self,
+        seq: u64,
+        outcomes: Vec<crate::db::plan::Outcome>,
+        not_run: Vec<crate::db::plan::Plan>,
+        error: Option<DataError>,
+    ) -> Vec<Request> {
+        let Some(op) = self.operation.take() else {
+            return Vec::new();
+        };
+        if op.seq != seq {
+            self.operation = Some(op);
+            return Vec::new();
+        }
+        let done: Vec<Uuid> = outcomes
+            .iter()
+            .flat_map(|o| o.done.iter().map(|d| d.id))
+            .collect();
+        let mut requests = Vec::new();
+        let (_, mut out) = self.with_pane(op.tab, |pane, cx| pane.after_operation(&done, cx));
+        requests.append(&mut out);
+        if op.tab != Tab::Audit {
+            let (_, mut out) =
+                self.with_pane(Tab::Audit, |pane, cx| pane.after_operation(&done, cx));
+            requests.append(&mut out);
+        }
+        let report = Report {
+            kind: op.intent.kind,
+            outcomes,
+            not_run: not_run.len(),
+            stopped: op
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+                && !not_run.is_empty(),
+            error: error
+                .as_ref()
+                .filter(|e| !matches!(e, DataError::PlanChanged(_)))
+                .map(|e| e.to_string()),
+            scroll: 0,
+        };
+        self.last_outcome = Some(report.summary());
+        self.status = None;
+        if matches!(error, Some(DataError::PlanChanged(_))) {
+            // Show the new plan for a fresh confirmation; what ran before stays done.
+            let mut confirm = Confirm::new(
+                op.intent.kind,
+                not_run,
+                op.intent.hidden,
+                op.intent.typed.clone(),
+                self.options.confirm.typed_above,
+                self.options.confirm.require_reason,
+            );
+            confirm.changed = true;
+            self.operation = Some(Operation {
+                seq: op.seq,
+                intent: op.intent,
+                tab: op.tab,
+                stop: None,
+                waiting: false,
+            });
+            self.popup = Some(Popup::Confirm(confirm));
+        } else {
+            self.popup = Some(Popup::Outcome(report));
+        }
+        requests
+    }
+}
+
+fn detail_popup(detail: DetailData, theme: &Theme) -> Popup {
+    let line = |k: &str, v: String| {
+        (
+            format!("{k:<10} {}", crate::sanitize::clean_line(&v)),
+            Style::default(),
+        )
+    };
+    match detail {
+        DetailData::ChatMessage(m) => Popup::Text(TextView::from_text(
+            "Chat message",
+            vec![
+                line(
+                    "author",
+                    m.author_name.unwrap_or_else(|| "deleted user".into()),
+                ),
+                line("role", m.role),
+                line("at", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                line("id", m.id.to_string()),
+                ("── text ──".into(), theme.header()),
+            ],
+            &m.content,
+        )),
+        DetailData::PrivateMessage(m) => Popup::Text(TextView::from_text(
+            "Private message",
+            vec![
+                line(
+                    "from",
+                    m.sender_name.unwrap_or_else(|| "deleted user".into()),
+                ),
+                line(
+                    "to",
+                    m.recipient_name.unwrap_or_else(|| "deleted user".into()),
+                ),
+                line("sent", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                line(
+                    "read",
+                    m.read_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_else(|| "no".into()),
+                ),
+                line("id", m.id.to_string()),
+                ("── text ──".into(), theme.header()),
+            ],
+            &m.content,
+        )),
+        DetailData::Content(item) => Popup::Text(TextView::from_text(
+            item.kind.as_str(),
+            vec![
+                line("book", item.book_title),
+                line(
+                    "author",
+                    item.author_name.unwrap_or_else(|| "deleted user".into()),
+                ),
+                line("version", item.version.to_string()),
+                ("── text ──".into(), theme.header()),
+            ],
+            &item.content,
+        )),
+    }
+}
+
+/// The operation kind a tab's delete key means (for tests and hints).
+pub fn op_noun(kind: OpKind) -> &'static str {
+    super::popup::noun(kind, 2)
+}

@@ -1,0 +1,217 @@
+//! A scrolling list fed page by page: keyset pages arrive from the worker as the cursor
+//! nears the end; only the rows on screen are drawn.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+/// A list never holds more rows than this; past it the operator narrows the filter.
+pub const MAX_LOADED_ROWS: usize = 20_000;
+
+#[derive(Debug, Clone)]
+pub struct ListView<R, C> {
+    pub rows: Vec<R>,
+    pub next: Option<C>,
+    /// Every page is loaded (or the cap is reached).
+    pub complete: bool,
+    /// The newest request for this list, if one is out.
+    pub pending: Option<u64>,
+    pub selected: usize,
+    pub offset: usize,
+    /// Rows visible at the last layout.
+    pub height: usize,
+    pub error: Option<String>,
+}
+
+impl<R, C> Default for ListView<R, C> {
+    fn default() -> Self {
+        ListView {
+            rows: Vec::new(),
+            next: None,
+            complete: false,
+            pending: None,
+            selected: 0,
+            offset: 0,
+            height: 10,
+            error: None,
+        }
+    }
+}
+
+impl<R, C: Clone> ListView<R, C> {
+    /// Forgets the rows (a new filter); the caller asks for the first page.
+    pub fn reset(&mut self, seq: u64) {
+        self.rows.clear();
+        self.next = None;
+        self.complete = false;
+        self.pending = Some(seq);
+        self.selected = 0;
+        self.offset = 0;
+        self.error = None;
+    }
+
+    /// The cursor for the next page, if one should be asked for now.
+    pub fn wants_more(&self) -> Option<Option<C>> {
+        if self.complete || self.pending.is_some() || self.error.is_some() {
+            return None;
+        }
+        if self.rows.is_empty() {
+            return Some(None);
+        }
+        let near_end = self.selected + self.height.max(1) * 2 >= self.rows.len();
+        near_end.then(|| self.next.clone()).flatten().map(Some)
+    }
+
+    /// Takes a page if it answers the newest request; returns whether it did.
+    pub fn accept(&mut self, seq: u64, rows: Vec<R>, next: Option<C>) -> bool {
+        if self.pending != Some(seq) {
+            return false;
+        }
+        self.pending = None;
+        self.error = None;
+        self.rows.extend(rows);
+        if self.rows.len() >= MAX_LOADED_ROWS {
+            self.rows.truncate(MAX_LOADED_ROWS);
+            self.complete = true;
+            self.next = None;
+        } else {
+            self.complete = next.is_none();
+            self.next = next;
+        }
+        self.clamp();
+        true
+    }
+
+    pub fn fail(&mut self, seq: u64, message: String) -> bool {
+        if self.pending != Some(seq) {
+            return false;
+        }
+        self.pending = None;
+        self.error = Some(message);
+        true
+    }
+
+    pub fn is_capped(&self) -> bool {
+        self.rows.len() >= MAX_LOADED_ROWS
+    }
+
+    pub fn selected_row(&self) -> Option<&R> {
+        self.rows.get(self.selected)
+    }
+
+    pub fn move_by(&mut self, delta: isize) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let last = self.rows.len() - 1;
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        self.clamp();
+    }
+
+    pub fn top(&mut self) {
+        self.selected = 0;
+        self.clamp();
+    }
+
+    pub fn bottom(&mut self) {
+        self.selected = self.rows.len().saturating_sub(1);
+        self.clamp();
+    }
+
+    pub fn set_height(&mut self, height: usize) {
+        self.height = height.max(1);
+        self.clamp();
+    }
+
+    /// Keeps the cursor on screen.
+    pub fn clamp(&mut self) {
+        if self.rows.is_empty() {
+            self.selected = 0;
+            self.offset = 0;
+            return;
+        }
+        self.selected = self.selected.min(self.rows.len() - 1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        }
+        if self.selected >= self.offset + self.height {
+            self.offset = self.selected + 1 - self.height;
+        }
+    }
+
+    pub fn visible(&self) -> impl Iterator<Item = (usize, &R)> {
+        self.rows
+            .iter()
+            .enumerate()
+            .skip(self.offset)
+            .take(self.height)
+    }
+}
+
+/// Marked rows, by id: a refresh or a new page never changes what is selected.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    pub ids: HashSet<Uuid>,
+    /// Where a `v` range started.
+    pub anchor: Option<usize>,
+}
+
+impl Marks {
+    pub fn toggle(&mut self, id: Uuid) {
+        if !self.ids.remove(&id) {
+            self.ids.insert(id);
+        }
+    }
+
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.ids.contains(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.anchor = None;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_request_is_accepted_and_the_cursor_stays_on_screen() {
+        let mut list: ListView<u32, u32> = ListView::default();
+        list.set_height(3);
+        list.reset(1);
+        list.reset(2);
+        assert!(
+            !list.accept(1, vec![9, 9], Some(9)),
+            "a stale answer is dropped"
+        );
+        assert!(list.accept(2, (0..10).collect(), Some(10)));
+        list.move_by(5);
+        assert_eq!((list.selected, list.offset), (5, 3));
+        list.bottom();
+        assert_eq!((list.selected, list.offset), (9, 7));
+        assert_eq!(list.wants_more(), Some(Some(10)));
+        list.top();
+        assert_eq!(list.offset, 0);
+    }
+
+    #[test]
+    fn a_list_stops_growing_at_the_cap() {
+        let mut list: ListView<usize, usize> = ListView::default();
+        list.reset(1);
+        assert!(list.accept(1, (0..MAX_LOADED_ROWS + 5).collect(), Some(1)));
+        assert!(list.complete && list.is_capped());
+        assert_eq!(list.wants_more(), None);
+    }
+}

@@ -1,0 +1,331 @@
+//! Audit: the record, newest first; filter by actor, action or target; Enter shows a
+//! row in full: counts, reason, and old and new text for edits.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use uuid::Uuid;
+
+use super::{Cx, Effect, Pane, find, list_status, navigate, page_if_needed, reload};
+use crate::db::DataError;
+use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::sanitize::{clean_lines, fit};
+use crate::tui::keymap::Action;
+use crate::tui::list::ListView;
+use crate::tui::popup::{Popup, TextView};
+use crate::tui::table::{self, Column, TableRow};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{PageData, Query, Slot};
+
+const COLUMNS: [Column; 6] = [
+    Column::number("#", 7).from(90),
+    Column::fixed("At", 19),
+    Column::fixed("Actor", 14),
+    Column::fixed("Action", 24),
+    Column::flex("Target"),
+    Column::fixed("Reason", 20).from(120),
+];
+
+#[derive(Default)]
+pub struct AuditPane {
+    pub list: ListView<AuditEntry, i64>,
+    pub filter: AuditFilter,
+    pub before: Option<i64>,
+    pub text: String,
+    started: bool,
+}
+
+fn cells(e: &AuditEntry) -> Vec<String> {
+    vec![
+        e.id.to_string(),
+        e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        e.actor_name.clone(),
+        e.action.clone(),
+        e.target_label.clone(),
+        e.reason.clone().unwrap_or_default(),
+    ]
+}
+
+/// `actor:NAME`, `action:X`, `target:T`, or plain text that matches any of them.
+pub fn parse_filter(text: &str) -> AuditFilter {
+    let mut filter = AuditFilter::default();
+    let mut plain = Vec::new();
+    for word in text.split_whitespace() {
+        if let Some(v) = word.strip_prefix("actor:") {
+            filter.actor = Some(v.to_string());
+        } else if let Some(v) = word.strip_prefix("action:") {
+            filter.action = Some(v.to_string());
+        } else if let Some(v) = word.strip_prefix("target:") {
+            filter.target = Some(v.to_string());
+        } else {
+            plain.push(word);
+        }
+    }
+    if !plain.is_empty() {
+        filter.text = Some(plain.join(" "));
+    }
+    filter
+}
+
+/// An audit row in full, every database string sanitised.
+pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
+    let head = |k: &str, v: String| (format!("{k:<12} {v}"), Style::default());
+    let mut lines = vec![
+        head("row", entry.id.to_string()),
+        head(
+            "at",
+            entry.at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+        ),
+        head(
+            "actor",
+            format!(
+                "{}{}",
+                crate::sanitize::clean_line(&entry.actor_name),
+                entry
+                    .actor_id
+                    .map(|id| format!("  ({id})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        head("action", crate::sanitize::clean_line(&entry.action)),
+        head(
+            "target",
+            format!(
+                "{} {}",
+                crate::sanitize::clean_line(&entry.target_type),
+                entry.target_id.map(|id| id.to_string()).unwrap_or_default()
+            ),
+        ),
+        head("label", crate::sanitize::clean_line(&entry.target_label)),
+        head("batch", entry.batch_id.to_string()),
+        head(
+            "reason",
+            entry
+                .reason
+                .as_deref()
+                .map(crate::sanitize::clean_line)
+                .unwrap_or_else(|| "—".into()),
+        ),
+    ];
+    if let Some(counts) = entry.counts.as_object().filter(|c| !c.is_empty()) {
+        lines.push(("counts".into(), theme.header()));
+        for (table, n) in counts {
+            lines.push((
+                format!("  {n:>8}  {}", crate::sanitize::clean_line(table)),
+                Style::default(),
+            ));
+        }
+    }
+    if let Some(details) = entry.details.as_object() {
+        for key in ["old_text", "new_text", "content"] {
+            if let Some(text) = details.get(key).and_then(|v| v.as_str()) {
+                let title = match key {
+                    "old_text" => "old text",
+                    "new_text" => "new text",
+                    _ => "text",
+                };
+                lines.push((format!("── {title} ──"), theme.header()));
+                lines.extend(clean_lines(text).into_iter().map(|l| (l, Style::default())));
+            }
+        }
+        let rest: serde_json::Map<String, serde_json::Value> = details
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "old_text" | "new_text" | "content"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !rest.is_empty() {
+            lines.push(("── details ──".into(), theme.header()));
+            let pretty = serde_json::to_string_pretty(&rest).unwrap_or_default();
+            lines.extend(
+                clean_lines(&pretty)
+                    .into_iter()
+                    .map(|l| (l, Style::default())),
+            );
+        }
+    }
+    Popup::Text(TextView {
+        title: format!("Audit row {}", entry.id),
+        lines,
+        scroll: 0,
+    })
+}
+
+impl AuditPane {
+    fn reload(&mut self, cx: &mut Cx) {
+        self.started = true;
+        let query = Query::Audit {
+            filter: self.filter.clone(),
+            before: self.before,
+        };
+        reload(&mut self.list, Slot::Audit, cx, query);
+    }
+
+    fn page(&mut self, cx: &mut Cx) {
+        let filter = self.filter.clone();
+        page_if_needed(&mut self.list, Slot::Audit, cx, |before| Query::Audit {
+            filter,
+            before,
+        });
+    }
+}
+
+impl Pane for AuditPane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect {
+        if !self.started {
+            self.reload(cx);
+        }
+        if navigate(&mut self.list, action) {
+            self.page(cx);
+            return Effect::None;
+        }
+        match action {
+            Action::Open => match self.list.selected_row() {
+                Some(entry) => Effect::Popup(detail(entry, &Theme::from_env())),
+                None => Effect::None,
+            },
+            Action::Back => {
+                if !self.text.is_empty() || self.before.is_some() {
+                    self.text.clear();
+                    self.filter = AuditFilter::default();
+                    self.before = None;
+                    self.reload(cx);
+                }
+                Effect::None
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                let needle = self.filter.text.clone().unwrap_or_default();
+                if find(&mut self.list, &needle, action == Action::NextMatch, |e| {
+                    cells(e).join(" ")
+                }) {
+                    Effect::None
+                } else {
+                    Effect::Status("no match".into())
+                }
+            }
+            Action::Refresh => {
+                self.reload(cx);
+                Effect::None
+            }
+            Action::Delete | Action::Mark | Action::MarkAll | Action::Edit => {
+                Effect::Status("the audit record is append-only".into())
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
+        match (slot, result) {
+            (Slot::Audit, Ok(PageData::Audit(page))) => {
+                self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::Audit, Err(e)) => {
+                self.list.fail(seq, e.to_string());
+            }
+            _ => {}
+        }
+        self.page(cx);
+    }
+
+    fn set_filter(&mut self, text: &str, cx: &mut Cx) {
+        self.text = text.to_string();
+        self.filter = parse_filter(text);
+        self.reload(cx);
+    }
+
+    fn filter_text(&self) -> String {
+        self.text.clone()
+    }
+
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        match name {
+            "goto" => match arg.trim().parse::<i64>() {
+                Ok(id) => {
+                    self.before = Some(id.saturating_add(1));
+                    self.reload(cx);
+                    Effect::Status("Esc goes back to the newest rows".into())
+                }
+                Err(_) => Effect::Error(format!("not an audit row number: {}", fit(arg, 40))),
+            },
+            _ => Effect::Error(format!(":{} does nothing here", fit(name, 20))),
+        }
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        self.reload(cx);
+    }
+
+    fn after_operation(&mut self, _done: &[Uuid], cx: &mut Cx) {
+        if self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn marked(&self) -> usize {
+        0
+    }
+
+    fn hints(&self, _cx: &Cx) -> Vec<Action> {
+        vec![
+            Action::Open,
+            Action::Filter,
+            Action::CommandLine,
+            Action::Refresh,
+            Action::Help,
+            Action::Quit,
+        ]
+    }
+
+    fn title(&self) -> String {
+        let mut title = String::from("Audit record · newest first");
+        if !self.text.is_empty() {
+            title.push_str(&format!(" · /{}", fit(&self.text, 30)));
+        }
+        if let Some(before) = self.before {
+            title.push_str(&format!(" · from #{}", before - 1));
+        }
+        title
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let rows: Vec<TableRow> = self
+            .list
+            .visible()
+            .map(|(i, e)| TableRow {
+                cells: cells(e),
+                cursor: i == self.list.selected,
+                marked: false,
+                style: e.action.contains("failed").then(|| theme.warning()),
+            })
+            .collect();
+        table::draw(buf, area, &COLUMNS, &rows, theme);
+        if let Some(status) = list_status(&self.list, !self.text.is_empty()) {
+            let y = area.y + 1 + rows.len() as u16;
+            if y < area.y + area.height {
+                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
+                    .render(
+                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
+                        buf,
+                    );
+            }
+        }
+    }
+
+    fn set_height(&mut self, height: usize, cx: &mut Cx) {
+        self.list.set_height(height);
+        if self.started {
+            self.page(cx);
+        }
+    }
+
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        if !self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.list.pending.is_some()
+    }
+}

@@ -1,0 +1,592 @@
+//! Chats: chat sessions (newest first) with their message counts; Enter opens a
+//! session's messages, which can be deleted one by one or marked.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use uuid::Uuid;
+
+use super::{
+    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
+    navigate, page_if_needed, reload, short_id, targets, when,
+};
+use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
+use crate::db::{DataError, Permission};
+use crate::sanitize::fit;
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListView, Marks};
+use crate::tui::table::{self, Column, TableRow};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
+
+const SESSION_COLUMNS: [Column; 7] = [
+    Column::flex("Title"),
+    Column::fixed("Owner", 16),
+    Column::fixed("Guild", 14).from(110),
+    Column::fixed("Model", 11).from(96),
+    Column::number("Msgs", 6),
+    Column::fixed("Created", 16).from(70),
+    Column::fixed("Id", 8).from(130),
+];
+
+const MESSAGE_COLUMNS: [Column; 5] = [
+    Column::fixed("When", 16).from(70),
+    Column::fixed("Author", 14),
+    Column::fixed("Role", 9),
+    Column::flex("Message"),
+    Column::number("Chars", 7).from(100),
+];
+
+/// A session opened with Enter.
+pub struct SessionView {
+    pub session: ChatSessionRow,
+    pub list: ListView<ChatMessageRow, TimeCursor>,
+    pub marks: Marks,
+    pub text: String,
+}
+
+#[derive(Default)]
+pub struct ChatsPane {
+    pub list: ListView<ChatSessionRow, TimeCursor>,
+    pub marks: Marks,
+    pub filter: ChatSessionFilter,
+    /// The owner named by `:user`, for the title.
+    pub owner_name: Option<String>,
+    pub open: Option<SessionView>,
+    /// An outstanding "mark all" (false) or "invert" (true).
+    keys_request: Option<(u64, bool)>,
+    started: bool,
+}
+
+fn session_cells(r: &ChatSessionRow) -> Vec<String> {
+    vec![
+        if r.title.is_empty() {
+            "(untitled)".into()
+        } else {
+            r.title.clone()
+        },
+        match &r.owner_name {
+            Some(name) => name.clone(),
+            None => "⚠ orphaned".into(),
+        },
+        r.guild_name.clone().unwrap_or_default(),
+        r.model.clone(),
+        r.messages.to_string(),
+        when(&r.created_at),
+        short_id(&r.id),
+    ]
+}
+
+fn message_cells(r: &ChatMessageRow) -> Vec<String> {
+    vec![
+        when(&r.created_at),
+        r.author_name
+            .clone()
+            .unwrap_or_else(|| match r.role.as_str() {
+                "user" => "deleted user".into(),
+                _ => "—".into(),
+            }),
+        r.role.clone(),
+        r.excerpt.clone(),
+        r.length.to_string(),
+    ]
+}
+
+impl ChatsPane {
+    fn session_query(&self, after: Option<TimeCursor>) -> Query {
+        Query::ChatSessions {
+            filter: self.filter.clone(),
+            after,
+        }
+    }
+
+    fn message_query(view: &SessionView, after: Option<TimeCursor>) -> Query {
+        Query::SessionMessages {
+            session: view.session.id,
+            text: (!view.text.is_empty()).then(|| view.text.clone()),
+            after,
+        }
+    }
+
+    fn reload_sessions(&mut self, cx: &mut Cx) {
+        let query = self.session_query(None);
+        reload(&mut self.list, Slot::Chats, cx, query);
+    }
+
+    fn reload_messages(&mut self, cx: &mut Cx) {
+        if let Some(view) = &mut self.open {
+            let query = Self::message_query(view, None);
+            reload(&mut view.list, Slot::SessionMessages, cx, query);
+        }
+    }
+
+    fn page(&mut self, cx: &mut Cx) {
+        match &mut self.open {
+            Some(view) => {
+                let session = view.session.id;
+                let text = (!view.text.is_empty()).then(|| view.text.clone());
+                page_if_needed(&mut view.list, Slot::SessionMessages, cx, |after| {
+                    Query::SessionMessages {
+                        session,
+                        text,
+                        after,
+                    }
+                });
+            }
+            None => {
+                let filter = self.filter.clone();
+                page_if_needed(&mut self.list, Slot::Chats, cx, |after| {
+                    Query::ChatSessions { filter, after }
+                });
+            }
+        }
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.filter != ChatSessionFilter::default()
+    }
+
+    fn clear_filter(&mut self, cx: &mut Cx) {
+        self.filter = ChatSessionFilter::default();
+        self.owner_name = None;
+        self.reload_sessions(cx);
+    }
+
+    fn delete_intent(&self, cx: &Cx) -> Effect {
+        let (kind, permission) = match &self.open {
+            Some(_) => (OpKind::DeleteChatMessages, Permission::DeleteMessages),
+            None => (OpKind::DeleteChatSessions, Permission::DeleteChatSessions),
+        };
+        if let Some(refusal) = refuse(cx, permission) {
+            return refusal;
+        }
+        let (ids, hidden) = match &self.open {
+            Some(view) => targets(&view.list, &view.marks, |r| r.id),
+            None => targets(&self.list, &self.marks, |r| r.id),
+        };
+        if ids.is_empty() {
+            return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
+        }
+        Effect::Intent(DeleteIntent {
+            kind,
+            ids,
+            hidden,
+            typed: Typed::IfLarge,
+        })
+    }
+}
+
+/// The UI hides what the operator may not do; this says so if they try anyway.
+pub fn refuse(cx: &Cx, permission: Permission) -> Option<Effect> {
+    if cx.read_only {
+        return Some(Effect::Error(crate::tui::strings::READ_ONLY_REFUSAL.into()));
+    }
+    match cx.actor {
+        Some(actor) if actor.may(permission) => None,
+        Some(actor) => Some(Effect::Error(crate::tui::strings::not_allowed(
+            permission.describe(),
+            actor.role,
+        ))),
+        None => Some(Effect::Error("not signed in".into())),
+    }
+}
+
+/// May the operator do this here? (For hints.)
+pub fn allowed(cx: &Cx, permission: Permission) -> bool {
+    !cx.read_only && cx.actor.is_some_and(|a| a.may(permission))
+}
+
+impl Pane for ChatsPane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect {
+        if !self.started {
+            self.started = true;
+            self.reload_sessions(cx);
+        }
+        if let Some(view) = &mut self.open {
+            if navigate(&mut view.list, action)
+                || mark(&mut view.list, &mut view.marks, action, |r| r.id)
+            {
+                self.page(cx);
+                return Effect::None;
+            }
+        } else if navigate(&mut self.list, action)
+            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+        {
+            self.page(cx);
+            return Effect::None;
+        }
+        match action {
+            Action::Open => {
+                if let Some(view) = &self.open {
+                    if let Some(row) = view.list.selected_row() {
+                        let seq = cx.next_seq();
+                        cx.send(Request::Detail {
+                            seq,
+                            detail: Detail::ChatMessage(row.id),
+                        });
+                    }
+                    return Effect::None;
+                }
+                if let Some(row) = self.list.selected_row().cloned() {
+                    let mut view = SessionView {
+                        session: row,
+                        list: ListView::default(),
+                        marks: Marks::default(),
+                        text: String::new(),
+                    };
+                    view.list.height = self.list.height;
+                    self.open = Some(view);
+                    self.reload_messages(cx);
+                }
+                Effect::None
+            }
+            Action::Back => {
+                if let Some(view) = &mut self.open {
+                    if !view.marks.is_empty() {
+                        view.marks.clear();
+                    } else if !view.text.is_empty() {
+                        view.text.clear();
+                        self.reload_messages(cx);
+                    } else {
+                        self.open = None;
+                        // Counts may have changed while the session was open.
+                        self.reload_sessions(cx);
+                    }
+                } else if !self.marks.is_empty() {
+                    self.marks.clear();
+                } else if self.is_filtered() {
+                    self.clear_filter(cx);
+                }
+                Effect::None
+            }
+            Action::Delete => self.delete_intent(cx),
+            Action::Repair => {
+                if self.open.is_some() {
+                    return Effect::Status("repair works on the session list".into());
+                }
+                if let Some(refusal) = refuse(cx, Permission::RepairOrphanSessions) {
+                    return refusal;
+                }
+                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                if ids.is_empty() {
+                    return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
+                }
+                Effect::Intent(DeleteIntent {
+                    kind: OpKind::RepairOrphans,
+                    ids,
+                    hidden,
+                    typed: Typed::IfLarge,
+                })
+            }
+            Action::MarkAll | Action::InvertMarks => {
+                let invert = action == Action::InvertMarks;
+                let query = match &self.open {
+                    Some(view) => Self::message_query(view, None),
+                    None => self.session_query(None),
+                };
+                let seq = cx.next_seq();
+                cx.send(Request::Ids {
+                    seq,
+                    query,
+                    cap: MARK_ALL_CAP,
+                });
+                self.keys_request = Some((seq, invert));
+                Effect::Status(
+                    if invert {
+                        "inverting marks…"
+                    } else {
+                        "marking all matching rows…"
+                    }
+                    .into(),
+                )
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                let forward = action == Action::NextMatch;
+                let found = match &mut self.open {
+                    Some(view) => {
+                        let needle = view.text.clone();
+                        find(&mut view.list, &needle, forward, |r| r.excerpt.clone())
+                    }
+                    None => {
+                        let needle = self.filter.text.clone().unwrap_or_default();
+                        find(&mut self.list, &needle, forward, |r| {
+                            session_cells(r).join(" ")
+                        })
+                    }
+                };
+                if found {
+                    Effect::None
+                } else {
+                    Effect::Status("no match".into())
+                }
+            }
+            Action::Refresh => {
+                self.refresh(cx);
+                Effect::None
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
+        match (slot, result) {
+            (Slot::Chats, Ok(PageData::ChatSessions(page))) => {
+                self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::SessionMessages, Ok(PageData::SessionMessages(page))) => {
+                if let Some(view) = &mut self.open {
+                    view.list.accept(seq, page.rows, page.next);
+                }
+            }
+            (Slot::Chats, Err(e)) => {
+                self.list.fail(seq, e.to_string());
+            }
+            (Slot::SessionMessages, Err(e)) => {
+                if let Some(view) = &mut self.open {
+                    view.list.fail(seq, e.to_string());
+                }
+            }
+            _ => {}
+        }
+        self.page(cx);
+    }
+
+    fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
+        let Some((expected, invert)) = self.keys_request else {
+            return Effect::None;
+        };
+        if expected != seq {
+            return Effect::None;
+        }
+        self.keys_request = None;
+        let marks = match &mut self.open {
+            Some(view) => &mut view.marks,
+            None => &mut self.marks,
+        };
+        let n = apply_keys(marks, &keys, invert);
+        let capped = if n >= MARK_ALL_CAP {
+            " (the most one action takes)"
+        } else {
+            ""
+        };
+        Effect::Status(if invert {
+            format!("inverted the marks of {n} matching rows{capped}")
+        } else {
+            format!("marked {n} matching rows{capped}")
+        })
+    }
+
+    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
+        match user {
+            None => Effect::Error(format!("no user named {}", fit(name, 40))),
+            Some(user) => {
+                self.open = None;
+                self.filter.owner_id = Some(user.id);
+                self.owner_name = Some(user.username);
+                self.reload_sessions(cx);
+                Effect::None
+            }
+        }
+    }
+
+    fn set_filter(&mut self, text: &str, cx: &mut Cx) {
+        match &mut self.open {
+            Some(view) => {
+                view.text = text.to_string();
+                self.reload_messages(cx);
+            }
+            None => {
+                self.filter.text = (!text.is_empty()).then(|| text.to_string());
+                self.reload_sessions(cx);
+            }
+        }
+    }
+
+    fn filter_text(&self) -> String {
+        match &self.open {
+            Some(view) => view.text.clone(),
+            None => self.filter.text.clone().unwrap_or_default(),
+        }
+    }
+
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        match name {
+            "orphans" => {
+                self.open = None;
+                self.filter.orphans_only = !self.filter.orphans_only;
+                self.reload_sessions(cx);
+                Effect::Status(if self.filter.orphans_only {
+                    "showing orphaned sessions only (no owner); r repairs, d deletes".into()
+                } else {
+                    "showing all sessions".into()
+                })
+            }
+            "goto" => match Uuid::parse_str(arg.trim()) {
+                Ok(id) => {
+                    self.open = None;
+                    self.filter = ChatSessionFilter {
+                        id: Some(id),
+                        ..ChatSessionFilter::default()
+                    };
+                    self.owner_name = None;
+                    self.reload_sessions(cx);
+                    Effect::Status("Esc shows every session again".into())
+                }
+                Err(_) => Effect::Error(format!("not a session id: {}", fit(arg, 40))),
+            },
+            _ => Effect::Error(format!(":{} does nothing here", fit(name, 20))),
+        }
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        self.started = true;
+        if self.open.is_some() {
+            self.reload_messages(cx);
+        } else {
+            self.reload_sessions(cx);
+        }
+    }
+
+    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+        for id in done {
+            self.marks.ids.remove(id);
+            if let Some(view) = &mut self.open {
+                view.marks.ids.remove(id);
+            }
+        }
+        if let Some(view) = &self.open
+            && done.contains(&view.session.id)
+        {
+            self.open = None;
+        }
+        self.refresh(cx);
+    }
+
+    fn marked(&self) -> usize {
+        match &self.open {
+            Some(view) => view.marks.len(),
+            None => self.marks.len(),
+        }
+    }
+
+    fn hints(&self, cx: &Cx) -> Vec<Action> {
+        let mut hints = vec![Action::Open, Action::Mark, Action::Filter];
+        if self.open.is_some() {
+            if allowed(cx, Permission::DeleteMessages) {
+                hints.push(Action::Delete);
+            }
+            hints.push(Action::Back);
+        } else {
+            if allowed(cx, Permission::DeleteChatSessions) {
+                hints.push(Action::Delete);
+            }
+            if allowed(cx, Permission::RepairOrphanSessions) && self.filter.orphans_only {
+                hints.push(Action::Repair);
+            }
+            hints.push(Action::CommandLine);
+        }
+        hints.extend([Action::MarkAll, Action::Help, Action::Quit]);
+        hints
+    }
+
+    fn title(&self) -> String {
+        let mut title = String::from("Chat sessions");
+        if self.filter.orphans_only {
+            title.push_str(" · orphaned only");
+        }
+        if let Some(owner) = &self.owner_name {
+            title.push_str(&format!(" · owner {}", fit(owner, 24)));
+        }
+        if self.filter.id.is_some() {
+            title.push_str(" · one session");
+        }
+        if let Some(text) = &self.filter.text {
+            title.push_str(&format!(" · /{}", fit(text, 24)));
+        }
+        if let Some(view) = &self.open {
+            title = format!(
+                "{} › {} ({} messages)",
+                title,
+                fit(
+                    if view.session.title.is_empty() {
+                        "(untitled)"
+                    } else {
+                        &view.session.title
+                    },
+                    40
+                ),
+                view.session.messages
+            );
+            if !view.text.is_empty() {
+                title.push_str(&format!(" · /{}", fit(&view.text, 24)));
+            }
+        }
+        title
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let (rows, columns, status): (Vec<TableRow>, &[Column], Option<String>) = match &self.open {
+            Some(view) => (
+                view.list
+                    .visible()
+                    .map(|(i, r)| TableRow {
+                        cells: message_cells(r),
+                        cursor: i == view.list.selected,
+                        marked: view.marks.contains(&r.id),
+                        style: None,
+                    })
+                    .collect(),
+                &MESSAGE_COLUMNS,
+                list_status(&view.list, !view.text.is_empty()),
+            ),
+            None => (
+                self.list
+                    .visible()
+                    .map(|(i, r)| TableRow {
+                        cells: session_cells(r),
+                        cursor: i == self.list.selected,
+                        marked: self.marks.contains(&r.id),
+                        style: r.is_orphaned().then(|| theme.warning()),
+                    })
+                    .collect(),
+                &SESSION_COLUMNS,
+                list_status(&self.list, self.is_filtered()),
+            ),
+        };
+        table::draw(buf, area, columns, &rows, theme);
+        if let Some(status) = status {
+            let y = area.y + 1 + rows.len() as u16;
+            if y < area.y + area.height {
+                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
+                    .render(
+                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
+                        buf,
+                    );
+            }
+        }
+    }
+
+    fn set_height(&mut self, height: usize, cx: &mut Cx) {
+        self.list.set_height(height);
+        if let Some(view) = &mut self.open {
+            view.list.set_height(height);
+        }
+        if self.started {
+            self.page(cx);
+        }
+    }
+
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        if !self.started {
+            self.started = true;
+            self.reload_sessions(cx);
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.list.pending.is_some()
+            || self.keys_request.is_some()
+            || self.open.as_ref().is_some_and(|v| v.list.pending.is_some())
+    }
+}

@@ -1,0 +1,300 @@
+//! Messages: private messages between users, newest first; Enter shows one in full.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use uuid::Uuid;
+
+use super::chats::{allowed, refuse};
+use super::{
+    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
+    navigate, page_if_needed, reload, targets, when,
+};
+use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
+use crate::db::{DataError, Permission};
+use crate::sanitize::fit;
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListView, Marks};
+use crate::tui::table::{self, Column, TableRow};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
+
+const COLUMNS: [Column; 5] = [
+    Column::fixed("From", 14),
+    Column::fixed("To", 14),
+    Column::flex("Message"),
+    Column::fixed("Sent", 16).from(70),
+    Column::fixed("Read", 5).from(100),
+];
+
+#[derive(Default)]
+pub struct MessagesPane {
+    pub list: ListView<PrivateMessageRow, TimeCursor>,
+    pub marks: Marks,
+    pub filter: PrivateMessageFilter,
+    pub user_name: Option<String>,
+    keys_request: Option<(u64, bool)>,
+    started: bool,
+}
+
+fn cells(r: &PrivateMessageRow) -> Vec<String> {
+    vec![
+        r.sender_name
+            .clone()
+            .unwrap_or_else(|| "deleted user".into()),
+        r.recipient_name
+            .clone()
+            .unwrap_or_else(|| "deleted user".into()),
+        r.excerpt.clone(),
+        when(&r.created_at),
+        if r.read_at.is_some() {
+            "read".into()
+        } else {
+            "—".into()
+        },
+    ]
+}
+
+impl MessagesPane {
+    fn reload(&mut self, cx: &mut Cx) {
+        self.started = true;
+        let query = Query::PrivateMessages {
+            filter: self.filter.clone(),
+            after: None,
+        };
+        reload(&mut self.list, Slot::Messages, cx, query);
+    }
+
+    fn page(&mut self, cx: &mut Cx) {
+        let filter = self.filter.clone();
+        page_if_needed(&mut self.list, Slot::Messages, cx, |after| {
+            Query::PrivateMessages { filter, after }
+        });
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.filter != PrivateMessageFilter::default()
+    }
+}
+
+impl Pane for MessagesPane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect {
+        if !self.started {
+            self.reload(cx);
+        }
+        if navigate(&mut self.list, action)
+            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+        {
+            self.page(cx);
+            return Effect::None;
+        }
+        match action {
+            Action::Open => {
+                if let Some(row) = self.list.selected_row() {
+                    let seq = cx.next_seq();
+                    cx.send(Request::Detail {
+                        seq,
+                        detail: Detail::PrivateMessage(row.id),
+                    });
+                }
+                Effect::None
+            }
+            Action::Back => {
+                if !self.marks.is_empty() {
+                    self.marks.clear();
+                } else if self.is_filtered() {
+                    self.filter = PrivateMessageFilter::default();
+                    self.user_name = None;
+                    self.reload(cx);
+                }
+                Effect::None
+            }
+            Action::Delete => {
+                if let Some(refusal) = refuse(cx, Permission::DeleteMessages) {
+                    return refusal;
+                }
+                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                if ids.is_empty() {
+                    return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
+                }
+                Effect::Intent(DeleteIntent {
+                    kind: OpKind::DeletePrivateMessages,
+                    ids,
+                    hidden,
+                    typed: Typed::IfLarge,
+                })
+            }
+            Action::MarkAll | Action::InvertMarks => {
+                let seq = cx.next_seq();
+                let query = Query::PrivateMessages {
+                    filter: self.filter.clone(),
+                    after: None,
+                };
+                cx.send(Request::Ids {
+                    seq,
+                    query,
+                    cap: MARK_ALL_CAP,
+                });
+                self.keys_request = Some((seq, action == Action::InvertMarks));
+                Effect::Status("marking…".into())
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                let needle = self.filter.text.clone().unwrap_or_default();
+                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
+                    cells(r).join(" ")
+                }) {
+                    Effect::None
+                } else {
+                    Effect::Status("no match".into())
+                }
+            }
+            Action::Refresh => {
+                self.reload(cx);
+                Effect::None
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
+        match (slot, result) {
+            (Slot::Messages, Ok(PageData::PrivateMessages(page))) => {
+                self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::Messages, Err(e)) => {
+                self.list.fail(seq, e.to_string());
+            }
+            _ => {}
+        }
+        self.page(cx);
+    }
+
+    fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
+        match self.keys_request {
+            Some((expected, invert)) if expected == seq => {
+                self.keys_request = None;
+                let n = apply_keys(&mut self.marks, &keys, invert);
+                Effect::Status(format!(
+                    "{} {n} matching messages",
+                    if invert { "inverted" } else { "marked" }
+                ))
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
+        match user {
+            None => Effect::Error(format!("no user named {}", fit(name, 40))),
+            Some(user) => {
+                self.filter.user_id = Some(user.id);
+                self.user_name = Some(user.username);
+                self.reload(cx);
+                Effect::None
+            }
+        }
+    }
+
+    fn set_filter(&mut self, text: &str, cx: &mut Cx) {
+        self.filter.text = (!text.is_empty()).then(|| text.to_string());
+        self.reload(cx);
+    }
+
+    fn filter_text(&self) -> String {
+        self.filter.text.clone().unwrap_or_default()
+    }
+
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        match name {
+            "goto" => match Uuid::parse_str(arg.trim()) {
+                Ok(id) => {
+                    self.filter = PrivateMessageFilter {
+                        id: Some(id),
+                        ..PrivateMessageFilter::default()
+                    };
+                    self.reload(cx);
+                    Effect::Status("Esc shows every message again".into())
+                }
+                Err(_) => Effect::Error(format!("not a message id: {}", fit(arg, 40))),
+            },
+            _ => Effect::Error(format!(":{} does nothing here", fit(name, 20))),
+        }
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        self.reload(cx);
+    }
+
+    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+        for id in done {
+            self.marks.ids.remove(id);
+        }
+        self.reload(cx);
+    }
+
+    fn marked(&self) -> usize {
+        self.marks.len()
+    }
+
+    fn hints(&self, cx: &Cx) -> Vec<Action> {
+        let mut hints = vec![Action::Open, Action::Mark, Action::Filter];
+        if allowed(cx, Permission::DeleteMessages) {
+            hints.push(Action::Delete);
+        }
+        hints.extend([Action::CommandLine, Action::Help, Action::Quit]);
+        hints
+    }
+
+    fn title(&self) -> String {
+        let mut title = String::from("Private messages");
+        if let Some(user) = &self.user_name {
+            title.push_str(&format!(" · of {}", fit(user, 24)));
+        }
+        if let Some(text) = &self.filter.text {
+            title.push_str(&format!(" · /{}", fit(text, 24)));
+        }
+        title
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let rows: Vec<TableRow> = self
+            .list
+            .visible()
+            .map(|(i, r)| TableRow {
+                cells: cells(r),
+                cursor: i == self.list.selected,
+                marked: self.marks.contains(&r.id),
+                style: None,
+            })
+            .collect();
+        table::draw(buf, area, &COLUMNS, &rows, theme);
+        if let Some(status) = list_status(&self.list, self.is_filtered()) {
+            let y = area.y + 1 + rows.len() as u16;
+            if y < area.y + area.height {
+                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
+                    .render(
+                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
+                        buf,
+                    );
+            }
+        }
+    }
+
+    fn set_height(&mut self, height: usize, cx: &mut Cx) {
+        self.list.set_height(height);
+        if self.started {
+            self.page(cx);
+        }
+    }
+
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        if !self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.list.pending.is_some() || self.keys_request.is_some()
+    }
+}

@@ -1,0 +1,303 @@
+//! The tabs. Each pane keeps its own lists, marks and filter, turns actions into
+//! requests for the worker, and returns an [`Effect`] for what only the app can do
+//! (open a popup, start a delete, quit).
+
+pub mod audit;
+pub mod chats;
+pub mod messages;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use uuid::Uuid;
+
+use super::keymap::Action;
+use super::list::{ListView, Marks};
+use super::popup::Popup;
+use super::theme::Theme;
+use super::worker::{OpKind, PageData, Query, Request, RowKey, Slot};
+use crate::db::lists::UserRow;
+use crate::db::{Actor, DataError};
+
+/// How many ids "mark all" and "invert" take at most.
+pub const MARK_ALL_CAP: usize = 50_000;
+
+/// What a pane may ask of the worker and what it knows of the operator.
+pub struct Cx<'a> {
+    seq: &'a mut u64,
+    out: &'a mut Vec<Request>,
+    pub actor: Option<&'a Actor>,
+    pub read_only: bool,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(
+        seq: &'a mut u64,
+        out: &'a mut Vec<Request>,
+        actor: Option<&'a Actor>,
+        read_only: bool,
+    ) -> Self {
+        Cx {
+            seq,
+            out,
+            actor,
+            read_only,
+        }
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        *self.seq += 1;
+        *self.seq
+    }
+
+    pub fn send(&mut self, request: Request) {
+        self.out.push(request);
+    }
+
+    /// Asks for a page of `slot`; returns the request's number.
+    pub fn load(&mut self, slot: Slot, query: Query) -> u64 {
+        let seq = self.next_seq();
+        self.send(Request::Load { slot, seq, query });
+        seq
+    }
+}
+
+/// What must be typed to confirm a destructive plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// Nothing, unless the plan is large (the config's threshold).
+    IfLarge,
+    /// The number of targets, always.
+    Count,
+    /// This text (a guild's name), always.
+    Name(String),
+}
+
+/// A destructive request a pane wants the app to plan and confirm.
+#[derive(Debug, Clone)]
+pub struct DeleteIntent {
+    pub kind: OpKind,
+    pub ids: Vec<Uuid>,
+    /// Marked rows not in the list as it is now filtered.
+    pub hidden: usize,
+    pub typed: Typed,
+}
+
+pub enum Effect {
+    None,
+    Status(String),
+    Error(String),
+    Intent(DeleteIntent),
+    Popup(Popup),
+    Quit,
+}
+
+pub trait Pane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect;
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx);
+    /// Answer to "mark all" / "invert".
+    fn on_keys(&mut self, _seq: u64, _keys: Vec<RowKey>) -> Effect {
+        Effect::None
+    }
+    /// Answer to `:user NAME`.
+    fn on_user(&mut self, _name: &str, _user: Option<UserRow>, _cx: &mut Cx) -> Effect {
+        Effect::None
+    }
+    fn set_filter(&mut self, text: &str, cx: &mut Cx);
+    fn filter_text(&self) -> String;
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect;
+    fn refresh(&mut self, cx: &mut Cx);
+    /// After an operation: forget marks on rows that are gone, reload.
+    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx);
+    fn marked(&self) -> usize;
+    /// The keys worth a hint here, most useful first.
+    fn hints(&self, cx: &Cx) -> Vec<Action>;
+    fn title(&self) -> String;
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme);
+    /// The list area's height changed; may ask for more rows.
+    fn set_height(&mut self, height: usize, cx: &mut Cx);
+    /// Loads the first page on the first visit.
+    fn ensure_loaded(&mut self, cx: &mut Cx);
+    /// Is any request of this pane out?
+    fn busy(&self) -> bool;
+}
+
+/// Moves the cursor for a movement action; true if it was one.
+pub fn navigate<R, C: Clone>(list: &mut ListView<R, C>, action: Action) -> bool {
+    let page = list.height.max(1) as isize;
+    match action {
+        Action::Up => list.move_by(-1),
+        Action::Down => list.move_by(1),
+        Action::Top => list.top(),
+        Action::Bottom => list.bottom(),
+        Action::PageUp => list.move_by(-page),
+        Action::PageDown => list.move_by(page),
+        Action::HalfPageUp => list.move_by(-(page / 2).max(1)),
+        Action::HalfPageDown => list.move_by((page / 2).max(1)),
+        _ => return false,
+    }
+    true
+}
+
+/// Space, `v` and the like on a list whose rows have uuids; true if handled.
+pub fn mark<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    marks: &mut Marks,
+    action: Action,
+    id_of: impl Fn(&R) -> Uuid,
+) -> bool {
+    match action {
+        Action::Mark => {
+            if let Some(row) = list.selected_row() {
+                marks.toggle(id_of(row));
+                list.move_by(1);
+            }
+        }
+        Action::MarkRange => match marks.anchor.take() {
+            None => {
+                marks.anchor = Some(list.selected);
+                if let Some(row) = list.selected_row() {
+                    marks.ids.insert(id_of(row));
+                }
+            }
+            Some(anchor) => {
+                let (from, to) = if anchor <= list.selected {
+                    (anchor, list.selected)
+                } else {
+                    (list.selected, anchor)
+                };
+                for row in list.rows.iter().skip(from).take(to - from + 1) {
+                    marks.ids.insert(id_of(row));
+                }
+            }
+        },
+        _ => return false,
+    }
+    true
+}
+
+/// The ids to act on: the marks, or else the row under the cursor; and how many marked
+/// rows the list as filtered now does not show.
+pub fn targets<R, C: Clone>(
+    list: &ListView<R, C>,
+    marks: &Marks,
+    id_of: impl Fn(&R) -> Uuid,
+) -> (Vec<Uuid>, usize) {
+    if marks.is_empty() {
+        return (list.selected_row().map(&id_of).into_iter().collect(), 0);
+    }
+    let shown: std::collections::HashSet<Uuid> = list.rows.iter().map(&id_of).collect();
+    let hidden = marks.ids.iter().filter(|id| !shown.contains(id)).count();
+    // Shown rows in list order first, then the hidden ones.
+    let mut ids: Vec<Uuid> = list
+        .rows
+        .iter()
+        .map(&id_of)
+        .filter(|id| marks.contains(id))
+        .collect();
+    let mut rest: Vec<Uuid> = marks
+        .ids
+        .iter()
+        .filter(|id| !shown.contains(id))
+        .copied()
+        .collect();
+    rest.sort();
+    ids.extend(rest);
+    (ids, hidden)
+}
+
+/// Asks for the next page when the cursor nears the end.
+pub fn page_if_needed<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    slot: Slot,
+    cx: &mut Cx,
+    query: impl FnOnce(Option<C>) -> Query,
+) {
+    if let Some(after) = list.wants_more() {
+        let seq = cx.load(slot, query(after));
+        list.pending = Some(seq);
+    }
+}
+
+/// Starts a fresh listing.
+pub fn reload<R, C: Clone>(list: &mut ListView<R, C>, slot: Slot, cx: &mut Cx, query: Query) {
+    let seq = cx.load(slot, query);
+    list.reset(seq);
+}
+
+/// Moves to the next (or previous) loaded row whose text contains `needle`.
+pub fn find<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    needle: &str,
+    forward: bool,
+    text_of: impl Fn(&R) -> String,
+) -> bool {
+    if needle.is_empty() || list.rows.is_empty() {
+        return false;
+    }
+    let needle = needle.to_lowercase();
+    let n = list.rows.len();
+    for step in 1..=n {
+        let i = if forward {
+            (list.selected + step) % n
+        } else {
+            (list.selected + n - step % n) % n
+        };
+        if text_of(&list.rows[i]).to_lowercase().contains(&needle) {
+            list.selected = i;
+            list.clamp();
+            return true;
+        }
+    }
+    false
+}
+
+/// Marks every key, or inverts the marks of the keys, answering "mark all".
+pub fn apply_keys(marks: &mut Marks, keys: &[RowKey], invert: bool) -> usize {
+    for key in keys {
+        if invert {
+            marks.toggle(key.id);
+        } else {
+            marks.ids.insert(key.id);
+        }
+    }
+    keys.len()
+}
+
+/// "N rows", "1 row".
+pub fn rows(n: usize) -> String {
+    if n == 1 {
+        "1 row".into()
+    } else {
+        format!("{n} rows")
+    }
+}
+
+/// A short, stable id for tables: the first 8 hex digits.
+pub fn short_id(id: &Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}
+
+/// Dates in lists: compact and sortable.
+pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The common words of a list's footer: loading, errors, the cap.
+pub fn list_status<R, C: Clone>(list: &ListView<R, C>, filtered: bool) -> Option<String> {
+    if let Some(e) = &list.error {
+        return Some(format!("error: {e}"));
+    }
+    if list.rows.is_empty() {
+        return Some(if list.pending.is_some() {
+            super::strings::LOADING.into()
+        } else if filtered {
+            super::strings::NO_MATCH.into()
+        } else {
+            super::strings::NO_ROWS.into()
+        });
+    }
+    if list.is_capped() {
+        return Some(super::strings::CAPPED.into());
+    }
+    None
+}

@@ -1,0 +1,142 @@
+//! Draws a list as a table: only the visible rows, every cell sanitised and cut to its
+//! column in terminal cells. Narrow terminals drop the least important columns.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+
+use super::theme::Theme;
+use crate::sanitize::pad;
+
+/// A column: a fixed width, or a share of what is left (`width == 0`).
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub title: &'static str,
+    pub width: u16,
+    /// Shown only when the table is at least this wide.
+    pub min_table_width: u16,
+    pub right: bool,
+}
+
+impl Column {
+    pub const fn fixed(title: &'static str, width: u16) -> Column {
+        Column {
+            title,
+            width,
+            min_table_width: 0,
+            right: false,
+        }
+    }
+
+    pub const fn flex(title: &'static str) -> Column {
+        Column {
+            title,
+            width: 0,
+            min_table_width: 0,
+            right: false,
+        }
+    }
+
+    pub const fn number(title: &'static str, width: u16) -> Column {
+        Column {
+            title,
+            width,
+            min_table_width: 0,
+            right: true,
+        }
+    }
+
+    pub const fn from(self, min_table_width: u16) -> Column {
+        Column {
+            min_table_width,
+            ..self
+        }
+    }
+}
+
+/// One row to draw: cells are raw text (sanitised here).
+pub struct TableRow {
+    pub cells: Vec<String>,
+    pub cursor: bool,
+    pub marked: bool,
+    pub style: Option<Style>,
+}
+
+/// Which columns fit and how wide each is.
+pub fn layout(columns: &[Column], width: u16) -> Vec<(usize, u16)> {
+    let shown: Vec<usize> = (0..columns.len())
+        .filter(|i| width >= columns[*i].min_table_width)
+        .collect();
+    let gaps = shown.len().saturating_sub(1) as u16;
+    let fixed: u16 = shown.iter().map(|i| columns[*i].width).sum();
+    let flex_count = shown.iter().filter(|i| columns[**i].width == 0).count() as u16;
+    let left = width.saturating_sub(2 + fixed + gaps);
+    shown
+        .into_iter()
+        .map(|i| {
+            let w = if columns[i].width == 0 {
+                (left / flex_count.max(1)).max(4)
+            } else {
+                columns[i].width
+            };
+            (i, w)
+        })
+        .collect()
+}
+
+fn cell_text(text: &str, width: u16, right: bool) -> String {
+    let fitted = pad(text, width as usize);
+    if right {
+        let trimmed = fitted.trim_end();
+        let w = crate::sanitize::width(trimmed);
+        format!(
+            "{}{}",
+            " ".repeat((width as usize).saturating_sub(w)),
+            trimmed
+        )
+    } else {
+        fitted
+    }
+}
+
+pub fn draw(buf: &mut Buffer, area: Rect, columns: &[Column], rows: &[TableRow], theme: &Theme) {
+    if area.height == 0 || area.width < 4 {
+        return;
+    }
+    let plan = layout(columns, area.width);
+    // Header.
+    let mut x = area.x + 2;
+    for (i, w) in &plan {
+        let text = cell_text(columns[*i].title, *w, columns[*i].right);
+        buf.set_stringn(x, area.y, &text, *w as usize, theme.header());
+        x = x.saturating_add(w + 1);
+    }
+    for (n, row) in rows.iter().enumerate() {
+        let y = area.y + 1 + n as u16;
+        if y >= area.y + area.height {
+            break;
+        }
+        let mut style = row.style.unwrap_or_else(|| theme.base());
+        if row.marked {
+            style = style.patch(theme.marked());
+        }
+        if row.cursor {
+            style = style.patch(theme.cursor());
+        }
+        let line = Rect::new(area.x, y, area.width, 1);
+        buf.set_style(line, style);
+        let mark = match (row.cursor, row.marked) {
+            (_, true) => "● ",
+            (true, false) => "› ",
+            _ => "  ",
+        };
+        buf.set_stringn(area.x, y, mark, 2, style);
+        let mut x = area.x + 2;
+        for (i, w) in &plan {
+            let text = row.cells.get(*i).map(String::as_str).unwrap_or("");
+            let text = cell_text(text, *w, columns[*i].right);
+            buf.set_stringn(x, y, &text, *w as usize, style);
+            x = x.saturating_add(w + 1);
+        }
+    }
+}

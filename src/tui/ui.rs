@@ -1,0 +1,288 @@
+//! Drawing, from an immutable view of the app. Everything from the database passes the
+//! sanitiser on the way (the panes and popups do it cell by cell).
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
+
+use super::app::{App, Connection, Level, PromptKind};
+use super::keymap::Action;
+use super::strings;
+use crate::sanitize::{clean_line, fit};
+
+const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
+const MIN_WIDTH: u16 = 24;
+const MIN_HEIGHT: u16 = 7;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    render(app, area, frame.buffer_mut());
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = fit(strings::TOO_SMALL, area.width as usize);
+        buf.set_stringn(area.x, area.y, &text, area.width as usize, Style::default());
+        return;
+    }
+    if app.signed_in() {
+        render_console(app, area, buf);
+    } else {
+        render_sign_in(app, area, buf);
+    }
+}
+
+fn spinner(app: &App) -> &'static str {
+    if app.busy() {
+        SPINNER[app.spinner % SPINNER.len()]
+    } else {
+        " "
+    }
+}
+
+fn render_console(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.theme();
+    // Tabs.
+    let mut spans = Vec::new();
+    for (i, name) in strings::TABS.iter().enumerate() {
+        let tab = super::app::Tab::ALL[i];
+        let style = if tab == app.tab {
+            theme.tab_active()
+        } else if app.is_tab_available(tab) {
+            theme.base()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(format!(" {name} "), style));
+        spans.push(Span::raw(" "));
+    }
+    Paragraph::new(Line::from(spans)).render(Rect::new(area.x, area.y, area.width, 1), buf);
+    // Title.
+    let title = format!("{} {}", spinner(app), app.pane().title());
+    buf.set_stringn(
+        area.x,
+        area.y + 1,
+        fit(&title, area.width as usize),
+        area.width as usize,
+        theme.header(),
+    );
+    // The pane.
+    let list = Rect::new(
+        area.x,
+        area.y + 2,
+        area.width,
+        area.height.saturating_sub(4),
+    );
+    app.pane().render(list, buf, &theme);
+    // Status bar.
+    let status_y = area.y + area.height - 2;
+    render_status(app, Rect::new(area.x, status_y, area.width, 1), buf);
+    // Hint line or prompt.
+    let hint_area = Rect::new(area.x, status_y + 1, area.width, 1);
+    match &app.prompt {
+        Some(prompt) => {
+            let label = match prompt.kind {
+                PromptKind::Filter => "/",
+                PromptKind::Command => ":",
+            };
+            let width = area.width.saturating_sub(2) as usize;
+            let value = clean_line(prompt.input.value());
+            let scroll = prompt.input.visual_scroll(width);
+            let shown: String = value.chars().skip(scroll).collect();
+            let line = Line::from(vec![
+                Span::styled(label, theme.header()),
+                Span::raw(fit(&shown, width)),
+                Span::styled("▏", theme.cursor()),
+            ]);
+            Paragraph::new(line).render(hint_area, buf);
+        }
+        None => {
+            let keymap = &app.options.keymap;
+            let hints: Vec<String> = app
+                .hints()
+                .into_iter()
+                .map(|a| format!("{} {}", keymap.label(a), short_help(a)))
+                .collect();
+            let text = hints.join(" · ");
+            buf.set_stringn(
+                hint_area.x,
+                hint_area.y,
+                fit(&text, area.width as usize),
+                area.width as usize,
+                theme.dim(),
+            );
+        }
+    }
+    if let Some(popup) = &app.popup {
+        popup.render(
+            Rect::new(
+                area.x,
+                area.y + 1,
+                area.width,
+                area.height.saturating_sub(2),
+            ),
+            buf,
+            &theme,
+        );
+    }
+}
+
+fn short_help(action: Action) -> &'static str {
+    match action {
+        Action::Open => "open",
+        Action::Back => "back",
+        Action::Mark => "mark",
+        Action::MarkAll => "mark all",
+        Action::Filter => "filter",
+        Action::Delete => "delete",
+        Action::Repair => "repair",
+        Action::Edit => "edit",
+        Action::CommandLine => "command",
+        Action::Refresh => "refresh",
+        Action::Help => "help",
+        Action::Quit => "quit",
+        other => other.help(),
+    }
+}
+
+fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.theme();
+    let mut spans = Vec::new();
+    if let Some(actor) = &app.actor {
+        spans.push(Span::styled(
+            format!(" {} ({}) ", clean_line(&actor.username), actor.role),
+            theme.header(),
+        ));
+    }
+    if let Connection::Connected { backend, .. } = &app.connection {
+        spans.push(Span::raw(format!("· {backend} ")));
+    }
+    if app.options.read_only {
+        spans.push(Span::styled(strings::READ_ONLY_BADGE, theme.badge()));
+        spans.push(Span::raw(" "));
+    }
+    let marked = app.pane().marked();
+    if marked > 0 {
+        spans.push(Span::styled(
+            format!("· {marked} selected "),
+            theme.marked(),
+        ));
+    }
+    match (&app.status, &app.last_outcome) {
+        (Some((text, level)), _) => {
+            let style = if *level == Level::Error {
+                theme.error()
+            } else {
+                theme.base()
+            };
+            spans.push(Span::styled(format!("· {}", clean_line(text)), style));
+        }
+        (None, Some(outcome)) => spans.push(Span::styled(format!("· last: {outcome}"), theme.ok())),
+        (None, None) => {}
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+fn render_sign_in(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.theme();
+    let width = area.width.min(64);
+    let height = area.height.min(16);
+    let rect = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .title(Span::styled(
+            format!(" {} — {} ", strings::APP, strings::SIGN_IN_TITLE),
+            theme.header(),
+        ));
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let form = &app.sign_in;
+    let field = |label: &str, value: String, focused: bool| {
+        Line::from(vec![
+            Span::raw(format!("{label:<10}")),
+            Span::styled(
+                format!(
+                    "[{}{}]",
+                    fit(&value, inner.width.saturating_sub(14) as usize),
+                    if focused { "▏" } else { "" }
+                ),
+                theme.button(focused, true),
+            ),
+        ])
+    };
+    let mut lines = Vec::new();
+    lines.push(match &app.connection {
+        Connection::Connecting => Line::styled(
+            format!("{} {}", spinner(app), strings::CONNECTING),
+            theme.dim(),
+        ),
+        Connection::Connected { backend, url } => Line::styled(
+            fit(
+                &format!("{backend} · {}", clean_line(url)),
+                inner.width as usize,
+            ),
+            theme.dim(),
+        ),
+        Connection::Failed(e) => Line::styled(
+            fit(
+                &format!("database unreachable, retrying: {}", clean_line(e)),
+                inner.width as usize,
+            ),
+            theme.error(),
+        ),
+    });
+    if app.options.read_only {
+        lines.push(Line::styled(strings::READ_ONLY_BADGE, theme.badge()));
+    }
+    lines.push(Line::raw(""));
+    lines.push(field(
+        strings::USERNAME,
+        clean_line(form.username.value()),
+        form.focus == 0,
+    ));
+    lines.push(field(
+        strings::PASSWORD,
+        "•".repeat(form.password.value().chars().count()),
+        form.focus == 1,
+    ));
+    lines.push(Line::raw(""));
+    if form.busy {
+        lines.push(Line::styled(
+            format!("{} {}", spinner(app), strings::SIGNING_IN),
+            theme.dim(),
+        ));
+    } else if let Some(message) = &form.message {
+        lines.push(Line::styled(
+            fit(&clean_line(message), inner.width as usize),
+            theme.error(),
+        ));
+    } else {
+        lines.push(Line::styled(
+            "Enter signs in · Tab switches field · Esc quits",
+            theme.dim(),
+        ));
+    }
+    if let Some((text, Level::Error)) = &app.status {
+        lines.push(Line::styled(
+            fit(&clean_line(text), inner.width as usize),
+            theme.warning(),
+        ));
+    }
+    if !app.options.demo_operators.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(strings::DEMO_HINT, theme.header()));
+        for (name, password, role) in &app.options.demo_operators {
+            lines.push(Line::raw(format!("  {name} / {password}  ({role})")));
+        }
+    }
+    Paragraph::new(lines).render(inner, buf);
+}

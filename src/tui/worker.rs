@@ -1,0 +1,646 @@
+//! The one task that owns the database. The UI sends [`Request`]s; answers come back as
+//! [`Response`]s on the same channel as keys and ticks, so `update` stays synchronous
+//! and the UI never waits on a query. Each request carries a sequence number; the app
+//! keeps only the answer to its newest request per slot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use uuid::Uuid;
+
+use super::event::Event;
+use crate::db::audit::{AuditEntry, AuditFilter, list_audit};
+use crate::db::auth::{self, SignInError};
+use crate::db::chats::{self, ChatMessageDetail};
+use crate::db::comments::{self, ContentEdit, ContentItem, ContentKind, EditOutcome};
+use crate::db::ids::{MAX_TARGETS, Reason, TargetIds};
+use crate::db::lists::{
+    self, ChatMessageRow, ChatSessionFilter, ChatSessionRow, ContentFilter, ContentRow,
+    GuildMemberRow, GuildRow, GuildSettingRow, NameCursor, Page, PrivateMessageFilter,
+    PrivateMessageRow, TimeCursor, UserFilter, UserRow,
+};
+use crate::db::messages::{self, PrivateMessageDetail};
+use crate::db::plan::{self, ContentPolicy, Operation, Outcome, Plan, Request as OpRequest};
+use crate::db::{Access, Actor, Backend, DataError, Db};
+
+/// Which list an answer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Chats,
+    SessionMessages,
+    Messages,
+    Content,
+    Guilds,
+    GuildMembers,
+    Users,
+    Audit,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub enum Query {
+    ChatSessions {
+        filter: ChatSessionFilter,
+        after: Option<TimeCursor>,
+    },
+    SessionMessages {
+        session: Uuid,
+        text: Option<String>,
+        after: Option<TimeCursor>,
+    },
+    PrivateMessages {
+        filter: PrivateMessageFilter,
+        after: Option<TimeCursor>,
+    },
+    Content {
+        filter: ContentFilter,
+        after: Option<TimeCursor>,
+    },
+    Guilds {
+        text: Option<String>,
+        after: Option<TimeCursor>,
+    },
+    GuildMembers {
+        guild: Uuid,
+        after: Option<TimeCursor>,
+    },
+    Users {
+        filter: UserFilter,
+        after: Option<NameCursor>,
+    },
+    Audit {
+        filter: AuditFilter,
+        before: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum PageData {
+    ChatSessions(Page<ChatSessionRow, TimeCursor>),
+    SessionMessages(Page<ChatMessageRow, TimeCursor>),
+    PrivateMessages(Page<PrivateMessageRow, TimeCursor>),
+    Content(Page<ContentRow, TimeCursor>),
+    Guilds(Page<GuildRow, TimeCursor>),
+    GuildMembers(Page<GuildMemberRow, TimeCursor>, Vec<GuildSettingRow>),
+    Users(Page<UserRow, NameCursor>),
+    Audit(Page<AuditEntry, i64>),
+}
+
+/// What a destructive request acts on, before it is split into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    DeleteChatSessions,
+    RepairOrphans,
+    DeleteChatMessages,
+    DeletePrivateMessages,
+    DeleteComments,
+    DeleteReviews,
+    DeleteGuilds,
+    DeleteUsers(ContentPolicy),
+}
+
+impl OpKind {
+    pub fn operation(self, ids: TargetIds) -> Operation {
+        match self {
+            OpKind::DeleteChatSessions => Operation::DeleteChatSessions { ids },
+            OpKind::RepairOrphans => Operation::RepairOrphanSessions { ids },
+            OpKind::DeleteChatMessages => Operation::DeleteChatMessages { ids },
+            OpKind::DeletePrivateMessages => Operation::DeletePrivateMessages { ids },
+            OpKind::DeleteComments => Operation::DeleteComments { ids },
+            OpKind::DeleteReviews => Operation::DeleteReviews { ids },
+            OpKind::DeleteGuilds => Operation::DeleteGuilds { ids },
+            OpKind::DeleteUsers(content) => Operation::DeleteUsers { ids, content },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Detail {
+    ChatMessage(Uuid),
+    PrivateMessage(Uuid),
+    Content(ContentKind, Uuid),
+}
+
+#[derive(Debug, Clone)]
+pub enum DetailData {
+    ChatMessage(ChatMessageDetail),
+    PrivateMessage(PrivateMessageDetail),
+    Content(ContentItem),
+}
+
+/// A row's identity for marks: comments and reviews also need their kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RowKey {
+    pub id: Uuid,
+    pub kind: Option<ContentKind>,
+}
+
+#[derive(Debug)]
+pub enum Request {
+    Connect,
+    SignIn {
+        username: String,
+        password: String,
+    },
+    Load {
+        slot: Slot,
+        seq: u64,
+        query: Query,
+    },
+    /// Every row of a listing matching its filter, up to `cap` (for "mark all").
+    Ids {
+        seq: u64,
+        query: Query,
+        cap: usize,
+    },
+    FindUser {
+        seq: u64,
+        name: String,
+    },
+    Plan {
+        seq: u64,
+        kind: OpKind,
+        ids: Vec<Uuid>,
+        reason: Option<Reason>,
+    },
+    /// Executes confirmed plans one batch at a time; `stop` is checked between batches.
+    Execute {
+        seq: u64,
+        plans: Vec<Plan>,
+        stop: Arc<AtomicBool>,
+    },
+    Detail {
+        seq: u64,
+        detail: Detail,
+    },
+    Edit {
+        seq: u64,
+        edit: ContentEdit,
+    },
+}
+
+#[derive(Debug)]
+pub enum Response {
+    Connected {
+        backend: Backend,
+        url: String,
+    },
+    ConnectFailed(String),
+    SignedIn(Actor),
+    SignInFailed(String),
+    Page {
+        slot: Slot,
+        seq: u64,
+        result: Result<PageData, DataError>,
+    },
+    Ids {
+        seq: u64,
+        result: Result<Vec<RowKey>, DataError>,
+    },
+    User {
+        seq: u64,
+        name: String,
+        result: Result<Option<UserRow>, DataError>,
+    },
+    Planned {
+        seq: u64,
+        result: Result<Vec<Plan>, DataError>,
+    },
+    BatchDone {
+        seq: u64,
+        done: usize,
+        total: usize,
+        outcome: Outcome,
+    },
+    Executed {
+        seq: u64,
+        outcomes: Vec<Outcome>,
+        /// Plans not run: stopped by the operator, or the rest after a failure.
+        not_run: Vec<Plan>,
+        error: Option<DataError>,
+    },
+    Detail {
+        seq: u64,
+        result: Result<DetailData, DataError>,
+    },
+    Edited {
+        seq: u64,
+        edit: ContentEdit,
+        result: Result<EditOutcome, DataError>,
+    },
+}
+
+pub struct Worker {
+    url: String,
+    read_only: bool,
+    demo: bool,
+    db: Option<Db>,
+    actor: Option<Actor>,
+    events: UnboundedSender<Event>,
+}
+
+impl Worker {
+    /// `demo`: the database is the demo, created and seeded if new.
+    pub fn new(url: String, read_only: bool, demo: bool, events: UnboundedSender<Event>) -> Worker {
+        Worker {
+            url,
+            read_only,
+            demo,
+            db: None,
+            actor: None,
+            events,
+        }
+    }
+
+    fn send(&self, response: Response) {
+        // The UI has gone: nothing left to tell.
+        let _ = self.events.send(Event::Data(Box::new(response)));
+    }
+
+    pub async fn run(mut self, mut requests: UnboundedReceiver<Request>) {
+        while let Some(request) = requests.recv().await {
+            self.handle(request).await;
+        }
+        if let Some(db) = &self.db {
+            db.close().await;
+        }
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Connect => return self.connect().await,
+            Request::SignIn { username, password } => {
+                return self.sign_in(username, password).await;
+            }
+            _ => {}
+        }
+        let (db, actor) = (self.db.clone(), self.actor.clone());
+        let events = self.events.clone();
+        // Everything else runs beside the rest (a list loads while a long delete runs);
+        // the app keeps only the newest answer per slot.
+        tokio::spawn(async move {
+            let response = answer(db, actor, request, &events).await;
+            let _ = events.send(Event::Data(Box::new(response)));
+        });
+    }
+
+    async fn connect(&mut self) {
+        // Retry quietly: the console shows the error and keeps asking until it answers.
+        loop {
+            let error = match Db::connect(&self.url, Access::ReadWrite).await {
+                Ok(db) => {
+                    let ready = if self.demo {
+                        match db.migrate().await {
+                            Ok(()) => crate::seed::seed_demo_if_empty(&db).await.map(|_| ()),
+                            Err(e) => Err(e),
+                        }
+                    } else {
+                        db.check_schema().await
+                    };
+                    match ready {
+                        Ok(()) => {
+                            self.send(Response::Connected {
+                                backend: db.backend(),
+                                url: db.display_url(),
+                            });
+                            self.db = Some(db);
+                            return;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Err(e) => e,
+            };
+            self.send(Response::ConnectFailed(error.to_string()));
+            if !error.is_unavailable() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    async fn sign_in(&mut self, username: String, password: String) {
+        let Some(db) = self.db.clone() else {
+            return self.send(Response::SignInFailed(not_connected().to_string()));
+        };
+        match auth::sign_in(&db, &username, &password).await {
+            Ok(actor) => {
+                tracing::info!(operator = %actor.username, role = %actor.role, "signed in");
+                if self.read_only {
+                    // Signing in is recorded; after that this session writes nothing.
+                    match db.reopen(Access::ReadOnly).await {
+                        Ok(read_only) => {
+                            db.close().await;
+                            self.db = Some(read_only);
+                        }
+                        Err(e) => return self.send(Response::SignInFailed(e.to_string())),
+                    }
+                }
+                self.actor = Some(actor.clone());
+                self.send(Response::SignedIn(actor));
+            }
+            Err(SignInError::Data(e)) => self.send(Response::SignInFailed(e.to_string())),
+            Err(e) => self.send(Response::SignInFailed(e.to_string())),
+        }
+    }
+}
+
+async fn answer(
+    db: Option<Db>,
+    actor: Option<Actor>,
+    request: Request,
+    events: &UnboundedSender<Event>,
+) -> Response {
+    let (Some(db), Some(actor)) = (db, actor) else {
+        return match request {
+            Request::Load { slot, seq, .. } => Response::Page {
+                slot,
+                seq,
+                result: Err(not_connected()),
+            },
+            Request::Ids { seq, .. } => Response::Ids {
+                seq,
+                result: Err(not_connected()),
+            },
+            Request::FindUser { seq, name } => Response::User {
+                seq,
+                name,
+                result: Err(not_connected()),
+            },
+            Request::Plan { seq, .. } => Response::Planned {
+                seq,
+                result: Err(not_connected()),
+            },
+            Request::Execute { seq, plans, .. } => Response::Executed {
+                seq,
+                outcomes: Vec::new(),
+                not_run: plans,
+                error: Some(not_connected()),
+            },
+            Request::Detail { seq, .. } => Response::Detail {
+                seq,
+                result: Err(not_connected()),
+            },
+            Request::Edit { seq, edit } => Response::Edited {
+                seq,
+                edit,
+                result: Err(not_connected()),
+            },
+            Request::Connect | Request::SignIn { .. } => {
+                Response::ConnectFailed(not_connected().to_string())
+            }
+        };
+    };
+    match request {
+        Request::Load { slot, seq, query } => Response::Page {
+            slot,
+            seq,
+            result: load(&db, query).await,
+        },
+        Request::Ids { seq, query, cap } => Response::Ids {
+            seq,
+            result: collect_keys(&db, query, cap).await,
+        },
+        Request::FindUser { seq, name } => {
+            let result = lists::user_by_name(&db, &name).await;
+            Response::User { seq, name, result }
+        }
+        Request::Plan {
+            seq,
+            kind,
+            ids,
+            reason,
+        } => Response::Planned {
+            seq,
+            result: plan_batches(&db, &actor, kind, ids, reason).await,
+        },
+        Request::Execute { seq, plans, stop } => {
+            // Progress goes out batch by batch, before the final answer.
+            execute_batches(&db, &actor, seq, plans, stop, |response| {
+                let _ = events.send(Event::Data(Box::new(response)));
+            })
+            .await
+        }
+        Request::Detail { seq, detail } => Response::Detail {
+            seq,
+            result: detail_of(&db, detail).await,
+        },
+        Request::Edit { seq, edit } => {
+            let result = comments::edit(&db, &actor, &edit).await;
+            Response::Edited { seq, edit, result }
+        }
+        Request::Connect | Request::SignIn { .. } => {
+            Response::ConnectFailed("unexpected request".into())
+        }
+    }
+}
+
+async fn plan_batches(
+    db: &Db,
+    actor: &Actor,
+    kind: OpKind,
+    ids: Vec<Uuid>,
+    reason: Option<Reason>,
+) -> Result<Vec<Plan>, DataError> {
+    let mut plans = Vec::new();
+    for chunk in ids.chunks(MAX_TARGETS) {
+        let request = OpRequest::new(
+            kind.operation(TargetIds::new(chunk.to_vec())?),
+            reason.clone(),
+        );
+        plans.push(plan::plan(db, actor, request).await?);
+    }
+    Ok(plans)
+}
+
+/// Runs confirmed plans one batch (one transaction) at a time, reporting each; stops
+/// between batches when asked, and at the first batch whose plan changed.
+async fn execute_batches(
+    db: &Db,
+    actor: &Actor,
+    seq: u64,
+    plans: Vec<Plan>,
+    stop: Arc<AtomicBool>,
+    progress: impl Fn(Response),
+) -> Response {
+    let total = plans.len();
+    let mut outcomes = Vec::new();
+    let mut remaining = plans.into_iter();
+    let mut error = None;
+    let mut not_run = Vec::new();
+    for confirmed in remaining.by_ref() {
+        if stop.load(Ordering::SeqCst) {
+            not_run.push(confirmed);
+            break;
+        }
+        match plan::execute(db, actor, &confirmed).await {
+            Ok(outcome) => {
+                outcomes.push(outcome.clone());
+                progress(Response::BatchDone {
+                    seq,
+                    done: outcomes.len(),
+                    total,
+                    outcome,
+                });
+            }
+            Err(DataError::PlanChanged(fresh)) => {
+                // The fresh plan replaces this batch; the operator confirms it anew.
+                not_run.push(*fresh);
+                error = Some(DataError::PlanChanged(Box::new(confirmed)));
+                break;
+            }
+            Err(e) => {
+                not_run.push(confirmed);
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    not_run.extend(remaining);
+    Response::Executed {
+        seq,
+        outcomes,
+        not_run,
+        error,
+    }
+}
+
+fn not_connected() -> DataError {
+    DataError::Unavailable("not connected to the database yet".into())
+}
+
+/// One screenful and a half, and then some: the list asks again as the cursor nears
+/// the end.
+const PAGE: usize = 100;
+
+async fn load(db: &Db, query: Query) -> Result<PageData, DataError> {
+    load_sized(db, query, PAGE).await
+}
+
+/// Pages through a listing for the keys of every row, up to `cap`.
+async fn collect_keys(db: &Db, mut query: Query, cap: usize) -> Result<Vec<RowKey>, DataError> {
+    const KEY_PAGE: usize = 1_000;
+    let mut keys = Vec::new();
+    loop {
+        let page = load_sized(db, query.clone(), KEY_PAGE).await?;
+        let key = |id| RowKey { id, kind: None };
+        let next = match page {
+            PageData::ChatSessions(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
+            PageData::SessionMessages(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
+            PageData::PrivateMessages(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
+            PageData::Content(p) => {
+                keys.extend(p.rows.iter().map(|r| RowKey {
+                    id: r.id,
+                    kind: Some(r.kind),
+                }));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
+            PageData::Guilds(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
+            PageData::GuildMembers(p, _) => {
+                keys.extend(p.rows.iter().map(|r| key(r.user_id)));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
+            PageData::Users(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                p.next.map(|after| {
+                    if let Query::Users { after: a, .. } = &mut query {
+                        *a = Some(after);
+                    }
+                    query.clone()
+                })
+            }
+            PageData::Audit(_) => None,
+        };
+        if keys.len() >= cap {
+            keys.truncate(cap);
+            return Ok(keys);
+        }
+        match next {
+            Some(q) => query = q,
+            None => return Ok(keys),
+        }
+    }
+}
+
+impl Query {
+    /// The same listing, continued after `cursor`.
+    fn with_time_cursor(&self, cursor: TimeCursor) -> Query {
+        let mut next = self.clone();
+        match &mut next {
+            Query::ChatSessions { after, .. }
+            | Query::SessionMessages { after, .. }
+            | Query::PrivateMessages { after, .. }
+            | Query::Content { after, .. }
+            | Query::Guilds { after, .. }
+            | Query::GuildMembers { after, .. } => *after = Some(cursor),
+            Query::Users { .. } | Query::Audit { .. } => {}
+        }
+        next
+    }
+}
+
+async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, DataError> {
+    Ok(match query {
+        Query::ChatSessions { filter, after } => {
+            PageData::ChatSessions(lists::chat_sessions(db, &filter, after, page).await?)
+        }
+        Query::SessionMessages {
+            session,
+            text,
+            after,
+        } => PageData::SessionMessages(
+            lists::chat_messages(db, session, text.as_deref(), after, page).await?,
+        ),
+        Query::PrivateMessages { filter, after } => {
+            PageData::PrivateMessages(lists::private_messages(db, &filter, after, page).await?)
+        }
+        Query::Content { filter, after } => {
+            PageData::Content(lists::content(db, &filter, after, page).await?)
+        }
+        Query::Guilds { text, after } => {
+            PageData::Guilds(lists::guilds(db, text.as_deref(), after, page).await?)
+        }
+        Query::GuildMembers { guild, after } => {
+            let members = lists::guild_members(db, guild, after, page).await?;
+            let settings = lists::guild_settings(db, guild, 200).await?;
+            PageData::GuildMembers(members, settings)
+        }
+        Query::Users { filter, after } => {
+            PageData::Users(lists::users(db, &filter, after, page).await?)
+        }
+        Query::Audit { filter, before } => {
+            PageData::Audit(list_audit(db, &filter, before, page).await?)
+        }
+    })
+}
+
+async fn detail_of(db: &Db, detail: Detail) -> Result<DetailData, DataError> {
+    let gone = || DataError::NotFound("it was deleted meanwhile".into());
+    Ok(match detail {
+        Detail::ChatMessage(id) => {
+            DetailData::ChatMessage(chats::chat_message(db, id).await?.ok_or_else(gone)?)
+        }
+        Detail::PrivateMessage(id) => {
+            DetailData::PrivateMessage(messages::private_message(db, id).await?.ok_or_else(gone)?)
+        }
+        Detail::Content(kind, id) => DetailData::Content(
+            comments::content_item(db, kind, id)
+                .await?
+                .ok_or_else(gone)?,
+        ),
+    })
+}

@@ -1,0 +1,709 @@
+//! The console without a terminal: keys in, requests for the worker out; and what it
+//! draws, rendered to a test backend and kept as snapshots at 80×24 and 120×40.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{TimeZone, Utc};
+use modcon::config::ConfirmConfig;
+use modcon::db::audit::AuditEntry;
+use modcon::db::ids::TargetIds;
+use modcon::db::lists::{ChatSessionRow, Page, PrivateMessageRow, TimeCursor};
+use modcon::db::plan::{
+    Done, FailReason, Operation, Outcome, Plan, PlannedTarget, Refusal, Request as OpRequest,
+    RowCounts, Table,
+};
+use modcon::db::{Actor, Backend, DataError, Role};
+use modcon::tui::app::{App, Options, Tab};
+use modcon::tui::event::Event;
+use modcon::tui::keymap::Keymap;
+use modcon::tui::popup::Popup;
+use modcon::tui::theme::Theme;
+use modcon::tui::ui;
+use modcon::tui::worker::{OpKind, PageData, Query, Request, Response, Slot};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use uuid::Uuid;
+
+fn options(read_only: bool, color: bool) -> Options {
+    Options {
+        read_only,
+        demo_operators: vec![("admin".into(), "admin-demo".into(), "admin".into())],
+        confirm: ConfirmConfig::default(),
+        keymap: Keymap::default(),
+        keymap_problems: Vec::new(),
+        theme: Theme { color },
+    }
+}
+
+fn data(response: Response) -> Event {
+    Event::Data(Box::new(response))
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ch(c: char) -> Event {
+    let modifiers = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    Event::Key(KeyEvent::new(KeyCode::Char(c), modifiers))
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn typed(app: &mut App, text: &str) -> Vec<Request> {
+    text.chars().flat_map(|c| app.update(ch(c))).collect()
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x1000_0000_0000_4000_8000_0000_0000_0000 + n)
+}
+
+fn at(minute: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, minute, 0).unwrap()
+}
+
+fn session(n: u128, title: &str, owner: Option<&str>, messages: i64) -> ChatSessionRow {
+    ChatSessionRow {
+        id: id(n),
+        title: title.into(),
+        owner_id: owner.map(|_| id(900 + n)),
+        owner_name: owner.map(str::to_string),
+        guild_id: None,
+        guild_name: n.is_multiple_of(3).then(|| "Book Lovers".to_string()),
+        model: "gpt-small".into(),
+        messages,
+        created_at: at(50 - n as u32),
+        updated_at: at(50 - n as u32),
+    }
+}
+
+/// Hostile titles among ordinary ones.
+fn sessions() -> Vec<ChatSessionRow> {
+    vec![
+        session(1, "travel plans #1", Some("alice"), 12),
+        session(
+            2,
+            "\x1b]0;you have been pwned\x07retitled",
+            Some("mallory"),
+            3,
+        ),
+        session(
+            3,
+            "\x1b[2J\x1b[Hcleared your screen",
+            Some("evil\u{202e}nimda"),
+            7,
+        ),
+        session(4, "invoice_\u{202e}fdp.exe", None, 5),
+        session(5, "日本語のタイトル 🦀🔥", Some("山田太郎"), 21),
+        session(6, "zero\u{200b}width\u{feff}", Some("bob"), 0),
+        session(7, &"A".repeat(500), Some("carol"), 40),
+        session(8, "Z̷̢̛a̸͇͝l̵̰̾g̶̣̈́o̷̡͠", None, 1),
+    ]
+}
+
+fn admin() -> Actor {
+    Actor {
+        id: id(999),
+        username: "admin".into(),
+        role: Role::Admin,
+    }
+}
+
+/// An app signed in as `actor`, its chat list loaded.
+fn signed_in(actor: Actor, read_only: bool, size: (u16, u16)) -> App {
+    let mut app = App::new(options(read_only, true), size);
+    app.update(data(Response::Connected {
+        backend: Backend::Sqlite,
+        url: "sqlite:demo.db".into(),
+    }));
+    let requests = app.update(data(Response::SignedIn(actor)));
+    let seq = requests
+        .iter()
+        .find_map(|r| match r {
+            Request::Load {
+                slot: Slot::Chats,
+                seq,
+                ..
+            } => Some(*seq),
+            _ => None,
+        })
+        .expect("signing in loads the chat list");
+    app.update(data(Response::Page {
+        slot: Slot::Chats,
+        seq,
+        result: Ok(PageData::ChatSessions(Page {
+            rows: sessions(),
+            next: None,
+        })),
+    }));
+    app
+}
+
+fn screen(app: &App, width: u16, height: u16) -> (String, Buffer) {
+    let area = Rect::new(0, 0, width, height);
+    let mut buf = Buffer::empty(area);
+    ui::render(app, area, &mut buf);
+    let mut text = String::new();
+    for y in 0..height {
+        let mut line = String::new();
+        for x in 0..width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    (text, buf)
+}
+
+/// Nothing a stranger wrote may reach the terminal as a control character.
+fn assert_harmless(text: &str) {
+    for c in text.chars() {
+        let code = c as u32;
+        assert!(
+            !((0x7f..=0x9f).contains(&code) || (code < 0x20 && c != '\n')),
+            "control character U+{code:04X} on screen"
+        );
+        assert!(
+            !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'),
+            "bidi control U+{code:04X} on screen"
+        );
+    }
+}
+
+fn plan_for(ids: &[Uuid], messages: i64, refused: Vec<Refusal>) -> Plan {
+    let targets: Vec<PlannedTarget> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| PlannedTarget {
+            id: *id,
+            label: format!("session {i} — alice"),
+            counts: RowCounts::new()
+                .with(Table::ChatSessions, 1)
+                .with(Table::ChatMessages, messages),
+            kept: RowCounts::new(),
+            new_owner: None,
+            snapshot: serde_json::Value::Null,
+        })
+        .collect();
+    let mut counts = RowCounts::new();
+    for t in &targets {
+        counts.add_all(&t.counts);
+    }
+    let mut all: Vec<Uuid> = ids.to_vec();
+    all.extend(refused.iter().map(|r| r.id));
+    Plan {
+        request: OpRequest::new(
+            Operation::DeleteChatSessions {
+                ids: TargetIds::new(all).unwrap(),
+            },
+            None,
+        ),
+        targets,
+        refused,
+        counts,
+        kept: RowCounts::new(),
+    }
+}
+
+fn plan_request(requests: &[Request]) -> Option<(u64, OpKind, Vec<Uuid>)> {
+    requests.iter().find_map(|r| match r {
+        Request::Plan { seq, kind, ids, .. } => Some((*seq, *kind, ids.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn sign_in_sends_credentials_to_the_worker_and_shows_demo_operators() {
+    let mut app = App::new(options(false, true), (80, 24));
+    app.update(data(Response::Connected {
+        backend: Backend::Sqlite,
+        url: "sqlite:demo.db".into(),
+    }));
+    let (text, _) = screen(&app, 80, 24);
+    insta::assert_snapshot!("sign_in_80x24", text);
+    typed(&mut app, "admin");
+    app.update(key(KeyCode::Enter));
+    typed(&mut app, "s3cret");
+    let (text, _) = screen(&app, 80, 24);
+    assert!(!text.contains("s3cret"), "the password is masked");
+    assert!(text.contains("••••••"));
+    let requests = app.update(key(KeyCode::Enter));
+    assert!(matches!(
+        requests.as_slice(),
+        [Request::SignIn { username, password }] if username == "admin" && password == "s3cret"
+    ));
+    app.update(data(Response::SignInFailed(
+        "wrong username or password".into(),
+    )));
+    let (text, _) = screen(&app, 80, 24);
+    assert!(text.contains("wrong username or password"));
+    insta::assert_snapshot!("sign_in_failed_120x40", screen(&app, 120, 40).0);
+}
+
+#[test]
+fn hostile_titles_render_harmlessly_at_every_size() {
+    let app = signed_in(admin(), false, (120, 40));
+    let (text, _) = screen(&app, 120, 40);
+    assert_harmless(&text);
+    assert!(
+        text.contains("␛]0;you have been pwned␇retitled"),
+        "escape shown, not run:\n{text}"
+    );
+    assert!(text.contains("invoice_�fdp.exe"));
+    insta::assert_snapshot!("chats_120x40", text);
+    let (text, _) = screen(&app, 80, 24);
+    assert_harmless(&text);
+    insta::assert_snapshot!("chats_80x24", text);
+    for w in [1, 5, 10, 23, 24, 30, 50, 79] {
+        for h in [1, 2, 3, 6, 7, 8, 12] {
+            let (text, _) = screen(&app, w, h);
+            assert_harmless(&text);
+        }
+    }
+}
+
+#[test]
+fn tiny_terminals_say_so_instead_of_drawing() {
+    let app = signed_in(admin(), false, (20, 5));
+    let (text, _) = screen(&app, 20, 5);
+    assert!(text.starts_with("terminal too small"), "{text}");
+}
+
+#[test]
+fn marking_three_sessions_and_deleting_plans_confirms_and_executes() {
+    let mut app = signed_in(admin(), false, (120, 40));
+    app.update(ch(' '));
+    app.update(ch(' '));
+    app.update(ch(' '));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("3 selected"), "{text}");
+    let requests = app.update(ch('d'));
+    let (seq, kind, ids) = plan_request(&requests).expect("d asks for a plan");
+    assert_eq!(kind, OpKind::DeleteChatSessions);
+    assert_eq!(ids, vec![id(1), id(2), id(3)]);
+    let missing = Refusal {
+        id: id(77),
+        label: None,
+        reason: FailReason::NotFound,
+    };
+    app.update(data(Response::Planned {
+        seq,
+        result: Ok(vec![plan_for(&ids, 15, vec![missing])]),
+    }));
+    assert!(matches!(app.popup, Some(Popup::Confirm(_))));
+    let (text, _) = screen(&app, 120, 40);
+    insta::assert_snapshot!("confirm_delete_120x40", text);
+    insta::assert_snapshot!("confirm_delete_80x24", screen(&app, 80, 24).0);
+    let messages_line = text
+        .lines()
+        .position(|l| l.contains("chat messages"))
+        .unwrap();
+    let sessions_line = text
+        .lines()
+        .position(|l| l.contains(" chat sessions") && !l.contains("Delete"))
+        .unwrap();
+    assert!(messages_line < sessions_line, "message counts come first");
+
+    // The key that opened the popup does not confirm it; Enter on the initial focus
+    // (Cancel) cancels.
+    assert!(app.update(ch('d')).is_empty());
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(app.popup.is_none());
+    assert_eq!(app.chats.marks.len(), 3, "cancelling keeps the marks");
+
+    let requests = app.update(ch('d'));
+    let (seq, _, ids) = plan_request(&requests).unwrap();
+    app.update(data(Response::Planned {
+        seq,
+        result: Ok(vec![plan_for(&ids, 15, vec![])]),
+    }));
+    let requests = app.update(ch('y'));
+    let Some(Request::Execute { seq, plans, stop }) = requests.into_iter().next() else {
+        panic!("y executes the confirmed plans");
+    };
+    assert_eq!(plans[0].targets.len(), 3);
+    assert!(matches!(app.popup, Some(Popup::Progress(_))));
+    insta::assert_snapshot!("progress_80x24", screen(&app, 80, 24).0);
+    // Esc stops after the current batch.
+    app.update(key(KeyCode::Esc));
+    assert!(stop.load(std::sync::atomic::Ordering::SeqCst));
+    let outcome = Outcome {
+        batch_id: Uuid::nil(),
+        request: plans[0].request.clone(),
+        done: ids
+            .iter()
+            .map(|id| Done {
+                id: *id,
+                label: "session — alice".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 15),
+                new_owner: None,
+            })
+            .collect(),
+        failed: vec![],
+        counts: RowCounts::new()
+            .with(Table::ChatSessions, 3)
+            .with(Table::ChatMessages, 45),
+        kept: RowCounts::new(),
+    };
+    let requests = app.update(data(Response::Executed {
+        seq,
+        outcomes: vec![outcome],
+        not_run: vec![],
+        error: None,
+    }));
+    assert!(
+        requests.iter().any(|r| matches!(
+            r,
+            Request::Load {
+                slot: Slot::Chats,
+                ..
+            }
+        )),
+        "the list refreshes"
+    );
+    assert!(matches!(app.popup, Some(Popup::Outcome(_))));
+    assert_eq!(
+        app.chats.marks.len(),
+        0,
+        "marks of deleted rows are cleared"
+    );
+    let (text, _) = screen(&app, 120, 40);
+    assert!(
+        text.contains("deleted 3 chat sessions (45 messages)"),
+        "{text}"
+    );
+    insta::assert_snapshot!("outcome_120x40", text);
+    app.update(key(KeyCode::Enter));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("last: deleted 3 chat sessions (45 messages)"));
+}
+
+#[test]
+fn a_plan_that_changed_is_shown_again_instead_of_deleting() {
+    let mut app = signed_in(admin(), false, (80, 24));
+    let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+    app.update(data(Response::Planned {
+        seq,
+        result: Ok(vec![plan_for(&ids, 3, vec![])]),
+    }));
+    let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next() else {
+        panic!()
+    };
+    let fresh = plan_for(&ids, 4, vec![]);
+    app.update(data(Response::Executed {
+        seq,
+        outcomes: vec![],
+        not_run: vec![fresh],
+        error: Some(DataError::PlanChanged(Box::new(plans[0].clone()))),
+    }));
+    let Some(Popup::Confirm(confirm)) = &app.popup else {
+        panic!("the new plan is shown")
+    };
+    assert!(confirm.changed);
+    let (text, _) = screen(&app, 80, 24);
+    assert!(text.contains("The plan changed"), "{text}");
+    insta::assert_snapshot!("plan_changed_80x24", text);
+    // It is confirmed afresh.
+    assert!(matches!(
+        app.update(ch('y')).first(),
+        Some(Request::Execute { .. })
+    ));
+}
+
+#[test]
+fn large_plans_need_the_count_typed_and_a_reason_is_passed_on() {
+    let mut app = signed_in(admin(), false, (120, 40));
+    let requests = app.update(ctrl('a'));
+    let Some(Request::Ids {
+        seq,
+        query: Query::ChatSessions { .. },
+        ..
+    }) = requests.first()
+    else {
+        panic!("Ctrl-a asks for every matching id: {requests:?}");
+    };
+    let keys: Vec<_> = (0..25)
+        .map(|n| modcon::tui::worker::RowKey {
+            id: id(100 + n),
+            kind: None,
+        })
+        .collect();
+    app.update(data(Response::Ids {
+        seq: *seq,
+        result: Ok(keys),
+    }));
+    assert_eq!(app.chats.marks.len(), 25);
+    let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+    assert_eq!(ids.len(), 25);
+    app.update(data(Response::Planned {
+        seq,
+        result: Ok(vec![plan_for(&ids, 2, vec![])]),
+    }));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(
+        text.contains("25 of the marked rows are not in the list"),
+        "{text}"
+    );
+    assert!(text.contains("Type 25 to confirm"), "{text}");
+    assert!(
+        app.update(ch('y')).is_empty(),
+        "not without the count typed"
+    );
+    // Tab from Cancel goes to Delete, then around to the typed field and the reason.
+    app.update(key(KeyCode::BackTab));
+    app.update(key(KeyCode::BackTab));
+    typed(&mut app, "25");
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "spam wave");
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    let requests = app.update(ch('y'));
+    let Some(Request::Execute { plans, .. }) = requests.first() else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(
+        plans[0].request.reason.as_ref().map(|r| r.as_str()),
+        Some("spam wave")
+    );
+}
+
+#[test]
+fn moderators_and_read_only_sessions_get_no_destructive_keys() {
+    let moderator = Actor {
+        id: id(5),
+        username: "mod".into(),
+        role: Role::Moderator,
+    };
+    let mut app = signed_in(moderator, false, (120, 40));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(!text.contains("d delete"), "{text}");
+    let requests = app.update(ch('d'));
+    assert!(plan_request(&requests).is_none());
+    let (text, _) = screen(&app, 120, 40);
+    assert!(
+        text.contains("not allowed for the moderator role"),
+        "{text}"
+    );
+    // Private messages are the moderator's to delete.
+    app.update(ch('2'));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("d delete"), "{text}");
+
+    let mut app = signed_in(admin(), true, (120, 40));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("READ-ONLY"));
+    assert!(!text.contains("d delete"));
+    insta::assert_snapshot!("chats_read_only_120x40", text);
+    assert!(plan_request(&app.update(ch('d'))).is_none());
+}
+
+#[test]
+fn filter_and_command_line_turn_into_literal_queries() {
+    let mut app = signed_in(admin(), false, (80, 24));
+    app.update(ch('/'));
+    typed(&mut app, "50% off'; --");
+    let requests = app.update(key(KeyCode::Enter));
+    let Some(Request::Load {
+        query: Query::ChatSessions {
+            filter,
+            after: None,
+        },
+        ..
+    }) = requests.first()
+    else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(filter.text.as_deref(), Some("50% off'; --"));
+    app.update(ch(':'));
+    typed(&mut app, "orphans");
+    let requests = app.update(key(KeyCode::Enter));
+    assert!(requests.iter().any(|r| matches!(r, Request::Load { query: Query::ChatSessions { filter, .. }, .. } if filter.orphans_only)));
+    app.update(ch(':'));
+    typed(&mut app, "user bob");
+    let requests = app.update(key(KeyCode::Enter));
+    assert!(matches!(requests.first(), Some(Request::FindUser { name, .. }) if name == "bob"));
+    app.update(ch(':'));
+    typed(&mut app, "q");
+    app.update(key(KeyCode::Enter));
+    assert!(app.quit);
+}
+
+#[test]
+fn enter_opens_a_sessions_messages_and_esc_goes_back() {
+    let mut app = signed_in(admin(), false, (80, 24));
+    let requests = app.update(key(KeyCode::Enter));
+    let Some(Request::Load {
+        slot: Slot::SessionMessages,
+        seq,
+        query: Query::SessionMessages { session, .. },
+    }) = requests.first()
+    else {
+        panic!("{requests:?}")
+    };
+    assert_eq!(*session, id(1));
+    let rows = vec![modcon::db::lists::ChatMessageRow {
+        id: id(500),
+        session_id: id(1),
+        author_id: None,
+        author_name: Some("alice".into()),
+        role: "user".into(),
+        excerpt: "hello \x1b[31mred".into(),
+        length: 14,
+        created_at: at(1),
+    }];
+    app.update(data(Response::Page {
+        slot: Slot::SessionMessages,
+        seq: *seq,
+        result: Ok(PageData::SessionMessages(Page { rows, next: None })),
+    }));
+    let (text, _) = screen(&app, 80, 24);
+    assert_harmless(&text);
+    insta::assert_snapshot!("session_messages_80x24", text);
+    // Deleting here deletes chat messages (moderators may).
+    let (_, kind, ids) = plan_request(&app.update(ch('d'))).unwrap();
+    assert_eq!((kind, ids), (OpKind::DeleteChatMessages, vec![id(500)]));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::Esc));
+    assert!(app.chats.open.is_none());
+}
+
+#[test]
+fn messages_and_audit_panes_render_and_audit_rows_open_in_full() {
+    let mut app = signed_in(admin(), false, (120, 40));
+    let requests = app.update(ch('2'));
+    let Some(Request::Load {
+        slot: Slot::Messages,
+        seq,
+        ..
+    }) = requests.first()
+    else {
+        panic!("{requests:?}")
+    };
+    let rows = vec![PrivateMessageRow {
+        id: id(600),
+        sender_id: None,
+        sender_name: None,
+        recipient_id: Some(id(1)),
+        recipient_name: Some("bob".into()),
+        excerpt: "buy cheap \u{9b}31m pills".into(),
+        length: 20,
+        created_at: at(2),
+        read_at: None,
+    }];
+    app.update(data(Response::Page {
+        slot: Slot::Messages,
+        seq: *seq,
+        result: Ok(PageData::PrivateMessages(Page::<_, TimeCursor> {
+            rows,
+            next: None,
+        })),
+    }));
+    let (text, _) = screen(&app, 120, 40);
+    assert_harmless(&text);
+    assert!(text.contains("deleted user"));
+    insta::assert_snapshot!("messages_120x40", text);
+
+    let requests = app.update(ch('6'));
+    assert_eq!(app.tab, Tab::Audit);
+    let Some(Request::Load {
+        slot: Slot::Audit,
+        seq,
+        ..
+    }) = requests.first()
+    else {
+        panic!("{requests:?}")
+    };
+    let entry = AuditEntry {
+        id: 42,
+        at: at(3),
+        batch_id: Uuid::nil(),
+        actor_id: Some(id(999)),
+        actor_name: "mod".into(),
+        action: "comment.edit".into(),
+        target_type: "comment".into(),
+        target_id: Some(id(700)),
+        target_label: "alice on «The Book»".into(),
+        counts: serde_json::json!({"comments": 1}),
+        reason: Some("cleanup".into()),
+        details: serde_json::json!({"old_text": "line one\nline \x1b[2Jtwo", "new_text": "fixed", "old_version": 1, "new_version": 2}),
+    };
+    app.update(data(Response::Page {
+        slot: Slot::Audit,
+        seq: *seq,
+        result: Ok(PageData::Audit(Page {
+            rows: vec![entry],
+            next: None,
+        })),
+    }));
+    insta::assert_snapshot!("audit_80x24", screen(&app, 80, 24).0);
+    app.update(key(KeyCode::Enter));
+    let (text, _) = screen(&app, 120, 40);
+    assert_harmless(&text);
+    assert!(
+        text.contains("old text") && text.contains("line ␛[2Jtwo") && text.contains("fixed"),
+        "{text}"
+    );
+    insta::assert_snapshot!("audit_detail_120x40", text);
+}
+
+#[test]
+fn help_lists_every_binding_from_the_live_keymap() {
+    let mut app = signed_in(admin(), false, (120, 40));
+    app.update(ch('?'));
+    let (text, _) = screen(&app, 120, 40);
+    insta::assert_snapshot!("help_120x40", text);
+    assert!(text.contains("Ctrl-a") && text.contains("mark all rows matching the filter"));
+
+    let overrides: std::collections::BTreeMap<String, toml::Value> =
+        toml::from_str("quit = \"ctrl-q\"\nhelp = \"F1\"\nbogus = \"x\"").unwrap();
+    let (keymap, problems) = Keymap::with_overrides(&overrides);
+    let mut opts = options(false, true);
+    opts.keymap = keymap;
+    opts.keymap_problems = problems;
+    let mut app = App::new(opts, (120, 40));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("bogus"), "bad bindings are reported: {text}");
+    app.update(data(Response::Connected {
+        backend: Backend::Sqlite,
+        url: "x".into(),
+    }));
+    app.update(data(Response::SignedIn(admin())));
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("F1") && text.contains("Ctrl-q"), "{text}");
+    app.update(key(KeyCode::Esc));
+    app.update(ch('q'));
+    assert!(!app.quit, "q was rebound");
+    app.update(ctrl('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn no_color_keeps_the_cursor_and_marks_visible_without_colour() {
+    let mut app = signed_in(admin(), false, (80, 24));
+    app.options.theme = Theme { color: false };
+    app.update(ch(' '));
+    let (_, buf) = screen(&app, 80, 24);
+    let mut reversed = 0;
+    let mut bold_marked = 0;
+    for cell in buf.content() {
+        assert_eq!(cell.fg, Color::Reset, "no colour with NO_COLOR");
+        assert_eq!(cell.bg, Color::Reset);
+        if cell.modifier.contains(Modifier::REVERSED) {
+            reversed += 1;
+        }
+        if cell.modifier.contains(Modifier::BOLD) && cell.symbol() == "●" {
+            bold_marked += 1;
+        }
+    }
+    assert!(reversed > 10, "the cursor row is in reverse video");
+    assert_eq!(bold_marked, 1, "the marked row is bold with a mark");
+}
