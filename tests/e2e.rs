@@ -263,3 +263,160 @@ async fn a_read_only_console_offers_no_delete_and_changes_nothing(db, url) {
 }
 
 }
+
+/// A PostgreSQL server of this test's own, so it can be stopped and started without
+/// disturbing anything else.
+struct OwnPostgres {
+    dir: std::path::PathBuf,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn create() -> OwnPostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries in /usr/lib/postgresql")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("initdb");
+        let dir = std::env::temp_dir().join(format!("modcon-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = OwnPostgres { dir, bin, port };
+        assert!(
+            Command::new("chown")
+                .args(["postgres:postgres", &pg.dir.display().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let data = pg.dir.display().to_string();
+        let initdb = pg.bin.join("initdb").display().to_string();
+        let ok = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &initdb,
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        pg.start();
+        pg
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let data = self.dir.display().to_string();
+        let pg_ctl = self.bin.join("pg_ctl").display().to_string();
+        let options = format!(
+            "-p {} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        let mut command = vec![
+            "-u",
+            "postgres",
+            "--",
+            pg_ctl.as_str(),
+            "-D",
+            data.as_str(),
+            "-o",
+            options.as_str(),
+            "-l",
+        ];
+        let log = format!("{data}/log");
+        command.push(&log);
+        command.extend(args);
+        let out = Command::new("runuser").args(&command).output().unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start(&self) {
+        self.ctl(&["-w", "start"]);
+    }
+
+    fn stop(&self) {
+        self.ctl(&["-w", "-m", "fast", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.display().to_string();
+        let pg_ctl = self.bin.join("pg_ctl").display().to_string();
+        let _ = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &pg_ctl,
+                "-D",
+                &data,
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_survives_postgresql_going_away_and_works_again_when_it_returns() {
+    let pg = OwnPostgres::create();
+    let db = Db::connect(&pg.url(), modcon::db::Access::ReadWrite)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    scene(&db).await;
+    let tmux = Tmux::start(&pg.url(), &[], 120, 40);
+    sign_in(&tmux);
+    pg.stop();
+    tmux.keys(&["R"]);
+    let screen = tmux.wait_for("error");
+    assert!(
+        screen.contains("Chat sessions"),
+        "still the console:\n{screen}"
+    );
+    assert!(!tmux.modcon_pid().is_empty(), "still running");
+    pg.start();
+    tmux.keys(&["R"]);
+    tmux.wait_for("alice");
+    // And it writes again: delete one session.
+    tmux.keys(&["d"]);
+    tmux.wait_for("Delete 1 chat session");
+    tmux.keys(&["y"]);
+    tmux.wait_for("deleted 1 chat session");
+    tmux.keys(&["Enter", "q"]);
+    tmux.assert_restored("0");
+    assert_eq!(
+        count(&db, "select count(*) from chat_sessions", &[]).await,
+        4
+    );
+    db.close().await;
+}

@@ -86,7 +86,8 @@ pub enum Access {
 }
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+// How long a request waits for a connection before saying the database is unreachable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Db {
     /// Connects by URL scheme: `postgres://` / `postgresql://` or `sqlite:`.
