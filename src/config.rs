@@ -13,6 +13,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub confirm: ConfirmConfig,
+    pub cache: crate::cache::CacheConfig,
     /// Key overrides: action name → key or list of keys. Checked by the keymap, so a
     /// bad entry is reported and its default kept instead of failing the whole file.
     pub keys: std::collections::BTreeMap<String, toml::Value>,

@@ -2,6 +2,7 @@
 //! database, and the scriptable commands that share its data layer.
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;

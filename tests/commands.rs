@@ -424,4 +424,65 @@ async fn guilds_delete_and_audit_list_work_from_the_shell(db, url) {
     assert!(run.stdout.contains("auth.sign_in"), "{}", run.stdout);
 }
 
+
+async fn guild_and_user_deletes_clear_their_cache_keys_and_survive_redis_being_down(db, url) {
+    let (_, pw) = signed(&db, "root", Role::Admin).await;
+    let (doomed, kept) = (Uuid::new_v4(), Uuid::new_v4());
+    Batch { guilds: vec![
+        NewGuild { id: doomed, name: "Doomed".into(), owner_id: None, created_at: chrono::Utc::now() },
+        NewGuild { id: kept, name: "Kept".into(), owner_id: None, created_at: chrono::Utc::now() },
+    ], ..Batch::default() }.insert(&db).await.unwrap();
+    let victim = user(&db, "victim").await;
+    let bystander = user(&db, "bystander").await;
+    let redis = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
+    let mut con = redis.get_multiplexed_async_connection().await.expect("Redis at 127.0.0.1:6379");
+    let keys = [
+        format!("guild:{doomed}:settings"), format!("guild:{doomed}:members"), format!("guild:{doomed}:a:b"),
+        format!("guild:{kept}:settings"), format!("user:{victim}:profile"), format!("user:{bystander}:profile"),
+    ];
+    for key in &keys {
+        let _: () = redis::cmd("SET").arg(key).arg("x").query_async(&mut con).await.unwrap();
+    }
+    let config = std::env::temp_dir().join(format!("modcon-cache-{}.toml", Uuid::new_v4().simple()));
+    std::fs::write(&config, "[cache]\nredis_url = \"redis://127.0.0.1:6379/0\"\n").unwrap();
+    let config = config.display().to_string();
+    let exists = |key: &str| {
+        let key = key.to_string();
+        let redis = redis.clone();
+        async move {
+            let mut con = redis.get_multiplexed_async_connection().await.unwrap();
+            let n: i64 = redis::cmd("EXISTS").arg(&key).query_async(&mut con).await.unwrap();
+            n == 1
+        }
+    };
+
+    let run = modcon(&url, &as_op("root", &pw, &["--config", &config, "guilds", "delete", &doomed.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["cache"]["status"], "cleared");
+    assert_eq!(j["cache"]["keys"], 3);
+    for key in &keys[..3] {
+        assert!(!exists(key).await, "{key} is gone");
+    }
+    for key in &keys[3..] {
+        assert!(exists(key).await, "{key} stays");
+    }
+    let run = modcon(&url, &as_op("root", &pw, &["--config", &config, "users", "delete", &victim.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["cache"]["keys"], 1);
+    assert!(!exists(&keys[4]).await);
+    assert!(exists(&keys[5]).await && exists(&keys[3]).await);
+
+    // Redis down: the delete still commits; the outcome says the cache was not cleared.
+    std::fs::write(&config, "[cache]\nredis_url = \"redis://127.0.0.1:1/0\"\n").unwrap();
+    let run = modcon(&url, &as_op("root", &pw, &["--config", &config, "guilds", "delete", &kept.to_string(), "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["cache"]["status"], "not_cleared");
+    assert!(run.stderr.contains("cache NOT cleared"), "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from guilds", &[]).await, 0);
+    assert!(exists(&keys[3]).await, "nothing could touch Redis");
+    let _: () = redis::cmd("DEL").arg(&keys[3]).arg(&keys[5]).query_async(&mut con).await.unwrap();
+    let _ = std::fs::remove_file(&config);
+}
+
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use uuid::Uuid;
 
 use crate::app::{self, Failure};
+use crate::cache::{CacheOutcome, Owner};
 use crate::cli::{
     AuditListArgs, ChatsCommand, Cli, Command, ContentChoice, ContentCommand, DeleteArgs, EditArgs,
     GuildsCommand, MessagesCommand, OperatorArgs, OrphansArgs, UsersCommand,
@@ -239,7 +240,27 @@ async fn delete(
     let single = ids.len() == 1 && !from_stdin;
     let result = act_in_batches(&db, &actor, kind, policy, &ids, reason, args.plan).await;
     db.close().await;
-    report(kind, single, args.output.json, result)
+    let cache = match kind {
+        Kind::Guilds | Kind::Users if !args.plan => {
+            let owner = if kind == Kind::Guilds {
+                Owner::Guild
+            } else {
+                Owner::User
+            };
+            let done: Vec<Uuid> = result
+                .outcomes
+                .iter()
+                .flat_map(|o| o.done.iter().map(|d| d.id))
+                .collect();
+            let outcome = crate::cache::invalidate(&config.cache, owner, &done).await;
+            if let CacheOutcome::NotCleared { .. } = &outcome {
+                eprintln!("modcon: the delete is committed, but the {outcome}");
+            }
+            Some(outcome)
+        }
+        _ => None,
+    };
+    report(kind, single, args.output.json, result, cache)
 }
 
 /// The plans or outcomes of the batches done, and the error that stopped the rest.
@@ -292,7 +313,13 @@ async fn act_in_batches(
     results
 }
 
-fn report(kind: Kind, single: bool, json: bool, results: BatchResults) -> Result<Exit, Failure> {
+fn report(
+    kind: Kind,
+    single: bool,
+    json: bool,
+    results: BatchResults,
+    cache: Option<CacheOutcome>,
+) -> Result<Exit, Failure> {
     let done_something = !results.plans.is_empty() || !results.outcomes.is_empty();
     if let Some(error) = &results.error {
         if let DataError::PlanChanged(fresh) = error {
@@ -305,7 +332,7 @@ fn report(kind: Kind, single: bool, json: bool, results: BatchResults) -> Result
         output::print_plans(kind, json, &results.plans);
     }
     if !results.outcomes.is_empty() {
-        output::print_outcomes(kind, single, json, &results.outcomes);
+        output::print_outcomes(kind, single, json, &results.outcomes, cache.as_ref());
     }
     if let Some(error) = results.error {
         return Err(error.into());
@@ -340,7 +367,7 @@ async fn orphans(cli: &Cli, config: &Config, args: &OrphansArgs) -> Result<Exit,
     if rows.is_empty() {
         db.close().await;
         eprintln!("no orphaned chat sessions");
-        output::print_outcomes(Kind::OrphanRepair, false, args.json, &[]);
+        output::print_outcomes(Kind::OrphanRepair, false, args.json, &[], None);
         return Ok(Exit::Done);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -355,7 +382,7 @@ async fn orphans(cli: &Cli, config: &Config, args: &OrphansArgs) -> Result<Exit,
     )
     .await;
     db.close().await;
-    report(Kind::OrphanRepair, false, args.json, results)
+    report(Kind::OrphanRepair, false, args.json, results, None)
 }
 
 async fn edit(

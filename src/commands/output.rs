@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::Kind;
+use crate::cache::CacheOutcome;
 use crate::db::audit::AuditEntry;
 use crate::db::comments::{ContentKind, EditOutcome};
 use crate::db::lists::{ChatSessionRow, Page};
@@ -136,7 +137,13 @@ pub(crate) fn print_plans(kind: Kind, json: bool, plans: &[Plan]) {
     }
 }
 
-pub(crate) fn print_outcomes(kind: Kind, single: bool, json: bool, outcomes: &[Outcome]) {
+pub(crate) fn print_outcomes(
+    kind: Kind,
+    single: bool,
+    json: bool,
+    outcomes: &[Outcome],
+    cache: Option<&CacheOutcome>,
+) {
     let done: Vec<_> = outcomes.iter().flat_map(|o| &o.done).collect();
     let failed: Vec<_> = outcomes.iter().flat_map(|o| &o.failed).collect();
     let counts = sum(outcomes.iter().map(|o| &o.counts));
@@ -225,6 +232,13 @@ pub(crate) fn print_outcomes(kind: Kind, single: bool, json: bool, outcomes: &[O
                 "batch_ids": batch_ids,
             }),
         };
+        let mut value = value;
+        if let (Some(cache), Some(map)) = (cache, value.as_object_mut()) {
+            map.insert(
+                "cache".into(),
+                serde_json::to_value(cache).unwrap_or(Value::Null),
+            );
+        }
         print_json(&value);
         return;
     }
@@ -275,6 +289,9 @@ pub(crate) fn print_outcomes(kind: Kind, single: bool, json: bool, outcomes: &[O
             "kept, with \"deleted user\" as author: {}",
             counts_text(&kept)
         );
+    }
+    if let Some(cache) = cache.filter(|c| **c != CacheOutcome::NotConfigured) {
+        println!("{}", clean_line(&cache.to_string()));
     }
 }
 
