@@ -1,7 +1,9 @@
 //! Makes text written by strangers safe to put on a terminal and measures it in cells.
 //!
 //! Hazards are replaced with something visible rather than silently dropped where a moderator
-//! should notice them (controls, bidi overrides); only invisible padding is removed.
+//! should notice them (controls, bidi overrides, zero-width characters that forge
+//! look-alike names); only presentation selectors and tags, which change nothing a reader
+//! could be fooled by, are removed.
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -103,13 +105,20 @@ struct Cleaner {
     /// Marks kept on the current base; `None` at the start of a line, where marks have nothing
     /// to sit on.
     marks: Option<u8>,
+    /// The last base was two cells wide (an emoji): a joiner after it only glues emoji.
+    after_wide: bool,
 }
 
 impl Cleaner {
     fn next(&mut self, c: char) -> Cleaned {
-        if is_removed(c) {
-            // Removed characters are treated as if they were never there.
+        if is_removed(c) || (c == '\u{200d}' && self.after_wide) {
+            // Removed characters are treated as if they were never there; a joiner inside
+            // an emoji sequence lets the emoji fall apart, measured the same everywhere.
             return Cleaned::Nothing;
+        }
+        if is_hidden(c) {
+            // "ad\u{200b}min" must not pass for "admin".
+            return self.base(REPLACEMENT);
         }
         let after_cr = std::mem::replace(&mut self.after_cr, false);
         match c {
@@ -145,6 +154,7 @@ impl Cleaner {
 
     fn base(&mut self, c: char) -> Cleaned {
         self.marks = Some(0);
+        self.after_wide = c.width() == Some(2) && !c.is_alphanumeric();
         Cleaned::Char(c)
     }
 }
@@ -222,17 +232,19 @@ fn is_bidi_control(c: char) -> bool {
     )
 }
 
-/// Invisible characters that hide text, forge look-alike names, or make terminals disagree on
-/// widths.
+/// Invisible characters that hide text or forge look-alike names: shown as U+FFFD.
+fn is_hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{ad}' | '\u{180e}'
+    )
+}
+
+/// Presentation selectors and tags: they only make terminals disagree on widths.
 fn is_removed(c: char) -> bool {
     matches!(
         c,
-        '\u{200b}'..='\u{200d}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{feff}'
-            | '\u{ad}'
-            | '\u{180e}'
-            | '\u{fe00}'..='\u{fe0f}'
+        '\u{fe00}'..='\u{fe0f}'
             | '\u{e0100}'..='\u{e01ef}'
             | '\u{e0000}'..='\u{e007f}'
             | '\u{fff9}'..='\u{fffb}'
@@ -282,11 +294,19 @@ mod tests {
     }
 
     #[test]
-    fn zero_width_and_invisible_characters_are_removed() {
-        let text =
-            "a\u{200b}d\u{200c}m\u{200d}i\u{2060}n\u{feff}\u{ad}\u{180e}\u{fe0f}\u{e0041}\u{fff9}";
-        assert_eq!(clean_line(text), "admin");
-        assert_eq!(width(&clean_line(text)), 5);
+    fn zero_width_characters_are_made_visible_so_look_alike_names_stand_out() {
+        let text = "a\u{200b}d\u{200c}m\u{200d}i\u{2060}n\u{feff}\u{ad}\u{180e}";
+        assert_eq!(
+            clean_line(text),
+            "a\u{fffd}d\u{fffd}m\u{fffd}i\u{fffd}n\u{fffd}\u{fffd}\u{fffd}"
+        );
+        assert_ne!(clean_line("ad\u{200b}min"), clean_line("admin"));
+    }
+
+    #[test]
+    fn selectors_tags_and_annotations_are_removed() {
+        assert_eq!(clean_line("a\u{fe0f}d\u{e0041}m\u{fff9}in"), "admin");
+        assert_eq!(width(&clean_line("❤\u{fe0f}")), width("❤"));
     }
 
     #[test]
