@@ -114,6 +114,7 @@ async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
     let launch = tui::Launch {
         url,
         demo,
+        cache: config.cache.clone(),
         options: Options {
             read_only: cli.read_only,
             demo_operators,

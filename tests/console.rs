@@ -215,7 +215,9 @@ fn plan_for(ids: &[Uuid], messages: i64, refused: Vec<Refusal>) -> Plan {
 
 fn plan_request(requests: &[Request]) -> Option<(u64, OpKind, Vec<Uuid>)> {
     requests.iter().find_map(|r| match r {
-        Request::Plan { seq, kind, ids, .. } => Some((*seq, *kind, ids.clone())),
+        Request::Plan { seq, groups, .. } if groups.len() == 1 => {
+            Some((*seq, groups[0].0, groups[0].1.clone()))
+        }
         _ => None,
     })
 }
@@ -354,6 +356,7 @@ fn marking_three_sessions_and_deleting_plans_confirms_and_executes() {
         kept: RowCounts::new(),
     };
     let requests = app.update(data(Response::Executed {
+        cache: None,
         seq,
         outcomes: vec![outcome],
         not_run: vec![],
@@ -399,6 +402,7 @@ fn a_plan_that_changed_is_shown_again_instead_of_deleting() {
     };
     let fresh = plan_for(&ids, 4, vec![]);
     app.update(data(Response::Executed {
+        cache: None,
         seq,
         outcomes: vec![],
         not_run: vec![fresh],
@@ -706,4 +710,584 @@ fn no_color_keeps_the_cursor_and_marks_visible_without_colour() {
     }
     assert!(reversed > 10, "the cursor row is in reverse video");
     assert_eq!(bold_marked, 1, "the marked row is bold with a mark");
+}
+
+mod issue_four {
+    use super::*;
+    use modcon::cache::CacheOutcome;
+    use modcon::db::comments::{ContentEdit, ContentItem, ContentKind, EditOutcome};
+    use modcon::db::lists::{ContentRow, GuildMemberRow, GuildRow, GuildSettingRow, UserRow};
+    use modcon::db::plan::ContentPolicy;
+
+    fn content_rows() -> Vec<ContentRow> {
+        let row = |n: u128, kind, author: Option<&str>, rating, text: &str| ContentRow {
+            kind,
+            id: id(n),
+            book_id: id(300),
+            book_title: "The Long Afternoon".into(),
+            author_id: author.map(|_| id(400 + n)),
+            author_name: author.map(str::to_string),
+            rating,
+            excerpt: text.into(),
+            length: text.chars().count() as i64,
+            version: 1,
+            created_at: at(10),
+            updated_at: at(40 - n as u32),
+        };
+        vec![
+            row(
+                1,
+                ContentKind::Comment,
+                Some("alice"),
+                None,
+                "first line\nsecond line",
+            ),
+            row(
+                2,
+                ContentKind::Review,
+                Some("bob"),
+                Some(2),
+                "meh \x1b[31mred",
+            ),
+            row(
+                3,
+                ContentKind::Comment,
+                None,
+                None,
+                "by someone since deleted",
+            ),
+            row(4, ContentKind::Review, Some("carol"), Some(5), "wonderful"),
+        ]
+    }
+
+    fn item(version: i64, text: &str) -> ContentItem {
+        ContentItem {
+            kind: ContentKind::Comment,
+            id: id(1),
+            book_id: id(300),
+            book_title: "The Long Afternoon".into(),
+            author_id: Some(id(401)),
+            author_name: Some("alice".into()),
+            rating: None,
+            content: text.into(),
+            version,
+            updated_at: at(5),
+        }
+    }
+
+    fn load(app: &mut App, requests: &[Request], slot: Slot, data: PageData) {
+        let seq = requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load { slot: s, seq, .. } if *s == slot => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"));
+        app.update(super::data(Response::Page {
+            slot,
+            seq,
+            result: Ok(data),
+        }));
+    }
+
+    fn plan_groups(requests: &[Request]) -> (u64, Vec<(OpKind, Vec<Uuid>)>) {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Plan { seq, groups, .. } => Some((*seq, groups.clone())),
+                _ => None,
+            })
+            .expect("a plan request")
+    }
+
+    fn comments_app(actor: Actor) -> App {
+        let mut app = signed_in(actor, false, (120, 40));
+        let requests = app.update(ch('3'));
+        load(
+            &mut app,
+            &requests,
+            Slot::Content,
+            PageData::Content(Page {
+                rows: content_rows(),
+                next: None,
+            }),
+        );
+        app
+    }
+
+    #[test]
+    fn the_comments_pane_lists_both_kinds_and_deletes_a_mixed_selection() {
+        let mut app = comments_app(admin());
+        let (text, _) = screen(&app, 120, 40);
+        assert_harmless(&text);
+        assert!(
+            text.contains("deleted user") && text.contains("★★☆☆☆"),
+            "{text}"
+        );
+        insta::assert_snapshot!("comments_120x40", text);
+        insta::assert_snapshot!("comments_80x24", screen(&app, 80, 24).0);
+        app.update(ch(' '));
+        app.update(ch(' '));
+        let (_, groups) = plan_groups(&app.update(ch('d')));
+        assert_eq!(
+            groups,
+            vec![
+                (OpKind::DeleteComments, vec![id(1)]),
+                (OpKind::DeleteReviews, vec![id(2)])
+            ]
+        );
+    }
+
+    #[test]
+    fn an_inline_edit_keeps_line_breaks_and_a_conflict_shows_both_texts() {
+        let mut app = comments_app(Actor {
+            id: id(5),
+            username: "mod".into(),
+            role: Role::Moderator,
+        });
+        let requests = app.update(ch('e'));
+        let Some(Request::Detail { seq, .. }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        app.update(super::data(Response::Detail {
+            seq: *seq,
+            result: Ok(modcon::tui::worker::DetailData::Content(item(
+                1,
+                "first line\nsecond line",
+            ))),
+        }));
+        assert!(matches!(app.popup, Some(Popup::Editor(_))));
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char('j'),
+            KeyModifiers::CONTROL,
+        )));
+        typed(&mut app, "third line");
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("first line⏎") && text.contains("second line⏎"),
+            "line breaks are visible:\n{text}"
+        );
+        insta::assert_snapshot!("editor_120x40", text);
+        insta::assert_snapshot!("editor_80x24", screen(&app, 80, 24).0);
+        let requests = app.update(key(KeyCode::Enter));
+        let Some(Request::Edit { seq, edit }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(edit.text, "first line\nsecond line\nthird line");
+        assert_eq!(edit.expected_version, 1);
+        // Someone else saved first.
+        app.update(super::data(Response::Edited {
+            seq: *seq,
+            edit: edit.clone(),
+            result: Ok(EditOutcome::Conflict {
+                current: item(2, "their text"),
+                yours: edit.text.clone(),
+            }),
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("their text")
+                && text.contains("third line")
+                && text.contains("Nothing was overwritten"),
+            "{text}"
+        );
+        insta::assert_snapshot!("conflict_120x40", text);
+        insta::assert_snapshot!("conflict_80x24", screen(&app, 80, 24).0);
+        // Overwrite knowingly: saved against the version now stored.
+        app.update(key(KeyCode::Tab));
+        let requests = app.update(key(KeyCode::Enter));
+        let Some(Request::Edit { seq, edit }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(
+            (edit.expected_version, edit.text.as_str()),
+            (2, "first line\nsecond line\nthird line")
+        );
+        app.update(super::data(Response::Edited {
+            seq: *seq,
+            edit: edit.clone(),
+            result: Ok(EditOutcome::Saved {
+                version: 3,
+                batch_id: Uuid::nil(),
+            }),
+        }));
+        assert!(app.popup.is_none());
+        assert!(
+            screen(&app, 120, 40)
+                .0
+                .contains("saved the comment (now version 3)")
+        );
+    }
+
+    #[test]
+    fn esc_in_the_editor_or_a_conflict_loses_nothing() {
+        let mut app = comments_app(admin());
+        let requests = app.update(ch('e'));
+        let Some(Request::Detail { seq, .. }) = requests.first() else {
+            panic!()
+        };
+        app.update(super::data(Response::Detail {
+            seq: *seq,
+            result: Ok(modcon::tui::worker::DetailData::Content(item(1, "x"))),
+        }));
+        assert!(
+            app.update(key(KeyCode::Esc)).is_empty(),
+            "cancelling saves nothing"
+        );
+        assert!(app.popup.is_none());
+        // Esc on a conflict goes back to editing the operator's own text.
+        let requests = app.update(ch('e'));
+        let Some(Request::Detail { seq, .. }) = requests.first() else {
+            panic!()
+        };
+        app.update(super::data(Response::Detail {
+            seq: *seq,
+            result: Ok(modcon::tui::worker::DetailData::Content(item(1, "x"))),
+        }));
+        typed(&mut app, "y");
+        let Some(Request::Edit { seq, edit }) = app.update(key(KeyCode::Enter)).into_iter().next()
+        else {
+            panic!()
+        };
+        app.update(super::data(Response::Edited {
+            seq,
+            edit: edit.clone(),
+            result: Ok(EditOutcome::Conflict {
+                current: item(2, "theirs"),
+                yours: edit.text.clone(),
+            }),
+        }));
+        app.update(key(KeyCode::Esc));
+        let Some(Popup::Editor(editor)) = &app.popup else {
+            panic!("back in the editor")
+        };
+        assert_eq!(editor.input.value(), "xy");
+        assert_eq!(
+            editor.item.version, 2,
+            "now editing against the stored version"
+        );
+        let _: Option<ContentEdit> = None;
+    }
+
+    fn guild(n: u128, name: &str) -> GuildRow {
+        GuildRow {
+            id: id(n),
+            name: name.into(),
+            owner_id: Some(id(900)),
+            owner_name: Some("alice".into()),
+            members: 12,
+            chat_sessions: 4,
+            messages: 87,
+            settings: 3,
+            created_at: at(n as u32),
+        }
+    }
+
+    #[test]
+    fn guilds_show_members_and_settings_and_a_delete_needs_the_name_typed() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('4'));
+        let rows = vec![guild(1, "Book Lovers"), guild(2, "\u{202e}sdliuG kcaH")];
+        load(
+            &mut app,
+            &requests,
+            Slot::Guilds,
+            PageData::Guilds(Page { rows, next: None }),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert_harmless(&text);
+        insta::assert_snapshot!("guilds_120x40", text);
+        insta::assert_snapshot!("guilds_80x24", screen(&app, 80, 24).0);
+        let requests = app.update(key(KeyCode::Enter));
+        let members = vec![GuildMemberRow {
+            user_id: id(900),
+            username: "alice".into(),
+            role: "owner".into(),
+            joined_at: at(2),
+        }];
+        let settings = vec![GuildSettingRow {
+            key: "welcome".into(),
+            value: "hi \x1b[5mall".into(),
+        }];
+        load(
+            &mut app,
+            &requests,
+            Slot::GuildMembers,
+            PageData::GuildMembers(
+                Page {
+                    rows: members,
+                    next: None,
+                },
+                settings,
+            ),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert_harmless(&text);
+        assert!(
+            text.contains("welcome = hi ␛[5mall") && text.contains("owner"),
+            "{text}"
+        );
+        insta::assert_snapshot!("guild_members_120x40", text);
+        let (seq, groups) = plan_groups(&app.update(ch('d')));
+        assert_eq!(groups, vec![(OpKind::DeleteGuilds, vec![id(1)])]);
+        let mut plan = plan_for(&[id(1)], 87, vec![]);
+        plan.request = OpRequest::new(
+            Operation::DeleteGuilds {
+                ids: TargetIds::new(vec![id(1)]).unwrap(),
+            },
+            None,
+        );
+        plan.targets[0].label = "Book Lovers".into();
+        plan.targets[0].counts = RowCounts::new()
+            .with(Table::Guilds, 1)
+            .with(Table::GuildMembers, 12)
+            .with(Table::GuildSettings, 3)
+            .with(Table::ChatSessions, 4)
+            .with(Table::ChatMessages, 87)
+            .with(Table::AppSessions, 2);
+        plan.counts = plan.targets[0].counts.clone();
+        app.update(super::data(Response::Planned {
+            seq,
+            result: Ok(vec![plan]),
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("Type Book Lovers to confirm") && text.contains("login sessions"),
+            "{text}"
+        );
+        insta::assert_snapshot!("guild_confirm_120x40", text);
+        assert!(app.update(ch('y')).is_empty(), "not without the name");
+        app.update(key(KeyCode::BackTab));
+        app.update(key(KeyCode::BackTab));
+        typed(&mut app, "Book Lovers");
+        for _ in 0..3 {
+            app.update(key(KeyCode::Tab));
+        }
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("typed: confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: id(1),
+                label: "Book Lovers".into(),
+                counts: plans[0].counts.clone(),
+                new_owner: None,
+            }],
+            failed: vec![],
+            counts: plans[0].counts.clone(),
+            kept: RowCounts::new(),
+        };
+        app.update(super::data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: Some(CacheOutcome::NotCleared {
+                error: "connection refused".into(),
+            }),
+            not_run: vec![],
+            error: None,
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("the delete is committed, but the cache NOT cleared: connection refused"),
+            "{text}"
+        );
+        insta::assert_snapshot!("guild_outcome_cache_down_120x40", text);
+    }
+
+    fn user_row(n: u128, name: &str, role: &str, protected: bool) -> UserRow {
+        UserRow {
+            id: id(n),
+            username: name.into(),
+            email: format!("{name}@example.invalid"),
+            role: role.into(),
+            is_protected: protected,
+            is_service: false,
+            is_active: true,
+            locked_until: None,
+            owned_guilds: 0,
+            comments: 2,
+            reviews: 1,
+            messages: 5,
+            chat_sessions: 3,
+            created_at: at((n % 50) as u32),
+        }
+    }
+
+    fn users() -> Vec<UserRow> {
+        vec![
+            user_row(999, "admin", "admin", false),
+            user_row(2, "ad\u{200b}min", "user", false),
+            user_row(3, "owner-account", "admin", true),
+            user_row(4, "spammer", "user", false),
+        ]
+    }
+
+    #[test]
+    fn a_bulk_user_delete_chooses_the_content_policy_needs_the_count_and_reports_each_failure() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('5'));
+        load(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users(),
+                next: None,
+            }),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("ad�min"),
+            "a look-alike name does not pass for admin:\n{text}"
+        );
+        assert!(text.contains("protected"));
+        insta::assert_snapshot!("users_120x40", text);
+        insta::assert_snapshot!("users_80x24", screen(&app, 80, 24).0);
+        for _ in 0..4 {
+            app.update(ch(' '));
+        }
+        let (seq, groups) = plan_groups(&app.update(ch('d')));
+        assert_eq!(groups[0].0, OpKind::DeleteUsers(ContentPolicy::Keep));
+        let ids = groups[0].1.clone();
+        let refused = vec![
+            Refusal {
+                id: id(999),
+                label: Some("admin".into()),
+                reason: FailReason::Yourself,
+            },
+            Refusal {
+                id: id(3),
+                label: Some("owner-account".into()),
+                reason: FailReason::Protected,
+            },
+        ];
+        let mut plan = plan_for(&[id(2), id(4)], 0, refused.clone());
+        plan.request = OpRequest::new(
+            Operation::DeleteUsers {
+                ids: TargetIds::new(ids).unwrap(),
+                content: ContentPolicy::Keep,
+            },
+            None,
+        );
+        plan.kept = RowCounts::new()
+            .with(Table::Comments, 4)
+            .with(Table::Messages, 10);
+        app.update(super::data(Response::Planned {
+            seq,
+            result: Ok(vec![plan.clone()]),
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("Type 2 to confirm")
+                && text.contains("(•) keep")
+                && text.contains("cannot delete your own account"),
+            "{text}"
+        );
+        insta::assert_snapshot!("user_confirm_120x40", text);
+        insta::assert_snapshot!("user_confirm_80x24", screen(&app, 80, 24).0);
+        // Choosing "delete their content" plans again.
+        app.update(key(KeyCode::BackTab));
+        let requests = app.update(ch(' '));
+        let (seq, groups) = plan_groups(&requests);
+        assert_eq!(groups[0].0, OpKind::DeleteUsers(ContentPolicy::Delete));
+        app.update(super::data(Response::Planned {
+            seq,
+            result: Ok(vec![plan.clone()]),
+        }));
+        app.update(key(KeyCode::BackTab));
+        app.update(key(KeyCode::BackTab));
+        typed(&mut app, "2");
+        for _ in 0..4 {
+            app.update(key(KeyCode::Tab));
+        }
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: id(4),
+                label: "spammer".into(),
+                counts: RowCounts::new().with(Table::Users, 1),
+                new_owner: None,
+            }],
+            failed: vec![
+                refused[0].clone(),
+                refused[1].clone(),
+                Refusal {
+                    id: id(2),
+                    label: Some("ad\u{200b}min".into()),
+                    reason: FailReason::LastActiveAdmin,
+                },
+            ],
+            counts: RowCounts::new().with(Table::Users, 1),
+            kept: RowCounts::new(),
+        };
+        app.update(super::data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("Failed (3)")
+                && text.contains("protected account")
+                && text.contains("last active admin"),
+            "{text}"
+        );
+        insta::assert_snapshot!("user_outcome_120x40", text);
+    }
+
+    #[test]
+    fn moderators_see_the_users_pane_read_only() {
+        let mut app = signed_in(
+            Actor {
+                id: id(5),
+                username: "mod".into(),
+                role: Role::Moderator,
+            },
+            false,
+            (120, 40),
+        );
+        let requests = app.update(ch('5'));
+        load(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users(),
+                next: None,
+            }),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(!text.contains("d delete"), "{text}");
+        assert!(groups_absent(&app.update(ch('d'))));
+        assert!(
+            screen(&app, 120, 40)
+                .0
+                .contains("deleting users is not allowed for the moderator role")
+        );
+        let requests = app.update(ch('4'));
+        load(
+            &mut app,
+            &requests,
+            Slot::Guilds,
+            PageData::Guilds(Page {
+                rows: vec![guild(1, "G")],
+                next: None,
+            }),
+        );
+        assert!(groups_absent(&app.update(ch('d'))));
+    }
+
+    fn groups_absent(requests: &[Request]) -> bool {
+        !requests.iter().any(|r| matches!(r, Request::Plan { .. }))
+    }
 }

@@ -154,6 +154,31 @@ async fn scene(db: &Db) -> Vec<Uuid> {
     ids
 }
 
+async fn comment_on_a_book(db: &Db) -> Uuid {
+    let book = Uuid::new_v4();
+    let comment = Uuid::new_v4();
+    modcon::db::insert::Batch {
+        books: vec![modcon::db::insert::NewBook {
+            id: book,
+            title: "The Book".into(),
+            author: "A".into(),
+        }],
+        comments: vec![modcon::db::insert::NewContent {
+            id: comment,
+            book_id: book,
+            user_id: None,
+            rating: None,
+            content: "the original text".into(),
+            created_at: chrono::Utc::now(),
+        }],
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    comment
+}
+
 fn sign_in(tmux: &Tmux) {
     tmux.wait_for("Sign in");
     tmux.wait_for("·");
@@ -260,6 +285,147 @@ async fn a_read_only_console_offers_no_delete_and_changes_nothing(db, url) {
     tmux.keys(&["q"]);
     tmux.assert_restored("0");
     assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 5);
+}
+
+
+async fn an_inline_edit_keeps_line_breaks_and_is_audited_with_both_texts(db, url) {
+    scene(&db).await;
+    let comment = comment_on_a_book(&db).await;
+    let tmux = Tmux::start(&url, &[], 120, 40);
+    sign_in(&tmux);
+    tmux.keys(&["3"]);
+    tmux.wait_for("the original text");
+    tmux.keys(&["e"]);
+    tmux.wait_for("Edit comment");
+    tmux.keys(&["C-j"]);
+    tmux.text("an added line");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("saved the comment (now version 2)");
+    assert_eq!(
+        count(&db, "select count(*) from comments where id = $1 and version = 2 and content = $2",
+            &[Arg::Uuid(comment), Arg::Text("the original text\nan added line".into())]).await,
+        1
+    );
+    let audit = modcon::db::audit::list_audit(&db, &modcon::db::audit::AuditFilter { action: Some("comment.edit".into()), ..Default::default() }, None, 5).await.unwrap();
+    assert_eq!(audit.rows[0].details["old_text"], "the original text");
+    assert_eq!(audit.rows[0].details["new_text"], "the original text\nan added line");
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}
+
+async fn two_consoles_editing_one_comment_never_lose_an_edit(db, url) {
+    scene(&db).await;
+    operator(&db, "second", Role::Moderator).await;
+    auth::set_password(&db, "second", "second-password", "test").await.unwrap();
+    let comment = comment_on_a_book(&db).await;
+    let first = Tmux::start(&url, &[], 120, 40);
+    let second = Tmux::start(&url, &[], 120, 40);
+    sign_in(&first);
+    second.wait_for("Sign in");
+    second.wait_for("·");
+    second.text("second");
+    second.keys(&["Enter"]);
+    second.text("second-password");
+    second.keys(&["Enter"]);
+    second.wait_for("Chat sessions");
+    for console in [&first, &second] {
+        console.keys(&["3"]);
+        console.wait_for("the original text");
+        console.keys(&["e"]);
+        console.wait_for("Edit comment");
+        console.keys(&["C-e"]);
+    }
+    first.text(" (first)");
+    first.keys(&["Enter"]);
+    first.wait_for("saved the comment");
+    second.text(" (second)");
+    second.keys(&["Enter"]);
+    let screen = second.wait_for("Not saved: someone else changed it first");
+    assert!(screen.contains("the original text (first)") && screen.contains("the original text (second)"), "both texts:\n{screen}");
+    assert_eq!(count(&db, "select count(*) from comments where content = 'the original text (first)'", &[]).await, 1);
+    // The second moderator overwrites knowingly.
+    second.keys(&["Tab", "Enter"]);
+    second.wait_for("saved the comment (now version 3)");
+    assert_eq!(
+        count(&db, "select count(*) from comments where id = $1 and version = 3 and content = 'the original text (second)'", &[Arg::Uuid(comment)]).await,
+        1
+    );
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'comment.edit'", &[]).await, 2);
+    for console in [&first, &second] {
+        console.keys(&["q"]);
+        console.assert_restored("0");
+    }
+}
+
+async fn a_guild_delete_needs_its_name_and_clears_its_cache_keys(db, url) {
+    scene(&db).await;
+    let doomed = Uuid::new_v4();
+    let kept = Uuid::new_v4();
+    modcon::db::insert::Batch {
+        guilds: vec![
+            modcon::db::insert::NewGuild { id: doomed, name: "Spam Ring".into(), owner_id: None, created_at: chrono::Utc::now() },
+            modcon::db::insert::NewGuild { id: kept, name: "Readers".into(), owner_id: None, created_at: chrono::Utc::now() - chrono::Duration::days(1) },
+        ],
+        ..Default::default()
+    }.insert(&db).await.unwrap();
+    session(&db, None, Some(doomed), 6, None).await;
+    let redis = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
+    let mut con = redis.get_multiplexed_async_connection().await.expect("Redis at 127.0.0.1:6379");
+    for key in [format!("guild:{doomed}:a"), format!("guild:{doomed}:b"), format!("guild:{kept}:a")] {
+        let _: () = redis::cmd("SET").arg(&key).arg("1").query_async(&mut con).await.unwrap();
+    }
+    let config = std::env::temp_dir().join(format!("modcon-e2e-{}.toml", Uuid::new_v4().simple()));
+    std::fs::write(&config, "[cache]\nredis_url = \"redis://127.0.0.1:6379/0\"\n").unwrap();
+    let config_arg = config.display().to_string();
+    let tmux = Tmux::start(&url, &["--config", &config_arg], 120, 40);
+    sign_in(&tmux);
+    tmux.keys(&["4"]);
+    tmux.wait_for("Spam Ring");
+    tmux.keys(&["d"]);
+    let screen = tmux.wait_for("Type Spam Ring to confirm");
+    assert!(screen.contains("6  chat messages"), "{screen}");
+    tmux.keys(&["y"]);
+    tmux.wait_for("type Spam Ring to confirm");
+    tmux.keys(&["BTab", "BTab"]);
+    tmux.text("Spam Ring");
+    tmux.keys(&["Tab", "Tab", "Tab", "y"]);
+    let screen = tmux.wait_for("deleted 1 guild");
+    assert!(screen.contains("cache: removed 2 keys"), "{screen}");
+    assert_eq!(count(&db, "select count(*) from guilds", &[]).await, 1);
+    let left: i64 = redis::cmd("EXISTS").arg(format!("guild:{doomed}:a")).arg(format!("guild:{kept}:a")).query_async(&mut con).await.unwrap();
+    assert_eq!(left, 1, "only the other guild's key remains");
+    let _: () = redis::cmd("DEL").arg(format!("guild:{kept}:a")).query_async(&mut con).await.unwrap();
+    tmux.keys(&["Enter", "q"]);
+    tmux.assert_restored("0");
+    let _ = std::fs::remove_file(config);
+}
+
+async fn a_bulk_user_delete_reports_yourself_and_protected_and_deletes_the_rest(db, url) {
+    scene(&db).await;
+    let keeper = common::user_with(&db, "keeper", |u| u.is_protected = true).await;
+    let zed = common::user(&db, "zed").await;
+    let tmux = Tmux::start(&url, &[], 120, 40);
+    sign_in(&tmux);
+    tmux.keys(&["5"]);
+    tmux.wait_for("zed");
+    // Rows by name: alice, keeper, root, zed. Mark the last three.
+    tmux.keys(&["j", "Space", "Space", "Space"]);
+    tmux.wait_for("3 selected");
+    tmux.keys(&["d"]);
+    let screen = tmux.wait_for("Delete 1 user");
+    assert!(screen.contains("cannot delete your own account") && screen.contains("protected account"), "{screen}");
+    assert!(screen.contains("(•) keep"), "{screen}");
+    tmux.keys(&["BTab", "BTab", "BTab"]);
+    tmux.text("1");
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "y"]);
+    let screen = tmux.wait_for("Outcome");
+    assert!(screen.contains("deleted 1 user") && screen.contains("Failed (2)"), "{screen}");
+    assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(zed)]).await, 0);
+    assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(keeper)]).await, 1);
+    assert_eq!(count(&db, "select count(*) from users where username = 'root'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'user.delete.bulk'", &[]).await, 1);
+    tmux.keys(&["Enter", "q"]);
+    tmux.assert_restored("0");
 }
 
 }

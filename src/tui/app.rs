@@ -14,9 +14,14 @@ use super::event::Event;
 use super::keymap::{Action, Context, Keymap};
 use super::panes::audit::AuditPane;
 use super::panes::chats::ChatsPane;
+use super::panes::content::ContentPane;
+use super::panes::guilds::GuildsPane;
 use super::panes::messages::MessagesPane;
+use super::panes::users::UsersPane;
 use super::panes::{Cx, DeleteIntent, Effect, Pane};
-use super::popup::{Confirm, Popup, PopupEffect, Progress, Report, TextView, error_popup};
+use super::popup::{
+    Confirm, Conflict, Editor, Popup, PopupEffect, Progress, Report, TextView, error_popup,
+};
 use super::theme::Theme;
 use super::worker::{DetailData, OpKind, Request, Response, Slot};
 use crate::config::ConfirmConfig;
@@ -108,6 +113,9 @@ pub struct App {
     pub tab: Tab,
     pub chats: ChatsPane,
     pub messages: MessagesPane,
+    pub content: ContentPane,
+    pub guilds: GuildsPane,
+    pub users: UsersPane,
     pub audit: AuditPane,
     pub popup: Option<Popup>,
     pub prompt: Option<Prompt>,
@@ -120,6 +128,8 @@ pub struct App {
     seq: u64,
     operation: Option<Operation>,
     user_seq: Option<u64>,
+    /// The load of an item to edit, and the save of an edit.
+    edit_seq: Option<u64>,
 }
 
 /// Rows above and below the list: tabs, title, table header, status bar, hint line.
@@ -140,6 +150,9 @@ impl App {
             tab: Tab::Chats,
             chats: ChatsPane::default(),
             messages: MessagesPane::default(),
+            content: ContentPane::default(),
+            guilds: GuildsPane::default(),
+            users: UsersPane::default(),
             audit: AuditPane::default(),
             popup: None,
             prompt: None,
@@ -152,6 +165,7 @@ impl App {
             seq: 0,
             operation: None,
             user_seq: None,
+            edit_seq: None,
         }
     }
 
@@ -173,8 +187,12 @@ impl App {
         matches!(self.connection, Connection::Connecting)
             || self.sign_in.busy
             || self.operation.as_ref().is_some_and(|op| op.waiting)
+            || self.edit_seq.is_some()
             || self.chats.busy()
             || self.messages.busy()
+            || self.content.busy()
+            || self.guilds.busy()
+            || self.users.busy()
             || self.audit.busy()
     }
 
@@ -198,8 +216,11 @@ impl App {
                 self.options.read_only,
             );
             let pane: &mut dyn Pane = match tab {
-                Tab::Chats | Tab::Comments | Tab::Guilds | Tab::Users => &mut self.chats,
+                Tab::Chats => &mut self.chats,
                 Tab::Messages => &mut self.messages,
+                Tab::Comments => &mut self.content,
+                Tab::Guilds => &mut self.guilds,
+                Tab::Users => &mut self.users,
                 Tab::Audit => &mut self.audit,
             };
             f(pane, &mut cx)
@@ -210,8 +231,11 @@ impl App {
 
     pub fn pane(&self) -> &dyn Pane {
         match self.tab {
-            Tab::Chats | Tab::Comments | Tab::Guilds | Tab::Users => &self.chats,
+            Tab::Chats => &self.chats,
             Tab::Messages => &self.messages,
+            Tab::Comments => &self.content,
+            Tab::Guilds => &self.guilds,
+            Tab::Users => &self.users,
             Tab::Audit => &self.audit,
         }
     }
@@ -229,8 +253,8 @@ impl App {
         self.pane().hints(&cx)
     }
 
-    pub fn is_tab_available(&self, tab: Tab) -> bool {
-        matches!(tab, Tab::Chats | Tab::Messages | Tab::Audit)
+    pub fn is_tab_available(&self, _tab: Tab) -> bool {
+        true
     }
 
     /// Handles one event; returns what to ask of the worker.
@@ -269,7 +293,7 @@ impl App {
         }
         let height = self.list_height();
         let mut requests = Vec::new();
-        for tab in [Tab::Chats, Tab::Messages, Tab::Audit] {
+        for tab in Tab::ALL {
             let (_, mut out) = self.with_pane(tab, |pane, cx| pane.set_height(height, cx));
             requests.append(&mut out);
         }
@@ -377,7 +401,7 @@ impl App {
                 Vec::new()
             }
             Effect::Popup(popup) => {
-                self.popup = Some(popup);
+                self.popup = Some(*popup);
                 Vec::new()
             }
             Effect::Quit => {
@@ -385,6 +409,15 @@ impl App {
                 Vec::new()
             }
             Effect::Intent(intent) => self.plan(intent),
+            Effect::Edit(kind, id) => {
+                let seq = self.next_seq();
+                self.edit_seq = Some(seq);
+                self.status = Some(("loading it for editing…".into(), Level::Info));
+                vec![Request::Detail {
+                    seq,
+                    detail: super::worker::Detail::Content(kind, id),
+                }]
+            }
         }
     }
 
@@ -396,8 +429,7 @@ impl App {
         let seq = self.next_seq();
         let request = Request::Plan {
             seq,
-            kind: intent.kind,
-            ids: intent.ids.clone(),
+            groups: intent.groups.clone(),
             reason: None,
         };
         self.status = Some(("planning: counting what would go…".into(), Level::Info));
@@ -511,6 +543,15 @@ impl App {
                 }
                 Vec::new()
             }
+            PopupEffect::Save(edit) => {
+                let seq = self.next_seq();
+                self.edit_seq = Some(seq);
+                vec![Request::Edit { seq, edit }]
+            }
+            PopupEffect::Reopen(editor) => {
+                self.popup = Some(Popup::Editor(*editor));
+                Vec::new()
+            }
             PopupEffect::Stop => {
                 self.status = Some((super::strings::STOPPING.into(), Level::Info));
                 Vec::new()
@@ -520,13 +561,15 @@ impl App {
                     return Vec::new();
                 };
                 op.intent.kind = kind;
+                for group in &mut op.intent.groups {
+                    group.0 = kind;
+                }
                 op.waiting = true;
                 self.seq += 1;
                 op.seq = self.seq;
                 vec![Request::Plan {
                     seq: op.seq,
-                    kind,
-                    ids: op.intent.ids.clone(),
+                    groups: op.intent.groups.clone(),
                     reason: None,
                 }]
             }
@@ -648,10 +691,10 @@ impl App {
                 let tab = match slot {
                     Slot::Chats | Slot::SessionMessages => Tab::Chats,
                     Slot::Messages => Tab::Messages,
+                    Slot::Content => Tab::Comments,
+                    Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
+                    Slot::Users => Tab::Users,
                     Slot::Audit => Tab::Audit,
-                    Slot::Content | Slot::Guilds | Slot::GuildMembers | Slot::Users => {
-                        return Vec::new();
-                    }
                 };
                 let (_, requests) =
                     self.with_pane(tab, |pane, cx| pane.on_page(slot, seq, result, cx));
@@ -660,7 +703,7 @@ impl App {
             Response::Ids { seq, result } => match result {
                 Ok(keys) => {
                     let mut effects = Vec::new();
-                    for tab in [Tab::Chats, Tab::Messages] {
+                    for tab in Tab::ALL {
                         let keys = keys.clone();
                         let (effect, _) = self.with_pane(tab, |pane, _| pane.on_keys(seq, keys));
                         effects.push(effect);
@@ -720,9 +763,22 @@ impl App {
             Response::Executed {
                 seq,
                 outcomes,
+                cache,
                 not_run,
                 error,
-            } => self.on_executed(seq, outcomes, not_run, error),
+            } => self.on_executed(seq, outcomes, cache, not_run, error),
+            Response::Detail { seq, result } if self.edit_seq == Some(seq) => {
+                self.edit_seq = None;
+                self.status = None;
+                match result {
+                    Ok(DetailData::Content(item)) => {
+                        self.popup = Some(Popup::Editor(Editor::new(item)))
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.popup = Some(error_popup("Cannot edit it", &e, &self.theme())),
+                }
+                Vec::new()
+            }
             Response::Detail { result, .. } => {
                 let theme = self.theme();
                 self.popup = Some(match result {
@@ -731,7 +787,75 @@ impl App {
                 });
                 Vec::new()
             }
-            Response::Edited { .. } => Vec::new(),
+            Response::Edited { seq, edit, result } => self.on_edited(seq, edit, result),
+        }
+    }
+
+    fn on_edited(
+        &mut self,
+        seq: u64,
+        edit: crate::db::comments::ContentEdit,
+        result: Result<crate::db::comments::EditOutcome, DataError>,
+    ) -> Vec<Request> {
+        use crate::db::comments::EditOutcome;
+        if self.edit_seq != Some(seq) {
+            return Vec::new();
+        }
+        self.edit_seq = None;
+        let noun = edit.kind.as_str();
+        match result {
+            Ok(EditOutcome::Saved { version, .. }) => {
+                self.popup = None;
+                self.last_outcome = Some(format!("saved the {noun} (now version {version})"));
+                let mut requests = Vec::new();
+                for tab in [Tab::Comments, Tab::Audit] {
+                    let (_, mut out) =
+                        self.with_pane(tab, |pane, cx| pane.after_operation(&[], cx));
+                    requests.append(&mut out);
+                }
+                requests
+            }
+            Ok(EditOutcome::Unchanged { .. }) => {
+                self.popup = None;
+                self.status = Some((
+                    format!("the {noun} already says that: nothing saved"),
+                    Level::Info,
+                ));
+                Vec::new()
+            }
+            Ok(EditOutcome::Conflict { current, yours }) => {
+                self.popup = Some(Popup::Conflict(Conflict {
+                    current,
+                    loaded_version: edit.expected_version,
+                    yours,
+                    your_rating: edit.rating,
+                    focus: 0,
+                    scroll: 0,
+                }));
+                Vec::new()
+            }
+            Ok(EditOutcome::Gone { yours }) => {
+                let theme = self.theme();
+                self.popup = Some(Popup::Text(TextView::from_text(
+                    "Not saved: it was deleted meanwhile",
+                    vec![(
+                        format!("The {noun} no longer exists. Your text, not saved:"),
+                        theme.warning(),
+                    )],
+                    &yours,
+                )));
+                Vec::new()
+            }
+            Err(e) => {
+                match &mut self.popup {
+                    Some(Popup::Editor(editor)) => {
+                        editor.saving = false;
+                        editor.message = Some(e.to_string());
+                    }
+                    _ => self.popup = Some(error_popup("Not saved", &e, &self.theme())),
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -781,6 +905,7 @@ impl App {
         &mut self,
         seq: u64,
         outcomes: Vec<crate::db::plan::Outcome>,
+        cache: Option<crate::cache::CacheOutcome>,
         not_run: Vec<crate::db::plan::Plan>,
         error: Option<DataError>,
     ) -> Vec<Request> {
@@ -816,6 +941,7 @@ impl App {
                 .as_ref()
                 .filter(|e| !matches!(e, DataError::PlanChanged(_)))
                 .map(|e| e.to_string()),
+            cache,
             scroll: 0,
         };
         self.last_outcome = Some(report.summary());

@@ -27,6 +27,7 @@ use self::worker::{Request, Worker};
 pub struct Launch {
     pub url: String,
     pub demo: bool,
+    pub cache: crate::cache::CacheConfig,
     pub options: Options,
 }
 
@@ -39,6 +40,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         launch.url,
         launch.options.read_only,
         launch.demo,
+        launch.cache,
         events.clone(),
     );
     let worker = tokio::spawn(worker.run(worker_inbox));

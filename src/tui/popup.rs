@@ -20,6 +20,7 @@ use super::strings;
 use super::theme::Theme;
 use super::worker::OpKind;
 use crate::db::DataError;
+use crate::db::comments::{ContentEdit, ContentItem, ContentKind};
 use crate::db::ids::{MAX_REASON_CHARS, Reason};
 use crate::db::plan::{ContentPolicy, Outcome, Plan, RowCounts, Table};
 use crate::sanitize::{clean_lines, fit};
@@ -29,6 +30,8 @@ pub enum Popup {
     Progress(Progress),
     Outcome(Report),
     Text(TextView),
+    Editor(Editor),
+    Conflict(Conflict),
 }
 
 /// What a popup asks of the app after a key.
@@ -41,6 +44,10 @@ pub enum PopupEffect {
     Replan(OpKind),
     /// Stop after the current batch.
     Stop,
+    /// Save an edit of a comment or review.
+    Save(ContentEdit),
+    /// Open the editor again (after a conflict), with the operator's text.
+    Reopen(Box<Editor>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,58 +476,17 @@ fn input_line(label: &str, input: &Input, focused: bool, theme: &Theme) -> Line<
 }
 
 pub fn noun(kind: OpKind, n: usize) -> &'static str {
-    let one = n == 1;
-    match kind {
-        OpKind::DeleteChatSessions | OpKind::RepairOrphans => {
-            if one {
-                "chat session"
-            } else {
-                "chat sessions"
-            }
-        }
-        OpKind::DeleteChatMessages => {
-            if one {
-                "chat message"
-            } else {
-                "chat messages"
-            }
-        }
-        OpKind::DeletePrivateMessages => {
-            if one {
-                "message"
-            } else {
-                "messages"
-            }
-        }
-        OpKind::DeleteComments => {
-            if one {
-                "comment"
-            } else {
-                "comments"
-            }
-        }
-        OpKind::DeleteReviews => {
-            if one {
-                "review"
-            } else {
-                "reviews"
-            }
-        }
-        OpKind::DeleteGuilds => {
-            if one {
-                "guild"
-            } else {
-                "guilds"
-            }
-        }
-        OpKind::DeleteUsers(_) => {
-            if one {
-                "user"
-            } else {
-                "users"
-            }
-        }
-    }
+    let (one, many) = match kind {
+        OpKind::DeleteChatSessions | OpKind::RepairOrphans => ("chat session", "chat sessions"),
+        OpKind::DeleteChatMessages => ("chat message", "chat messages"),
+        OpKind::DeletePrivateMessages => ("message", "messages"),
+        OpKind::DeleteComments => ("comment", "comments"),
+        OpKind::DeleteReviews => ("review", "reviews"),
+        OpKind::DeleteContent => ("comment or review", "comments and reviews"),
+        OpKind::DeleteGuilds => ("guild", "guilds"),
+        OpKind::DeleteUsers(_) => ("user", "users"),
+    };
+    if n == 1 { one } else { many }
 }
 
 /// Batches running: a bar, and Esc stops after the current one.
@@ -583,6 +549,7 @@ pub struct Report {
     pub not_run: usize,
     pub stopped: bool,
     pub error: Option<String>,
+    pub cache: Option<crate::cache::CacheOutcome>,
     pub scroll: u16,
 }
 
@@ -631,6 +598,18 @@ impl Report {
                 "stopped by you after the current batch",
                 theme.warning(),
             ));
+        }
+        match &self.cache {
+            Some(c @ crate::cache::CacheOutcome::NotCleared { .. }) => {
+                lines.push(Line::styled(
+                    fit(&format!("the delete is committed, but the {c}"), width),
+                    theme.error(),
+                ));
+            }
+            Some(c @ crate::cache::CacheOutcome::Cleared { .. }) => {
+                lines.push(Line::styled(c.to_string(), theme.dim()));
+            }
+            _ => {}
         }
         let mut counts = RowCounts::new();
         let mut kept = RowCounts::new();
@@ -806,6 +785,297 @@ impl TextView {
     }
 }
 
+/// A comment or review edited in place. Line breaks are kept and shown as ⏎; Enter
+/// saves against the version that was loaded, Esc cancels.
+pub struct Editor {
+    pub item: ContentItem,
+    pub input: Input,
+    pub rating: Option<i64>,
+    pub rating_focused: bool,
+    pub saving: bool,
+    pub message: Option<String>,
+}
+
+impl Editor {
+    pub fn new(item: ContentItem) -> Editor {
+        let input = Input::new(item.content.clone());
+        let rating = item.rating;
+        Editor {
+            item,
+            input,
+            rating,
+            rating_focused: false,
+            saving: false,
+            message: None,
+        }
+    }
+
+    /// The edit to save, against the version loaded.
+    pub fn edit(&self) -> ContentEdit {
+        ContentEdit {
+            kind: self.item.kind,
+            id: self.item.id,
+            expected_version: self.item.version,
+            text: self.input.value().to_string(),
+            rating: if self.rating != self.item.rating {
+                self.rating
+            } else {
+                None
+            },
+            reason: None,
+        }
+    }
+
+    fn on_key(&mut self, key: &KeyEvent) -> PopupEffect {
+        use ratatui::crossterm::event::KeyModifiers;
+        if self.saving {
+            return PopupEffect::None;
+        }
+        let newline = (key.code == KeyCode::Enter && key.modifiers.contains(KeyModifiers::ALT))
+            || (key.code == KeyCode::Char('j') && key.modifiers.contains(KeyModifiers::CONTROL));
+        if newline {
+            self.input.handle(tui_input::InputRequest::InsertChar('\n'));
+            return PopupEffect::None;
+        }
+        match key.code {
+            KeyCode::Esc => PopupEffect::Close,
+            KeyCode::Enter => {
+                self.saving = true;
+                self.message = None;
+                PopupEffect::Save(self.edit())
+            }
+            KeyCode::Tab | KeyCode::BackTab if self.item.kind == ContentKind::Review => {
+                self.rating_focused = !self.rating_focused;
+                PopupEffect::None
+            }
+            _ if self.rating_focused => {
+                let current = self.rating.unwrap_or(3);
+                self.rating = Some(match key.code {
+                    KeyCode::Char(c @ '1'..='5') => i64::from(c as u8 - b'0'),
+                    KeyCode::Left | KeyCode::Char('-') | KeyCode::Down => (current - 1).max(1),
+                    KeyCode::Right | KeyCode::Char('+') | KeyCode::Up => (current + 1).min(5),
+                    _ => current,
+                });
+                PopupEffect::None
+            }
+            _ => {
+                self.input
+                    .handle_event(&ratatui::crossterm::event::Event::Key(*key));
+                self.message = None;
+                PopupEffect::None
+            }
+        }
+    }
+
+    /// The text with the cursor marked and every line break visible.
+    fn text_lines(&self, theme: &Theme) -> Vec<Line<'static>> {
+        let value = self.input.value();
+        let cursor = self.input.cursor();
+        let before: String = value.chars().take(cursor).collect();
+        let after: String = value.chars().skip(cursor).collect();
+        let marked = format!("{before}\u{f8ff}{after}");
+        let logical: Vec<&str> = marked.split('\n').collect();
+        let last = logical.len().saturating_sub(1);
+        logical
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let clean = crate::sanitize::clean_line(line);
+                let mut spans = Vec::new();
+                match clean.split_once('\u{f8ff}') {
+                    Some((a, b)) => {
+                        spans.push(Span::raw(a.to_string()));
+                        spans.push(Span::styled("▏", theme.cursor()));
+                        spans.push(Span::raw(b.to_string()));
+                    }
+                    None => spans.push(Span::raw(clean)),
+                }
+                if i < last {
+                    spans.push(Span::styled("⏎", theme.dim()));
+                }
+                Line::from(spans)
+            })
+            .collect()
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let title = format!(
+            " Edit {} by {} on «{}» (version {}) ",
+            self.item.kind.as_str(),
+            fit(
+                self.item.author_name.as_deref().unwrap_or("deleted user"),
+                20
+            ),
+            fit(&self.item.book_title, 24),
+            self.item.version
+        );
+        let inner = frame(area, buf, &title, theme);
+        if inner.height < 4 {
+            return;
+        }
+        let mut footer = Vec::new();
+        if self.item.kind == ContentKind::Review {
+            let r = self.rating.unwrap_or(0).clamp(0, 5) as usize;
+            footer.push(Line::from(vec![
+                Span::raw("Rating: "),
+                Span::styled(
+                    format!("{}{}", "★".repeat(r), "☆".repeat(5 - r)),
+                    theme.button(self.rating_focused, true),
+                ),
+                Span::styled(
+                    if self.rating_focused {
+                        "  1–5 or ←→; Tab back to the text"
+                    } else {
+                        "  Tab to change"
+                    },
+                    theme.dim(),
+                ),
+            ]));
+        }
+        let chars = self.input.value().chars().count();
+        footer.push(Line::styled(
+            format!(
+                "{chars} of {} characters",
+                crate::db::comments::MAX_CONTENT_CHARS
+            ),
+            if chars > crate::db::comments::MAX_CONTENT_CHARS {
+                theme.error()
+            } else {
+                theme.dim()
+            },
+        ));
+        footer.push(match (&self.message, self.saving) {
+            (_, true) => Line::styled("saving…", theme.dim()),
+            (Some(m), _) => Line::styled(fit(m, inner.width as usize), theme.error()),
+            (None, _) => Line::styled(
+                "Enter saves · Alt-Enter or Ctrl-j new line · Esc cancels",
+                theme.dim(),
+            ),
+        });
+        let footer_height = (footer.len() as u16).min(inner.height - 1);
+        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - footer_height);
+        let lines = self.text_lines(theme);
+        // Keep the cursor's line in view.
+        let cursor_line = self
+            .input
+            .value()
+            .chars()
+            .take(self.input.cursor())
+            .filter(|c| *c == '\n')
+            .count() as u16;
+        let scroll = cursor_line.saturating_sub(body.height.saturating_sub(2));
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .render(body, buf);
+        Paragraph::new(footer).render(
+            Rect::new(inner.x, inner.y + body.height, inner.width, footer_height),
+            buf,
+        );
+    }
+}
+
+/// Someone else saved first: both texts, and the operator chooses. Nothing is lost.
+pub struct Conflict {
+    pub current: ContentItem,
+    pub loaded_version: i64,
+    pub yours: String,
+    pub your_rating: Option<i64>,
+    /// 0: edit again, 1: overwrite with yours, 2: discard yours.
+    pub focus: usize,
+    pub scroll: u16,
+}
+
+impl Conflict {
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+        if key.code == KeyCode::Esc {
+            return self.choose(0);
+        }
+        match keymap.action(Context::Popup, key) {
+            Some(Action::NextField) => self.focus = (self.focus + 1) % 3,
+            Some(Action::PrevField) => self.focus = (self.focus + 2) % 3,
+            Some(Action::Press) => return self.choose(self.focus),
+            Some(Action::Down) => self.scroll = self.scroll.saturating_add(1),
+            Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
+            _ => {}
+        }
+        PopupEffect::None
+    }
+
+    fn choose(&self, choice: usize) -> PopupEffect {
+        match choice {
+            1 => PopupEffect::Save(ContentEdit {
+                kind: self.current.kind,
+                id: self.current.id,
+                expected_version: self.current.version,
+                text: self.yours.clone(),
+                rating: self.your_rating,
+                reason: None,
+            }),
+            2 => PopupEffect::Close,
+            _ => {
+                let mut editor = Editor::new(self.current.clone());
+                editor.input = Input::new(self.yours.clone());
+                editor.rating = self.your_rating.or(self.current.rating);
+                PopupEffect::Reopen(Box::new(editor))
+            }
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let inner = frame(
+            area,
+            buf,
+            " Not saved: someone else changed it first ",
+            theme,
+        );
+        if inner.height < 4 {
+            return;
+        }
+        let mut lines = vec![Line::styled(
+            format!(
+                "You edited version {}; it is now version {}. Nothing was overwritten.",
+                self.loaded_version, self.current.version
+            ),
+            theme.warning(),
+        )];
+        lines.push(Line::styled(
+            format!("── now stored (version {}) ──", self.current.version),
+            theme.header(),
+        ));
+        lines.extend(
+            clean_lines(&self.current.content)
+                .into_iter()
+                .map(Line::raw),
+        );
+        lines.push(Line::styled("── yours (not saved) ──", theme.header()));
+        lines.extend(clean_lines(&self.yours).into_iter().map(Line::raw));
+        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 2);
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((self.scroll, 0))
+            .render(body, buf);
+        let buttons = Line::from(vec![
+            Span::styled(" Edit again ", theme.button(self.focus == 0, true)),
+            Span::raw("  "),
+            Span::styled(
+                " Overwrite with yours ",
+                theme.danger_button(self.focus == 1, true),
+            ),
+            Span::raw("  "),
+            Span::styled(" Discard yours ", theme.button(self.focus == 2, true)),
+        ]);
+        Paragraph::new(vec![
+            buttons,
+            Line::styled("Tab moves · Enter chooses · Esc edits again", theme.dim()),
+        ])
+        .render(
+            Rect::new(inner.x, inner.y + body.height, inner.width, 2),
+            buf,
+        );
+    }
+}
+
 /// Clears `area`, draws a bordered box titled `title`, returns the inside.
 fn frame(area: Rect, buf: &mut Buffer, title: &str, theme: &Theme) -> Rect {
     Clear.render(area, buf);
@@ -841,6 +1111,8 @@ impl Popup {
                 }
             }
             Popup::Text(t) => t.on_key(key, keymap),
+            Popup::Editor(e) => e.on_key(key),
+            Popup::Conflict(c) => c.on_key(key, keymap),
         }
     }
 
@@ -873,6 +1145,8 @@ impl Popup {
             Popup::Progress(p) => p.render(area, buf, theme),
             Popup::Outcome(r) => r.render(area, buf, theme),
             Popup::Text(t) => t.render(area, buf, theme),
+            Popup::Editor(e) => e.render(area, buf, theme),
+            Popup::Conflict(c) => c.render(area, buf, theme),
         }
     }
 }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use uuid::Uuid;
 
 use super::event::Event;
+use crate::cache::{CacheConfig, CacheOutcome, Owner};
 use crate::db::audit::{AuditEntry, AuditFilter, list_audit};
 use crate::db::auth::{self, SignInError};
 use crate::db::chats::{self, ChatMessageDetail};
@@ -91,6 +92,8 @@ pub enum PageData {
 /// What a destructive request acts on, before it is split into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
+    /// Comments and reviews together (for the popup's wording; plans are per kind).
+    DeleteContent,
     DeleteChatSessions,
     RepairOrphans,
     DeleteChatMessages,
@@ -109,7 +112,7 @@ impl OpKind {
             OpKind::DeleteChatMessages => Operation::DeleteChatMessages { ids },
             OpKind::DeletePrivateMessages => Operation::DeletePrivateMessages { ids },
             OpKind::DeleteComments => Operation::DeleteComments { ids },
-            OpKind::DeleteReviews => Operation::DeleteReviews { ids },
+            OpKind::DeleteReviews | OpKind::DeleteContent => Operation::DeleteReviews { ids },
             OpKind::DeleteGuilds => Operation::DeleteGuilds { ids },
             OpKind::DeleteUsers(content) => Operation::DeleteUsers { ids, content },
         }
@@ -159,10 +162,10 @@ pub enum Request {
         seq: u64,
         name: String,
     },
+    /// Plans each group (an operation and its ids) in batches of at most 100.
     Plan {
         seq: u64,
-        kind: OpKind,
-        ids: Vec<Uuid>,
+        groups: Vec<(OpKind, Vec<Uuid>)>,
         reason: Option<Reason>,
     },
     /// Executes confirmed plans one batch at a time; `stop` is checked between batches.
@@ -217,6 +220,8 @@ pub enum Response {
     Executed {
         seq: u64,
         outcomes: Vec<Outcome>,
+        /// Cache invalidation after guild and user deletes.
+        cache: Option<CacheOutcome>,
         /// Plans not run: stopped by the operator, or the rest after a failure.
         not_run: Vec<Plan>,
         error: Option<DataError>,
@@ -234,6 +239,7 @@ pub enum Response {
 
 pub struct Worker {
     url: String,
+    cache: CacheConfig,
     read_only: bool,
     demo: bool,
     db: Option<Db>,
@@ -243,9 +249,16 @@ pub struct Worker {
 
 impl Worker {
     /// `demo`: the database is the demo, created and seeded if new.
-    pub fn new(url: String, read_only: bool, demo: bool, events: UnboundedSender<Event>) -> Worker {
+    pub fn new(
+        url: String,
+        read_only: bool,
+        demo: bool,
+        cache: CacheConfig,
+        events: UnboundedSender<Event>,
+    ) -> Worker {
         Worker {
             url,
+            cache,
             read_only,
             demo,
             db: None,
@@ -278,10 +291,11 @@ impl Worker {
         }
         let (db, actor) = (self.db.clone(), self.actor.clone());
         let events = self.events.clone();
+        let cache = self.cache.clone();
         // Everything else runs beside the rest (a list loads while a long delete runs);
         // the app keeps only the newest answer per slot.
         tokio::spawn(async move {
-            let response = answer(db, actor, request, &events).await;
+            let response = answer(db, actor, request, &events, &cache).await;
             let _ = events.send(Event::Data(Box::new(response)));
         });
     }
@@ -352,6 +366,7 @@ async fn answer(
     actor: Option<Actor>,
     request: Request,
     events: &UnboundedSender<Event>,
+    cache: &CacheConfig,
 ) -> Response {
     let (Some(db), Some(actor)) = (db, actor) else {
         return match request {
@@ -376,6 +391,7 @@ async fn answer(
             Request::Execute { seq, plans, .. } => Response::Executed {
                 seq,
                 outcomes: Vec::new(),
+                cache: None,
                 not_run: plans,
                 error: Some(not_connected()),
             },
@@ -409,16 +425,15 @@ async fn answer(
         }
         Request::Plan {
             seq,
-            kind,
-            ids,
+            groups,
             reason,
         } => Response::Planned {
             seq,
-            result: plan_batches(&db, &actor, kind, ids, reason).await,
+            result: plan_batches(&db, &actor, groups, reason).await,
         },
         Request::Execute { seq, plans, stop } => {
             // Progress goes out batch by batch, before the final answer.
-            execute_batches(&db, &actor, seq, plans, stop, |response| {
+            execute_batches(&db, &actor, cache, seq, plans, stop, |response| {
                 let _ = events.send(Event::Data(Box::new(response)));
             })
             .await
@@ -440,17 +455,15 @@ async fn answer(
 async fn plan_batches(
     db: &Db,
     actor: &Actor,
-    kind: OpKind,
-    ids: Vec<Uuid>,
+    groups: Vec<(OpKind, Vec<Uuid>)>,
     reason: Option<Reason>,
 ) -> Result<Vec<Plan>, DataError> {
     let mut plans = Vec::new();
-    for chunk in ids.chunks(MAX_TARGETS) {
-        let request = OpRequest::new(
-            kind.operation(TargetIds::new(chunk.to_vec())?),
-            reason.clone(),
-        );
-        plans.push(plan::plan(db, actor, request).await?);
+    for (kind, ids) in groups {
+        for chunk in ids.chunks(MAX_TARGETS) {
+            let operation = kind.operation(TargetIds::new(chunk.to_vec())?);
+            plans.push(plan::plan(db, actor, OpRequest::new(operation, reason.clone())).await?);
+        }
     }
     Ok(plans)
 }
@@ -460,6 +473,7 @@ async fn plan_batches(
 async fn execute_batches(
     db: &Db,
     actor: &Actor,
+    cache_config: &CacheConfig,
     seq: u64,
     plans: Vec<Plan>,
     stop: Arc<AtomicBool>,
@@ -470,6 +484,7 @@ async fn execute_batches(
     let mut remaining = plans.into_iter();
     let mut error = None;
     let mut not_run = Vec::new();
+    let mut cache: Option<CacheOutcome> = None;
     for confirmed in remaining.by_ref() {
         if stop.load(Ordering::SeqCst) {
             not_run.push(confirmed);
@@ -477,6 +492,23 @@ async fn execute_batches(
         }
         match plan::execute(db, actor, &confirmed).await {
             Ok(outcome) => {
+                let owner = match outcome.request.operation {
+                    Operation::DeleteGuilds { .. } => Some(Owner::Guild),
+                    Operation::DeleteUsers { .. } => Some(Owner::User),
+                    _ => None,
+                };
+                if let Some(owner) = owner {
+                    let done: Vec<Uuid> = outcome.done.iter().map(|d| d.id).collect();
+                    let this = crate::cache::invalidate(cache_config, owner, &done).await;
+                    cache = Some(match (cache.take(), this) {
+                        (
+                            Some(CacheOutcome::Cleared { keys: a }),
+                            CacheOutcome::Cleared { keys: b },
+                        ) => CacheOutcome::Cleared { keys: a + b },
+                        (Some(failed @ CacheOutcome::NotCleared { .. }), _) => failed,
+                        (_, this) => this,
+                    });
+                }
                 outcomes.push(outcome.clone());
                 progress(Response::BatchDone {
                     seq,
@@ -502,6 +534,7 @@ async fn execute_batches(
     Response::Executed {
         seq,
         outcomes,
+        cache,
         not_run,
         error,
     }

@@ -182,7 +182,7 @@ impl Pane for AuditPane {
         }
         match action {
             Action::Open => match self.list.selected_row() {
-                Some(entry) => Effect::Popup(detail(entry, &Theme::from_env())),
+                Some(entry) => Effect::Popup(Box::new(detail(entry, &Theme::from_env()))),
                 None => Effect::None,
             },
             Action::Back => {

@@ -168,12 +168,7 @@ impl ChatsPane {
         if ids.is_empty() {
             return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
         }
-        Effect::Intent(DeleteIntent {
-            kind,
-            ids,
-            hidden,
-            typed: Typed::IfLarge,
-        })
+        Effect::Intent(DeleteIntent::new(kind, ids, hidden, Typed::IfLarge))
     }
 }
 
@@ -272,12 +267,12 @@ impl Pane for ChatsPane {
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
-                Effect::Intent(DeleteIntent {
-                    kind: OpKind::RepairOrphans,
+                Effect::Intent(DeleteIntent::new(
+                    OpKind::RepairOrphans,
                     ids,
                     hidden,
-                    typed: Typed::IfLarge,
-                })
+                    Typed::IfLarge,
+                ))
             }
             Action::MarkAll | Action::InvertMarks => {
                 let invert = action == Action::InvertMarks;

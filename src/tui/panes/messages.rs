@@ -118,12 +118,12 @@ impl Pane for MessagesPane {
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
-                Effect::Intent(DeleteIntent {
-                    kind: OpKind::DeletePrivateMessages,
+                Effect::Intent(DeleteIntent::new(
+                    OpKind::DeletePrivateMessages,
                     ids,
                     hidden,
-                    typed: Typed::IfLarge,
-                })
+                    Typed::IfLarge,
+                ))
             }
             Action::MarkAll | Action::InvertMarks => {
                 let seq = cx.next_seq();

@@ -4,7 +4,10 @@
 
 pub mod audit;
 pub mod chats;
+pub mod content;
+pub mod guilds;
 pub mod messages;
+pub mod users;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -75,11 +78,28 @@ pub enum Typed {
 /// A destructive request a pane wants the app to plan and confirm.
 #[derive(Debug, Clone)]
 pub struct DeleteIntent {
+    /// What the popup calls it.
     pub kind: OpKind,
-    pub ids: Vec<Uuid>,
+    /// Each operation with its ids (comments and reviews are two).
+    pub groups: Vec<(OpKind, Vec<Uuid>)>,
     /// Marked rows not in the list as it is now filtered.
     pub hidden: usize,
     pub typed: Typed,
+}
+
+impl DeleteIntent {
+    pub fn new(kind: OpKind, ids: Vec<Uuid>, hidden: usize, typed: Typed) -> DeleteIntent {
+        DeleteIntent {
+            kind,
+            groups: vec![(kind, ids)],
+            hidden,
+            typed,
+        }
+    }
+
+    pub fn target_count(&self) -> usize {
+        self.groups.iter().map(|(_, ids)| ids.len()).sum()
+    }
 }
 
 pub enum Effect {
@@ -87,7 +107,9 @@ pub enum Effect {
     Status(String),
     Error(String),
     Intent(DeleteIntent),
-    Popup(Popup),
+    /// Load a comment or review in full and open the editor.
+    Edit(crate::db::comments::ContentKind, Uuid),
+    Popup(Box<Popup>),
     Quit,
 }
 

@@ -1,0 +1,391 @@
+//! Comments: comments and reviews on books together, most recently changed first; `e`
+//! edits one in place, Enter shows it in full.
+
+use std::collections::HashMap;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use uuid::Uuid;
+
+use super::chats::{allowed, refuse};
+use super::{
+    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, find, list_status, mark, navigate,
+    page_if_needed, reload, when,
+};
+use crate::db::comments::ContentKind;
+use crate::db::lists::{ContentFilter, ContentRow, TimeCursor, UserRow};
+use crate::db::{DataError, Permission};
+use crate::sanitize::fit;
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListView, Marks};
+use crate::tui::table::{self, Column, TableRow};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
+
+const COLUMNS: [Column; 7] = [
+    Column::fixed("Kind", 7),
+    Column::fixed("Book", 20).from(90),
+    Column::fixed("Author", 14),
+    Column::fixed("Rating", 6),
+    Column::flex("Text"),
+    Column::fixed("Updated", 16).from(76),
+    Column::number("v", 3).from(110),
+];
+
+#[derive(Default)]
+pub struct ContentPane {
+    pub list: ListView<ContentRow, TimeCursor>,
+    pub marks: Marks,
+    /// The kind of each marked item: a delete is one operation per kind.
+    pub kinds: HashMap<Uuid, ContentKind>,
+    pub filter: ContentFilter,
+    pub user_name: Option<String>,
+    keys_request: Option<(u64, bool)>,
+    started: bool,
+}
+
+fn stars(rating: Option<i64>) -> String {
+    match rating {
+        Some(r) => format!(
+            "{}{}",
+            "★".repeat(r.clamp(0, 5) as usize),
+            "☆".repeat((5 - r.clamp(0, 5)) as usize)
+        ),
+        None => String::new(),
+    }
+}
+
+fn cells(r: &ContentRow) -> Vec<String> {
+    vec![
+        r.kind.as_str().into(),
+        r.book_title.clone(),
+        r.author_name
+            .clone()
+            .unwrap_or_else(|| "deleted user".into()),
+        stars(r.rating),
+        r.excerpt.clone(),
+        when(&r.updated_at),
+        r.version.to_string(),
+    ]
+}
+
+impl ContentPane {
+    fn reload(&mut self, cx: &mut Cx) {
+        self.started = true;
+        let query = Query::Content {
+            filter: self.filter.clone(),
+            after: None,
+        };
+        reload(&mut self.list, Slot::Content, cx, query);
+    }
+
+    fn page(&mut self, cx: &mut Cx) {
+        let filter = self.filter.clone();
+        page_if_needed(&mut self.list, Slot::Content, cx, |after| Query::Content {
+            filter,
+            after,
+        });
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.filter != ContentFilter::default()
+    }
+
+    fn remember_kinds(&mut self) {
+        for row in &self.list.rows {
+            if self.marks.contains(&row.id) {
+                self.kinds.insert(row.id, row.kind);
+            }
+        }
+        self.kinds.retain(|id, _| self.marks.contains(id));
+    }
+
+    fn delete(&self, cx: &Cx) -> Effect {
+        if let Some(refusal) = refuse(cx, Permission::DeleteContent) {
+            return refusal;
+        }
+        let mut comments = Vec::new();
+        let mut reviews = Vec::new();
+        let mut hidden = 0;
+        if self.marks.is_empty() {
+            match self.list.selected_row() {
+                Some(row) if row.kind == ContentKind::Comment => comments.push(row.id),
+                Some(row) => reviews.push(row.id),
+                None => return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into()),
+            }
+        } else {
+            let shown: std::collections::HashSet<Uuid> =
+                self.list.rows.iter().map(|r| r.id).collect();
+            let mut ids: Vec<&Uuid> = self.marks.ids.iter().collect();
+            ids.sort();
+            for id in ids {
+                if !shown.contains(id) {
+                    hidden += 1;
+                }
+                match self.kinds.get(id) {
+                    Some(ContentKind::Review) => reviews.push(*id),
+                    _ => comments.push(*id),
+                }
+            }
+        }
+        let mut groups = Vec::new();
+        if !comments.is_empty() {
+            groups.push((OpKind::DeleteComments, comments));
+        }
+        if !reviews.is_empty() {
+            groups.push((OpKind::DeleteReviews, reviews));
+        }
+        let kind = match groups.as_slice() {
+            [(only, _)] => *only,
+            _ => OpKind::DeleteContent,
+        };
+        Effect::Intent(DeleteIntent {
+            kind,
+            groups,
+            hidden,
+            typed: Typed::IfLarge,
+        })
+    }
+}
+
+impl Pane for ContentPane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect {
+        if !self.started {
+            self.reload(cx);
+        }
+        if navigate(&mut self.list, action) {
+            self.page(cx);
+            return Effect::None;
+        }
+        if mark(&mut self.list, &mut self.marks, action, |r| r.id) {
+            self.remember_kinds();
+            self.page(cx);
+            return Effect::None;
+        }
+        match action {
+            Action::Open => {
+                if let Some(row) = self.list.selected_row() {
+                    let seq = cx.next_seq();
+                    cx.send(Request::Detail {
+                        seq,
+                        detail: Detail::Content(row.kind, row.id),
+                    });
+                }
+                Effect::None
+            }
+            Action::Edit => {
+                if let Some(refusal) = refuse(cx, Permission::EditContent) {
+                    return refusal;
+                }
+                match self.list.selected_row() {
+                    Some(row) => Effect::Edit(row.kind, row.id),
+                    None => Effect::Status(crate::tui::strings::NOTHING_SELECTED.into()),
+                }
+            }
+            Action::Back => {
+                if !self.marks.is_empty() {
+                    self.marks.clear();
+                    self.kinds.clear();
+                } else if self.is_filtered() {
+                    self.filter = ContentFilter::default();
+                    self.user_name = None;
+                    self.reload(cx);
+                }
+                Effect::None
+            }
+            Action::Delete => self.delete(cx),
+            Action::MarkAll | Action::InvertMarks => {
+                let seq = cx.next_seq();
+                let query = Query::Content {
+                    filter: self.filter.clone(),
+                    after: None,
+                };
+                cx.send(Request::Ids {
+                    seq,
+                    query,
+                    cap: MARK_ALL_CAP,
+                });
+                self.keys_request = Some((seq, action == Action::InvertMarks));
+                Effect::Status("marking…".into())
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                let needle = self.filter.text.clone().unwrap_or_default();
+                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
+                    cells(r).join(" ")
+                }) {
+                    Effect::None
+                } else {
+                    Effect::Status("no match".into())
+                }
+            }
+            Action::Refresh => {
+                self.reload(cx);
+                Effect::None
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
+        match (slot, result) {
+            (Slot::Content, Ok(PageData::Content(page))) => {
+                self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::Content, Err(e)) => {
+                self.list.fail(seq, e.to_string());
+            }
+            _ => {}
+        }
+        self.page(cx);
+    }
+
+    fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
+        match self.keys_request {
+            Some((expected, invert)) if expected == seq => {
+                self.keys_request = None;
+                for key in &keys {
+                    if invert && self.marks.contains(&key.id) {
+                        self.marks.ids.remove(&key.id);
+                        self.kinds.remove(&key.id);
+                    } else {
+                        self.marks.ids.insert(key.id);
+                        self.kinds
+                            .insert(key.id, key.kind.unwrap_or(ContentKind::Comment));
+                    }
+                }
+                Effect::Status(format!(
+                    "{} {} matching items",
+                    if invert { "inverted" } else { "marked" },
+                    keys.len()
+                ))
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
+        match user {
+            None => Effect::Error(format!("no user named {}", fit(name, 40))),
+            Some(user) => {
+                self.filter.user_id = Some(user.id);
+                self.user_name = Some(user.username);
+                self.reload(cx);
+                Effect::None
+            }
+        }
+    }
+
+    fn set_filter(&mut self, text: &str, cx: &mut Cx) {
+        self.filter.text = (!text.is_empty()).then(|| text.to_string());
+        self.reload(cx);
+    }
+
+    fn filter_text(&self) -> String {
+        self.filter.text.clone().unwrap_or_default()
+    }
+
+    fn command(&mut self, name: &str, _arg: &str, cx: &mut Cx) -> Effect {
+        let kind = match name {
+            "comments" => Some(ContentKind::Comment),
+            "reviews" => Some(ContentKind::Review),
+            "all" => None,
+            _ => {
+                return Effect::Error(format!(
+                    ":{} does nothing here (try :comments, :reviews, :all)",
+                    fit(name, 20)
+                ));
+            }
+        };
+        self.filter.kind = kind;
+        self.reload(cx);
+        Effect::None
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        self.reload(cx);
+    }
+
+    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+        for id in done {
+            self.marks.ids.remove(id);
+            self.kinds.remove(id);
+        }
+        if self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn marked(&self) -> usize {
+        self.marks.len()
+    }
+
+    fn hints(&self, cx: &Cx) -> Vec<Action> {
+        let mut hints = vec![Action::Open, Action::Mark, Action::Filter];
+        if allowed(cx, Permission::EditContent) {
+            hints.push(Action::Edit);
+        }
+        if allowed(cx, Permission::DeleteContent) {
+            hints.push(Action::Delete);
+        }
+        hints.extend([Action::CommandLine, Action::Help, Action::Quit]);
+        hints
+    }
+
+    fn title(&self) -> String {
+        let mut title = String::from(match self.filter.kind {
+            None => "Comments and reviews",
+            Some(ContentKind::Comment) => "Comments",
+            Some(ContentKind::Review) => "Reviews",
+        });
+        if let Some(user) = &self.user_name {
+            title.push_str(&format!(" · by {}", fit(user, 24)));
+        }
+        if let Some(text) = &self.filter.text {
+            title.push_str(&format!(" · /{}", fit(text, 24)));
+        }
+        title
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let rows: Vec<TableRow> = self
+            .list
+            .visible()
+            .map(|(i, r)| TableRow {
+                cells: cells(r),
+                cursor: i == self.list.selected,
+                marked: self.marks.contains(&r.id),
+                style: None,
+            })
+            .collect();
+        table::draw(buf, area, &COLUMNS, &rows, theme);
+        if let Some(status) = list_status(&self.list, self.is_filtered()) {
+            let y = area.y + 1 + rows.len() as u16;
+            if y < area.y + area.height {
+                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
+                    .render(
+                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
+                        buf,
+                    );
+            }
+        }
+    }
+
+    fn set_height(&mut self, height: usize, cx: &mut Cx) {
+        self.list.set_height(height);
+        if self.started {
+            self.page(cx);
+        }
+    }
+
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        if !self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.list.pending.is_some() || self.keys_request.is_some()
+    }
+}

@@ -1,0 +1,419 @@
+//! Guilds: name, owner, members, sessions, messages, settings; Enter shows a guild's
+//! settings and members. Deleting needs the guild's name typed.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use uuid::Uuid;
+
+use super::chats::{allowed, refuse};
+use super::{
+    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
+    navigate, page_if_needed, reload, targets, when,
+};
+use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
+use crate::db::{DataError, Permission};
+use crate::sanitize::fit;
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListView, Marks};
+use crate::tui::table::{self, Column, TableRow};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{OpKind, PageData, Query, Request, RowKey, Slot};
+
+const COLUMNS: [Column; 7] = [
+    Column::flex("Name"),
+    Column::fixed("Owner", 16),
+    Column::number("Members", 8),
+    Column::number("Sessions", 8).from(100),
+    Column::number("Messages", 9),
+    Column::number("Settings", 8).from(110),
+    Column::fixed("Created", 16).from(76),
+];
+
+const MEMBER_COLUMNS: [Column; 3] = [
+    Column::flex("Member"),
+    Column::fixed("Role", 8),
+    Column::fixed("Joined", 16),
+];
+
+/// A guild opened with Enter.
+pub struct GuildView {
+    pub guild: GuildRow,
+    pub members: ListView<GuildMemberRow, TimeCursor>,
+    pub settings: Vec<GuildSettingRow>,
+}
+
+#[derive(Default)]
+pub struct GuildsPane {
+    pub list: ListView<GuildRow, TimeCursor>,
+    pub marks: Marks,
+    pub text: Option<String>,
+    pub open: Option<GuildView>,
+    keys_request: Option<(u64, bool)>,
+    started: bool,
+}
+
+fn cells(r: &GuildRow) -> Vec<String> {
+    vec![
+        r.name.clone(),
+        r.owner_name.clone().unwrap_or_else(|| "—".into()),
+        r.members.to_string(),
+        r.chat_sessions.to_string(),
+        r.messages.to_string(),
+        r.settings.to_string(),
+        when(&r.created_at),
+    ]
+}
+
+/// Settings shown above the members, at most this many lines.
+const SETTINGS_LINES: usize = 6;
+
+impl GuildsPane {
+    fn reload(&mut self, cx: &mut Cx) {
+        self.started = true;
+        let query = Query::Guilds {
+            text: self.text.clone(),
+            after: None,
+        };
+        reload(&mut self.list, Slot::Guilds, cx, query);
+    }
+
+    fn page(&mut self, cx: &mut Cx) {
+        match &mut self.open {
+            Some(view) => {
+                let guild = view.guild.id;
+                page_if_needed(&mut view.members, Slot::GuildMembers, cx, |after| {
+                    Query::GuildMembers { guild, after }
+                });
+            }
+            None => {
+                let text = self.text.clone();
+                page_if_needed(&mut self.list, Slot::Guilds, cx, |after| Query::Guilds {
+                    text,
+                    after,
+                });
+            }
+        }
+    }
+}
+
+impl Pane for GuildsPane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect {
+        if !self.started {
+            self.reload(cx);
+        }
+        if let Some(view) = &mut self.open {
+            if navigate(&mut view.members, action) {
+                self.page(cx);
+                return Effect::None;
+            }
+        } else if navigate(&mut self.list, action)
+            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+        {
+            self.page(cx);
+            return Effect::None;
+        }
+        match action {
+            Action::Open => {
+                if self.open.is_none()
+                    && let Some(guild) = self.list.selected_row().cloned()
+                {
+                    let members = ListView {
+                        height: self.list.height.saturating_sub(SETTINGS_LINES + 2).max(1),
+                        ..ListView::default()
+                    };
+                    let guild_id = guild.id;
+                    self.open = Some(GuildView {
+                        guild,
+                        members,
+                        settings: Vec::new(),
+                    });
+                    if let Some(view) = &mut self.open {
+                        reload(
+                            &mut view.members,
+                            Slot::GuildMembers,
+                            cx,
+                            Query::GuildMembers {
+                                guild: guild_id,
+                                after: None,
+                            },
+                        );
+                    }
+                }
+                Effect::None
+            }
+            Action::Back => {
+                if self.open.take().is_some() {
+                    return Effect::None;
+                }
+                if !self.marks.is_empty() {
+                    self.marks.clear();
+                } else if self.text.is_some() {
+                    self.text = None;
+                    self.reload(cx);
+                }
+                Effect::None
+            }
+            Action::Delete => {
+                if let Some(refusal) = refuse(cx, Permission::DeleteGuilds) {
+                    return refusal;
+                }
+                let (ids, hidden) = match &self.open {
+                    Some(view) => (vec![view.guild.id], 0),
+                    None => targets(&self.list, &self.marks, |r| r.id),
+                };
+                if ids.is_empty() {
+                    return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
+                }
+                // One guild: its name, as written (cleaned), must be typed.
+                let typed = if ids.len() == 1 {
+                    let name = match &self.open {
+                        Some(view) => Some(view.guild.name.clone()),
+                        None => self
+                            .list
+                            .rows
+                            .iter()
+                            .find(|r| r.id == ids[0])
+                            .map(|r| r.name.clone()),
+                    };
+                    match name {
+                        Some(name) => Typed::Name(crate::sanitize::clean_line(&name)),
+                        None => Typed::Count,
+                    }
+                } else {
+                    Typed::Count
+                };
+                Effect::Intent(DeleteIntent::new(OpKind::DeleteGuilds, ids, hidden, typed))
+            }
+            Action::MarkAll | Action::InvertMarks if self.open.is_none() => {
+                let seq = cx.next_seq();
+                cx.send(Request::Ids {
+                    seq,
+                    query: Query::Guilds {
+                        text: self.text.clone(),
+                        after: None,
+                    },
+                    cap: MARK_ALL_CAP,
+                });
+                self.keys_request = Some((seq, action == Action::InvertMarks));
+                Effect::Status("marking…".into())
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                let needle = self.text.clone().unwrap_or_default();
+                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
+                    cells(r).join(" ")
+                }) {
+                    Effect::None
+                } else {
+                    Effect::Status("no match".into())
+                }
+            }
+            Action::Refresh => {
+                self.refresh(cx);
+                Effect::None
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
+        match (slot, result) {
+            (Slot::Guilds, Ok(PageData::Guilds(page))) => {
+                self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::Guilds, Err(e)) => {
+                self.list.fail(seq, e.to_string());
+            }
+            (Slot::GuildMembers, Ok(PageData::GuildMembers(page, settings))) => {
+                if let Some(view) = &mut self.open
+                    && view.members.accept(seq, page.rows, page.next)
+                {
+                    view.settings = settings;
+                }
+            }
+            (Slot::GuildMembers, Err(e)) => {
+                if let Some(view) = &mut self.open {
+                    view.members.fail(seq, e.to_string());
+                }
+            }
+            _ => {}
+        }
+        self.page(cx);
+    }
+
+    fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
+        match self.keys_request {
+            Some((expected, invert)) if expected == seq => {
+                self.keys_request = None;
+                let n = apply_keys(&mut self.marks, &keys, invert);
+                Effect::Status(format!(
+                    "{} {n} matching guilds",
+                    if invert { "inverted" } else { "marked" }
+                ))
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn set_filter(&mut self, text: &str, cx: &mut Cx) {
+        self.open = None;
+        self.text = (!text.is_empty()).then(|| text.to_string());
+        self.reload(cx);
+    }
+
+    fn filter_text(&self) -> String {
+        self.text.clone().unwrap_or_default()
+    }
+
+    fn command(&mut self, name: &str, _arg: &str, _cx: &mut Cx) -> Effect {
+        Effect::Error(format!(":{} does nothing here", fit(name, 20)))
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        if let Some(view) = &mut self.open {
+            let guild = view.guild.id;
+            reload(
+                &mut view.members,
+                Slot::GuildMembers,
+                cx,
+                Query::GuildMembers { guild, after: None },
+            );
+        } else {
+            self.reload(cx);
+        }
+    }
+
+    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+        for id in done {
+            self.marks.ids.remove(id);
+        }
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|v| done.contains(&v.guild.id))
+        {
+            self.open = None;
+        }
+        if self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn marked(&self) -> usize {
+        self.marks.len()
+    }
+
+    fn hints(&self, cx: &Cx) -> Vec<Action> {
+        let mut hints = if self.open.is_some() {
+            vec![Action::Back]
+        } else {
+            vec![Action::Open, Action::Mark, Action::Filter]
+        };
+        if allowed(cx, Permission::DeleteGuilds) {
+            hints.push(Action::Delete);
+        }
+        hints.extend([Action::Help, Action::Quit]);
+        hints
+    }
+
+    fn title(&self) -> String {
+        match &self.open {
+            Some(view) => format!(
+                "Guilds › {} · {} members · {} sessions · {} messages",
+                fit(&view.guild.name, 40),
+                view.guild.members,
+                view.guild.chat_sessions,
+                view.guild.messages
+            ),
+            None => match &self.text {
+                Some(text) => format!("Guilds · /{}", fit(text, 24)),
+                None => "Guilds".into(),
+            },
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        if let Some(view) = &self.open {
+            let mut lines = vec![Line::styled(
+                format!("Settings ({})", view.guild.settings),
+                theme.header(),
+            )];
+            for s in view.settings.iter().take(SETTINGS_LINES - 1) {
+                lines.push(Line::raw(format!(
+                    "  {} = {}",
+                    fit(&s.key, 24),
+                    fit(&s.value, area.width.saturating_sub(30) as usize)
+                )));
+            }
+            let settings_height = (lines.len() as u16).min(area.height);
+            Paragraph::new(lines)
+                .render(Rect::new(area.x, area.y, area.width, settings_height), buf);
+            let members_area = Rect::new(
+                area.x,
+                area.y + settings_height,
+                area.width,
+                area.height.saturating_sub(settings_height),
+            );
+            let rows: Vec<TableRow> = view
+                .members
+                .visible()
+                .map(|(i, m)| TableRow {
+                    cells: vec![m.username.clone(), m.role.clone(), when(&m.joined_at)],
+                    cursor: i == view.members.selected,
+                    marked: false,
+                    style: None,
+                })
+                .collect();
+            table::draw(buf, members_area, &MEMBER_COLUMNS, &rows, theme);
+            return;
+        }
+        let rows: Vec<TableRow> = self
+            .list
+            .visible()
+            .map(|(i, r)| TableRow {
+                cells: cells(r),
+                cursor: i == self.list.selected,
+                marked: self.marks.contains(&r.id),
+                style: None,
+            })
+            .collect();
+        table::draw(buf, area, &COLUMNS, &rows, theme);
+        if let Some(status) = list_status(&self.list, self.text.is_some()) {
+            let y = area.y + 1 + rows.len() as u16;
+            if y < area.y + area.height {
+                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
+                    .render(
+                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
+                        buf,
+                    );
+            }
+        }
+    }
+
+    fn set_height(&mut self, height: usize, cx: &mut Cx) {
+        self.list.set_height(height);
+        if let Some(view) = &mut self.open {
+            view.members
+                .set_height(height.saturating_sub(SETTINGS_LINES + 1).max(1));
+        }
+        if self.started {
+            self.page(cx);
+        }
+    }
+
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        if !self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.list.pending.is_some()
+            || self.keys_request.is_some()
+            || self
+                .open
+                .as_ref()
+                .is_some_and(|v| v.members.pending.is_some())
+    }
+}

@@ -1,0 +1,331 @@
+//! Users: every account with its role, flags and what it owns and wrote. Admins delete
+//! in bulk (content policy chosen in the popup, the number typed to confirm, a per-user
+//! report); moderators see the pane read-only.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use uuid::Uuid;
+
+use super::chats::{allowed, refuse};
+use super::{
+    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
+    navigate, page_if_needed, reload, targets, when,
+};
+use crate::db::lists::{NameCursor, UserFilter, UserRow};
+use crate::db::plan::ContentPolicy;
+use crate::db::{DataError, Permission, Role};
+use crate::sanitize::{clean_line, fit};
+use crate::tui::keymap::Action;
+use crate::tui::list::{ListView, Marks};
+use crate::tui::popup::{Popup, TextView};
+use crate::tui::table::{self, Column, TableRow};
+use crate::tui::theme::Theme;
+use crate::tui::worker::{OpKind, PageData, Query, Request, RowKey, Slot};
+
+const COLUMNS: [Column; 9] = [
+    Column::flex("Username"),
+    Column::fixed("Role", 9),
+    Column::fixed("Flags", 17),
+    Column::number("Guilds", 6).from(96),
+    Column::number("Cmts", 5),
+    Column::number("Revs", 5).from(90),
+    Column::number("Msgs", 5),
+    Column::number("Chats", 5).from(100),
+    Column::fixed("Created", 16).from(110),
+];
+
+#[derive(Default)]
+pub struct UsersPane {
+    pub list: ListView<UserRow, NameCursor>,
+    pub marks: Marks,
+    pub filter: UserFilter,
+    keys_request: Option<(u64, bool)>,
+    started: bool,
+}
+
+pub fn flags(u: &UserRow) -> String {
+    let mut flags = Vec::new();
+    if u.is_protected {
+        flags.push("protected");
+    }
+    if u.is_service {
+        flags.push("service");
+    }
+    if !u.is_active {
+        flags.push("inactive");
+    }
+    if u.locked_until.is_some_and(|t| t > chrono::Utc::now()) {
+        flags.push("locked");
+    }
+    flags.join(",")
+}
+
+fn cells(u: &UserRow) -> Vec<String> {
+    vec![
+        u.username.clone(),
+        u.role.clone(),
+        flags(u),
+        u.owned_guilds.to_string(),
+        u.comments.to_string(),
+        u.reviews.to_string(),
+        u.messages.to_string(),
+        u.chat_sessions.to_string(),
+        when(&u.created_at),
+    ]
+}
+
+fn detail(u: &UserRow) -> Popup {
+    let line = |k: &str, v: String| (format!("{k:<14} {}", clean_line(&v)), Style::default());
+    Popup::Text(TextView {
+        title: format!("User {}", fit(&u.username, 40)),
+        lines: vec![
+            line("username", u.username.clone()),
+            line("id", u.id.to_string()),
+            line("email", u.email.clone()),
+            line("role", u.role.clone()),
+            line(
+                "flags",
+                if flags(u).is_empty() {
+                    "—".into()
+                } else {
+                    flags(u)
+                },
+            ),
+            line("owns guilds", u.owned_guilds.to_string()),
+            line("comments", u.comments.to_string()),
+            line("reviews", u.reviews.to_string()),
+            line("messages sent", u.messages.to_string()),
+            line("chat sessions", u.chat_sessions.to_string()),
+            line("created", u.created_at.format("%Y-%m-%d %H:%M").to_string()),
+        ],
+        scroll: 0,
+    })
+}
+
+impl UsersPane {
+    fn reload(&mut self, cx: &mut Cx) {
+        self.started = true;
+        let query = Query::Users {
+            filter: self.filter.clone(),
+            after: None,
+        };
+        reload(&mut self.list, Slot::Users, cx, query);
+    }
+
+    fn page(&mut self, cx: &mut Cx) {
+        let filter = self.filter.clone();
+        page_if_needed(&mut self.list, Slot::Users, cx, |after| Query::Users {
+            filter,
+            after,
+        });
+    }
+}
+
+impl Pane for UsersPane {
+    fn on_action(&mut self, action: Action, cx: &mut Cx) -> Effect {
+        if !self.started {
+            self.reload(cx);
+        }
+        if navigate(&mut self.list, action)
+            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+        {
+            self.page(cx);
+            return Effect::None;
+        }
+        match action {
+            Action::Open => match self.list.selected_row() {
+                Some(u) => Effect::Popup(Box::new(detail(u))),
+                None => Effect::None,
+            },
+            Action::Back => {
+                if !self.marks.is_empty() {
+                    self.marks.clear();
+                } else if self.filter != UserFilter::default() {
+                    self.filter = UserFilter::default();
+                    self.reload(cx);
+                }
+                Effect::None
+            }
+            Action::Delete => {
+                if let Some(refusal) = refuse(cx, Permission::DeleteUsers) {
+                    return refusal;
+                }
+                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                if ids.is_empty() {
+                    return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
+                }
+                Effect::Intent(DeleteIntent::new(
+                    OpKind::DeleteUsers(ContentPolicy::Keep),
+                    ids,
+                    hidden,
+                    Typed::Count,
+                ))
+            }
+            Action::MarkAll | Action::InvertMarks => {
+                let seq = cx.next_seq();
+                cx.send(Request::Ids {
+                    seq,
+                    query: Query::Users {
+                        filter: self.filter.clone(),
+                        after: None,
+                    },
+                    cap: MARK_ALL_CAP,
+                });
+                self.keys_request = Some((seq, action == Action::InvertMarks));
+                Effect::Status("marking…".into())
+            }
+            Action::NextMatch | Action::PrevMatch => {
+                let needle = self.filter.text.clone().unwrap_or_default();
+                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
+                    cells(r).join(" ")
+                }) {
+                    Effect::None
+                } else {
+                    Effect::Status("no match".into())
+                }
+            }
+            Action::Refresh => {
+                self.reload(cx);
+                Effect::None
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
+        match (slot, result) {
+            (Slot::Users, Ok(PageData::Users(page))) => {
+                self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::Users, Err(e)) => {
+                self.list.fail(seq, e.to_string());
+            }
+            _ => {}
+        }
+        self.page(cx);
+    }
+
+    fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
+        match self.keys_request {
+            Some((expected, invert)) if expected == seq => {
+                self.keys_request = None;
+                let n = apply_keys(&mut self.marks, &keys, invert);
+                Effect::Status(format!(
+                    "{} {n} matching users",
+                    if invert { "inverted" } else { "marked" }
+                ))
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn set_filter(&mut self, text: &str, cx: &mut Cx) {
+        self.filter.text = (!text.is_empty()).then(|| text.to_string());
+        self.reload(cx);
+    }
+
+    fn filter_text(&self) -> String {
+        self.filter.text.clone().unwrap_or_default()
+    }
+
+    fn command(&mut self, name: &str, _arg: &str, cx: &mut Cx) -> Effect {
+        let role = match name {
+            "admins" => Some(Role::Admin),
+            "moderators" => Some(Role::Moderator),
+            "users" => Some(Role::User),
+            "all" => None,
+            _ => {
+                return Effect::Error(format!(
+                    ":{} does nothing here (try :admins, :moderators, :users, :all)",
+                    fit(name, 20)
+                ));
+            }
+        };
+        self.filter.role = role;
+        self.reload(cx);
+        Effect::None
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        self.reload(cx);
+    }
+
+    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+        for id in done {
+            self.marks.ids.remove(id);
+        }
+        if self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn marked(&self) -> usize {
+        self.marks.len()
+    }
+
+    fn hints(&self, cx: &Cx) -> Vec<Action> {
+        let mut hints = vec![Action::Open, Action::Mark, Action::Filter];
+        if allowed(cx, Permission::DeleteUsers) {
+            hints.push(Action::Delete);
+        }
+        hints.extend([Action::CommandLine, Action::Help, Action::Quit]);
+        hints
+    }
+
+    fn title(&self) -> String {
+        let mut title = String::from("Users");
+        if let Some(role) = self.filter.role {
+            title.push_str(&format!(" · {role}s only"));
+        }
+        if let Some(text) = &self.filter.text {
+            title.push_str(&format!(" · /{}", fit(text, 24)));
+        }
+        title
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let rows: Vec<TableRow> = self
+            .list
+            .visible()
+            .map(|(i, u)| TableRow {
+                cells: cells(u),
+                cursor: i == self.list.selected,
+                marked: self.marks.contains(&u.id),
+                style: (u.role == "admin")
+                    .then(|| theme.header())
+                    .or_else(|| (!u.is_active).then(|| theme.dim())),
+            })
+            .collect();
+        table::draw(buf, area, &COLUMNS, &rows, theme);
+        if let Some(status) = list_status(&self.list, self.filter != UserFilter::default()) {
+            let y = area.y + 1 + rows.len() as u16;
+            if y < area.y + area.height {
+                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
+                    .render(
+                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
+                        buf,
+                    );
+            }
+        }
+    }
+
+    fn set_height(&mut self, height: usize, cx: &mut Cx) {
+        self.list.set_height(height);
+        if self.started {
+            self.page(cx);
+        }
+    }
+
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        if !self.started {
+            self.reload(cx);
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.list.pending.is_some() || self.keys_request.is_some()
+    }
+}
