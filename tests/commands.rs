@@ -485,4 +485,73 @@ async fn guild_and_user_deletes_clear_their_cache_keys_and_survive_redis_being_d
     let _ = std::fs::remove_file(&config);
 }
 
+
+async fn passwd_seed_and_migrate_work_from_the_shell(db, url) {
+    operator(&db, "Newop", Role::Moderator).await;
+    // From a pipe: the first line is the password; it is audited, never echoed.
+    let run = modcon(&url, &["passwd", "newop"], "a-long-password\n");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("a-long-password") && !run.stderr.contains("a-long-password"));
+    auth::sign_in(&db, "newop", "a-long-password").await.unwrap();
+    assert_eq!(count(&db, "select count(*) from audit_log where action = 'auth.password_set' and actor_name like 'passwd:%'", &[]).await, 1);
+    let run = modcon(&url, &["passwd", "newop"], "short\n");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = modcon(&url, &["passwd", "nobody"], "long enough password\n");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    let run = modcon(&url, &["seed", "--users", "50", "--guilds", "3", "--sessions", "120", "--messages-per-session", "4"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("added 50 users, 3 guilds, 120 chat sessions, 480 chat messages"), "{}", run.stdout);
+    assert_eq!(count(&db, "select count(*) from chat_messages", &[]).await, 480);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 120);
+    // Migrating again is harmless.
+    let run = modcon(&url, &["migrate"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from users", &[]).await, 51);
+}
+
+}
+
+#[test]
+fn a_password_in_the_database_url_never_reaches_the_log_or_the_screen() {
+    let data = std::env::temp_dir().join(format!("modcon-log-{}", Uuid::new_v4().simple()));
+    let out = Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_modcon"))
+        .args([
+            "--database-url",
+            "postgres://someone:hunter2-secret@127.0.0.1:1/platform",
+            "migrate",
+        ])
+        .env_remove("DATABASE_URL")
+        .env("MODCON_DATA_DIR", &data)
+        .env("MODCON_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "unreachable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(data.join("modcon.log")).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !log.contains("hunter2") && !stderr.contains("hunter2"),
+        "log:\n{log}\nstderr:\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+    // A URL that does not parse is reported without its password too.
+    let out = Command::new(env!("CARGO_BIN_EXE_modcon"))
+        .args([
+            "--database-url",
+            "postgres://someone:hunter2@[bad/x",
+            "migrate",
+        ])
+        .env_remove("DATABASE_URL")
+        .env("MODCON_DATA_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+    assert_eq!(out.status.code(), Some(2));
 }
