@@ -1,0 +1,1171 @@
+//! Data-layer benchmark: modcon against hand-written sqlx doing the same work, in the
+//! same run, on PostgreSQL and on SQLite.
+//!
+//! (a) Bulk delete of 100 chat sessions × 1,000 messages with the audit rows: modcon's
+//!     `execute` of a confirmed plan against one hand-written transaction.
+//! (b) The first page of 50 chat sessions with per-row message counts on a database of
+//!     1,000,000 messages: `lists::chat_sessions` against the obvious hand-written query.
+//!
+//! Run: `cargo bench --bench data_layer` (full), `cargo bench --bench data_layer -- --quick`
+//! (2 rounds, 100,000 messages for (b): to check that it works). `postgres` or `sqlite`
+//! as an argument runs that backend only. PostgreSQL admin URL: `MODCON_BENCH_PG_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`); a fresh database is created
+//! and dropped. SQLite uses a temporary file, removed at the end. With
+//! `MODCON_BENCH_PG_LOG_STATEMENTS=1` the PostgreSQL database logs every statement's
+//! duration to the server log, and `MODCON_BENCH_SQLX_LOG=1` prints sqlx's per-statement
+//! timings on stderr (both for finding where the time goes; they slow the run).
+//!
+//! A benchmark that measures nothing is worse than none: every timed operation is
+//! checked afterwards (rows really gone, audit rows really written) and panics otherwise.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use modcon::db::ids::TargetIds;
+use modcon::db::insert::{Batch, NewChatMessage, NewSession, NewUser};
+use modcon::db::lists::{ChatSessionFilter, chat_sessions};
+use modcon::db::plan::{Operation, Request, Table, execute, plan};
+use modcon::db::{Access, Actor, Db, Role};
+use modcon::seed::{ScaleSpec, seed_scale};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
+use uuid::Uuid;
+
+const PG_URL_ENV: &str = "MODCON_BENCH_PG_URL";
+const PG_DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+const SESSIONS_PER_ROUND: usize = 100;
+const MESSAGES_PER_SESSION: usize = 1_000;
+const PAGE: usize = 50;
+const RATIO_TARGET: f64 = 1.25;
+const PAGE_TARGET: Duration = Duration::from_millis(20);
+
+// ---------------------------------------------------------------- configuration
+
+#[derive(Debug, Clone, Copy)]
+struct Config {
+    quick: bool,
+    rounds: usize,
+    list_sessions: usize,
+    list_messages_per_session: usize,
+    calls: usize,
+    warmup: usize,
+}
+
+impl Config {
+    fn from_args(args: &[String]) -> Config {
+        let quick = args.iter().any(|a| a == "--quick");
+        if quick {
+            Config {
+                quick,
+                rounds: 2,
+                list_sessions: 10_000,
+                list_messages_per_session: 10,
+                calls: 50,
+                warmup: 5,
+            }
+        } else {
+            Config {
+                quick,
+                rounds: 5,
+                list_sessions: 100_000,
+                list_messages_per_session: 10,
+                calls: 200,
+                warmup: 20,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Postgres,
+    Sqlite,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Postgres => "PostgreSQL",
+            Kind::Sqlite => "SQLite",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- statistics
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    n: usize,
+    min: Duration,
+    median: Duration,
+    p95: Duration,
+    max: Duration,
+}
+
+impl Stats {
+    fn of(samples: &[Duration]) -> Stats {
+        assert!(!samples.is_empty(), "no samples");
+        let mut s = samples.to_vec();
+        s.sort();
+        let n = s.len();
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2
+        };
+        let p95 = s[(n * 95).div_ceil(100).max(1) - 1];
+        Stats {
+            n,
+            min: s[0],
+            median,
+            p95,
+            max: s[n - 1],
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "n={:<3} median {:>10}  min {:>10}  p95 {:>10}  max {:>10}",
+            self.n,
+            ms(self.median),
+            ms(self.min),
+            ms(self.p95),
+            ms(self.max)
+        )
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+#[derive(Debug, Clone)]
+struct Outcome {
+    backend: &'static str,
+    case: &'static str,
+    modcon: Duration,
+    baseline: Duration,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+// ---------------------------------------------------------------- databases
+
+fn pg_admin_url() -> String {
+    std::env::var(PG_URL_ENV).unwrap_or_else(|_| PG_DEFAULT_URL.to_string())
+}
+
+/// The admin URL with another database name.
+fn pg_url_for(name: &str) -> String {
+    let admin = pg_admin_url();
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let cut = match base[scheme_end..].find('/') {
+        Some(i) => scheme_end + i,
+        None => base.len(),
+    };
+    format!("{}/{name}{query}", &base[..cut])
+}
+
+/// The hand-written side's own pool, opened from the same URL with the same settings as
+/// modcon's `Db::connect`.
+#[derive(Clone)]
+enum Raw {
+    Pg(PgPool),
+    Lite(SqlitePool),
+}
+
+impl Raw {
+    async fn open(kind: Kind, url: &str) -> Raw {
+        match kind {
+            Kind::Postgres => Raw::Pg(
+                PgPoolOptions::new()
+                    .max_connections(5)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .expect("open the baseline PostgreSQL pool"),
+            ),
+            Kind::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .expect("sqlite url")
+                    .foreign_keys(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10));
+                Raw::Lite(
+                    SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect_with(options)
+                        .await
+                        .expect("open the baseline SQLite pool"),
+                )
+            }
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Raw::Pg(p) => p.close().await,
+            Raw::Lite(p) => p.close().await,
+        }
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        match self {
+            Raw::Pg(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+            Raw::Lite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    async fn exec(&self, sql: &'static str) {
+        match self {
+            Raw::Pg(p) => p.execute(sql).await.map(|_| ()),
+            Raw::Lite(p) => p.execute(sql).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Rows of `table` whose `column` is one of `ids` (verification only, not timed).
+    async fn count_in(&self, table: &str, column: &str, ids: &[Uuid]) -> i64 {
+        match self {
+            Raw::Pg(p) => sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+                "select count(*) from {table} where {column} = any($1)"
+            )))
+            .bind(ids.to_vec())
+            .fetch_one(p)
+            .await
+            .unwrap(),
+            Raw::Lite(p) => {
+                let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+                    "select count(*) from {table} where {column} in ({})",
+                    question_marks(ids.len())
+                )));
+                for id in ids {
+                    q = q.bind(id.to_string());
+                }
+                q.fetch_one(p).await.unwrap()
+            }
+        }
+    }
+
+    async fn audit_rows_in_batch(&self, batch_id: Uuid) -> i64 {
+        match self {
+            Raw::Pg(p) => {
+                sqlx::query_scalar::<_, i64>("select count(*) from audit_log where batch_id = $1")
+                    .bind(batch_id)
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            }
+            Raw::Lite(p) => {
+                sqlx::query_scalar::<_, i64>("select count(*) from audit_log where batch_id = ?")
+                    .bind(batch_id.to_string())
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    /// Puts both sides on the same footing before a timed delete: on PostgreSQL the
+    /// dead rows of the previous round are vacuumed, the fresh rows analysed and a
+    /// checkpoint taken (`checkpoint` needs a superuser or `pg_checkpoint`); on
+    /// SQLite the write-ahead log is emptied.
+    async fn settle(&self) {
+        match self {
+            Raw::Pg(_) => {
+                self.exec("vacuum analyze chat_sessions, chat_messages, audit_log")
+                    .await;
+                // Written out now rather than by a checkpoint inside a timed delete.
+                self.exec("checkpoint").await;
+            }
+            Raw::Lite(_) => self.exec("pragma wal_checkpoint(truncate)").await,
+        }
+    }
+}
+
+fn question_marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+struct Bench {
+    kind: Kind,
+    db: Db,
+    raw: Raw,
+    actor: Actor,
+    owner: Uuid,
+}
+
+enum Cleanup {
+    Pg(String),
+    Lite(std::path::PathBuf),
+}
+
+async fn open(kind: Kind) -> (Bench, Cleanup) {
+    let (url, cleanup) = match kind {
+        Kind::Postgres => {
+            let admin = pg_admin_url();
+            let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL is not reachable at {admin}: {e}. Set {PG_URL_ENV}.")
+            });
+            let name = format!("modcon_bench_{}", Uuid::new_v4().simple());
+            conn.execute(AssertSqlSafe(format!("create database {name}")))
+                .await
+                .expect("create the benchmark database");
+            // Diagnostics only: every statement's server time goes to the server log.
+            if std::env::var_os("MODCON_BENCH_PG_LOG_STATEMENTS").is_some() {
+                conn.execute(AssertSqlSafe(format!(
+                    "alter database {name} set log_min_duration_statement = 0"
+                )))
+                .await
+                .expect("enable statement logging");
+                println!("statement durations of {name} go to the PostgreSQL server log");
+            }
+            conn.close().await.ok();
+            (pg_url_for(&name), Cleanup::Pg(name))
+        }
+        Kind::Sqlite => {
+            let path =
+                std::env::temp_dir().join(format!("modcon-bench-{}.db", Uuid::new_v4().simple()));
+            (format!("sqlite:{}", path.display()), Cleanup::Lite(path))
+        }
+    };
+    let db = Db::connect(&url, Access::ReadWrite)
+        .await
+        .expect("connect modcon");
+    db.migrate().await.expect("migrate");
+    let raw = Raw::open(kind, &url).await;
+
+    let admin = NewUser::new("bench-admin", Role::Admin);
+    let owner = NewUser::new("bench-owner", Role::User);
+    let actor = Actor {
+        id: admin.id,
+        username: admin.username.clone(),
+        role: Role::Admin,
+    };
+    let owner_id = owner.id;
+    Batch {
+        users: vec![admin, owner],
+        ..Batch::default()
+    }
+    .insert(&db)
+    .await
+    .expect("insert the operator");
+    (
+        Bench {
+            kind,
+            db,
+            raw,
+            actor,
+            owner: owner_id,
+        },
+        cleanup,
+    )
+}
+
+async fn clean_up(cleanup: Cleanup) {
+    match cleanup {
+        Cleanup::Pg(name) => match PgConnection::connect(&pg_admin_url()).await {
+            Ok(mut conn) => {
+                if let Err(e) = conn
+                    .execute(AssertSqlSafe(format!(
+                        "drop database if exists {name} with (force)"
+                    )))
+                    .await
+                {
+                    eprintln!("could not drop database {name}: {e}");
+                }
+            }
+            Err(e) => eprintln!("could not drop database {name}: {e}"),
+        },
+        Cleanup::Lite(path) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- (a) bulk delete
+
+/// 100 fresh sessions × 1,000 messages, all newer than anything else.
+fn fixture(owner: Uuid, tag: &str) -> (Batch, Vec<Uuid>) {
+    let now = Utc::now();
+    let mut batch = Batch::default();
+    let mut ids = Vec::with_capacity(SESSIONS_PER_ROUND);
+    for s in 0..SESSIONS_PER_ROUND {
+        let id = Uuid::new_v4();
+        ids.push(id);
+        batch.sessions.push(NewSession {
+            id,
+            user_id: Some(owner),
+            guild_id: None,
+            model: "gpt-bench".into(),
+            title: format!("bench {tag} session {s}"),
+            created_at: now,
+        });
+        for m in 0..MESSAGES_PER_SESSION {
+            let from_user = m % 2 == 0;
+            batch.chat_messages.push(NewChatMessage {
+                id: Uuid::new_v4(),
+                session_id: id,
+                author_id: if from_user { Some(owner) } else { None },
+                role: if from_user { "user" } else { "assistant" },
+                content: format!(
+                    "message {m} of session {s}: an ordinary sentence of about the usual length"
+                ),
+                created_at: now + chrono::Duration::milliseconds(m as i64),
+            });
+        }
+    }
+    (batch, ids)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Totals {
+    sessions: i64,
+    messages: i64,
+    audit: i64,
+}
+
+async fn totals(raw: &Raw) -> Totals {
+    Totals {
+        sessions: raw.count("select count(*) from chat_sessions").await,
+        messages: raw.count("select count(*) from chat_messages").await,
+        audit: raw.count("select count(*) from audit_log").await,
+    }
+}
+
+/// Panics unless the 100 sessions and their 100,000 messages are gone and exactly 101
+/// audit rows were added under `batch_id`.
+async fn verify_delete(raw: &Raw, who: &str, ids: &[Uuid], before: Totals, batch_id: Uuid) {
+    let after = totals(raw).await;
+    let want_messages = (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64;
+    assert_eq!(
+        raw.count_in("chat_sessions", "id", ids).await,
+        0,
+        "{who}: sessions survived"
+    );
+    assert_eq!(
+        raw.count_in("chat_messages", "session_id", ids).await,
+        0,
+        "{who}: messages survived"
+    );
+    assert_eq!(
+        before.sessions - after.sessions,
+        SESSIONS_PER_ROUND as i64,
+        "{who}: session count"
+    );
+    assert_eq!(
+        before.messages - after.messages,
+        want_messages,
+        "{who}: message count"
+    );
+    assert_eq!(
+        after.audit - before.audit,
+        SESSIONS_PER_ROUND as i64 + 1,
+        "{who}: audit rows added"
+    );
+    assert_eq!(
+        raw.audit_rows_in_batch(batch_id).await,
+        SESSIONS_PER_ROUND as i64 + 1,
+        "{who}: audit rows in the batch"
+    );
+}
+
+/// Inserts a fresh fixture (not timed as part of the case, but reported) and returns its
+/// ids and the totals with it.
+async fn prepare(b: &Bench, tag: &str, inserts: &mut Vec<Duration>) -> (Vec<Uuid>, Totals) {
+    let (batch, ids) = fixture(b.owner, tag);
+    let t = Instant::now();
+    batch.insert(&b.db).await.expect("insert the fixture");
+    inserts.push(t.elapsed());
+    b.raw.settle().await;
+    let before = totals(&b.raw).await;
+    assert_eq!(
+        b.raw.count_in("chat_messages", "session_id", &ids).await,
+        (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64,
+        "fixture not inserted"
+    );
+    (ids, before)
+}
+
+/// modcon: plan (timed apart, as the console shows it before confirmation), then the
+/// timed `execute` of the confirmed plan. Returns (plan time, execute time).
+async fn modcon_delete_round(
+    b: &Bench,
+    tag: &str,
+    inserts: &mut Vec<Duration>,
+) -> (Duration, Duration) {
+    let (ids, before) = prepare(b, tag, inserts).await;
+    let request = Request::new(
+        Operation::DeleteChatSessions {
+            ids: TargetIds::new(ids.clone()).unwrap(),
+        },
+        None,
+    );
+    let t = Instant::now();
+    let confirmed = plan(&b.db, &b.actor, request).await.expect("plan");
+    let plan_time = t.elapsed();
+    assert_eq!(confirmed.targets.len(), SESSIONS_PER_ROUND, "plan targets");
+    assert_eq!(
+        confirmed.counts.get(Table::ChatMessages),
+        (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64,
+        "plan message count"
+    );
+
+    let t = Instant::now();
+    let outcome = execute(&b.db, &b.actor, &confirmed).await.expect("execute");
+    let execute_time = t.elapsed();
+
+    assert_eq!(outcome.deleted_count(), SESSIONS_PER_ROUND);
+    assert!(outcome.failed_ids().is_empty());
+    assert_eq!(
+        outcome.total_messages_deleted(),
+        (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64
+    );
+    verify_delete(&b.raw, "modcon", &ids, before, outcome.batch_id).await;
+    (plan_time, execute_time)
+}
+
+/// How the hand-written side counts each session's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CountStyle {
+    /// `left join chat_messages … count(m.id) … group by`: the first thing one writes.
+    GroupBy,
+    /// A correlated `(select count(*) …)` per session, as modcon's plan does.
+    Subquery,
+}
+
+impl CountStyle {
+    fn name(self) -> &'static str {
+        match self {
+            CountStyle::GroupBy => "baseline (join + group by)",
+            CountStyle::Subquery => "baseline (count subquery)",
+        }
+    }
+
+    /// The select that collects labels and counts; `{ids}` is the id condition.
+    fn select(self) -> &'static str {
+        match self {
+            CountStyle::GroupBy => {
+                "select s.id, s.title, s.model, s.user_id, s.guild_id, u.username, \
+                 count(m.id) as messages \
+                 from chat_sessions s left join users u on u.id = s.user_id \
+                 left join chat_messages m on m.session_id = s.id \
+                 where s.id {ids} group by s.id, u.username"
+            }
+            CountStyle::Subquery => {
+                "select s.id, s.title, s.model, s.user_id, s.guild_id, u.username, \
+                 (select count(*) from chat_messages m where m.session_id = s.id) as messages \
+                 from chat_sessions s left join users u on u.id = s.user_id \
+                 where s.id {ids}"
+            }
+        }
+    }
+}
+
+/// The hand-written side: the timed transaction, then the same checks.
+async fn baseline_delete_round(
+    b: &Bench,
+    style: CountStyle,
+    tag: &str,
+    inserts: &mut Vec<Duration>,
+) -> Duration {
+    let (ids, before) = prepare(b, tag, inserts).await;
+    let t = Instant::now();
+    let batch_id = match &b.raw {
+        Raw::Pg(pool) => baseline_delete_pg(pool, style, &b.actor, &ids).await,
+        Raw::Lite(pool) => baseline_delete_sqlite(pool, style, &b.actor, &ids).await,
+    };
+    let elapsed = t.elapsed();
+    verify_delete(&b.raw, style.name(), &ids, before, batch_id).await;
+    elapsed
+}
+
+/// What the hand-written side writes for one deleted session: label, counts, details.
+fn audit_parts(
+    title: &str,
+    model: &str,
+    owner_id: Option<String>,
+    owner: Option<&str>,
+    guild_id: Option<String>,
+    messages: i64,
+) -> (String, serde_json::Value, serde_json::Value) {
+    let label = format!("{title} — {}", owner.unwrap_or("orphaned"));
+    let counts = serde_json::json!({ "chat_sessions": 1, "chat_messages": messages });
+    let details = serde_json::json!({
+        "title": title,
+        "model": model,
+        "owner_id": owner_id,
+        "owner": owner,
+        "guild_id": guild_id,
+    });
+    (label, counts, details)
+}
+
+fn summary_parts(ids: &[Uuid], total: i64) -> (String, serde_json::Value, serde_json::Value) {
+    (
+        format!("{n} of {n} chat_sessions deleted", n = ids.len()),
+        serde_json::json!({ "chat_sessions": ids.len(), "chat_messages": total }),
+        serde_json::json!({ "requested_ids": ids, "done_ids": ids, "failed": [] }),
+    )
+}
+
+/// `insert into audit_log … values ($1, $2, $3, 'action', 'type', $k, $k+1, $k+2, $k+3), …`:
+/// batch id, actor id and actor name are shared binds.
+fn audit_insert_sql(per_session: usize, placeholder: impl Fn(usize) -> String) -> String {
+    let mut sql = String::from(
+        "insert into audit_log (batch_id, actor_id, actor_name, action, target_type, \
+         target_id, target_label, counts, details) values ",
+    );
+    let shared = format!("{}, {}, {}", placeholder(1), placeholder(2), placeholder(3));
+    let mut next = 4;
+    for i in 0..per_session {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "({shared}, 'chat_session.delete', 'chat_session', {}, {}, {}, {})",
+            placeholder(next),
+            placeholder(next + 1),
+            placeholder(next + 2),
+            placeholder(next + 3)
+        ));
+        next += 4;
+    }
+    sql.push_str(&format!(
+        ", ({shared}, 'chat_session.delete.bulk', 'batch', null, {}, {}, {})",
+        placeholder(next),
+        placeholder(next + 1),
+        placeholder(next + 2)
+    ));
+    sql
+}
+
+async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids: &[Uuid]) -> Uuid {
+    let mut tx = pool.begin().await.unwrap();
+    let locked =
+        sqlx::query("select id from chat_sessions where id = any($1) order by id for update")
+            .bind(ids.to_vec())
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(locked.len(), ids.len(), "baseline: lock");
+    let rows = sqlx::query(AssertSqlSafe(style.select().replace("{ids}", "= any($1)")))
+        .bind(ids.to_vec())
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), ids.len(), "baseline: plan rows");
+    let deleted = sqlx::query("delete from chat_sessions where id = any($1)")
+        .bind(ids.to_vec())
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
+
+    let batch_id = Uuid::new_v4();
+    let sql = audit_insert_sql(rows.len(), |i| format!("${i}"));
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(batch_id)
+        .bind(actor.id)
+        .bind(actor.username.clone());
+    let mut total = 0;
+    for r in &rows {
+        let messages: i64 = r.get("messages");
+        total += messages;
+        let title: String = r.get("title");
+        let model: String = r.get("model");
+        let owner_id: Option<Uuid> = r.get("user_id");
+        let owner: Option<String> = r.get("username");
+        let guild_id: Option<Uuid> = r.get("guild_id");
+        let (label, counts, details) = audit_parts(
+            &title,
+            &model,
+            owner_id.map(|u| u.to_string()),
+            owner.as_deref(),
+            guild_id.map(|u| u.to_string()),
+            messages,
+        );
+        q = q
+            .bind(r.get::<Uuid, _>("id"))
+            .bind(label)
+            .bind(sqlx::types::Json(counts))
+            .bind(sqlx::types::Json(details));
+    }
+    let (label, counts, details) = summary_parts(ids, total);
+    q = q
+        .bind(label)
+        .bind(sqlx::types::Json(counts))
+        .bind(sqlx::types::Json(details));
+    q.execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    batch_id
+}
+
+async fn baseline_delete_sqlite(
+    pool: &SqlitePool,
+    style: CountStyle,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Uuid {
+    let id_texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    let list = question_marks(ids.len());
+    let mut tx = pool.begin_with("begin immediate").await.unwrap();
+    let mut q = sqlx::query(AssertSqlSafe(
+        style.select().replace("{ids}", &format!("in ({list})")),
+    ));
+    for id in &id_texts {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(rows.len(), ids.len(), "baseline: plan rows");
+    let mut q = sqlx::query(AssertSqlSafe(format!(
+        "delete from chat_sessions where id in ({list})"
+    )));
+    for id in &id_texts {
+        q = q.bind(id.clone());
+    }
+    let deleted = q.execute(&mut *tx).await.unwrap().rows_affected();
+    assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
+
+    let batch_id = Uuid::new_v4();
+    let sql = audit_insert_sql(rows.len(), |i| format!("?{i}"));
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(batch_id.to_string())
+        .bind(actor.id.to_string())
+        .bind(actor.username.clone());
+    let mut total = 0;
+    for r in &rows {
+        let messages: i64 = r.get("messages");
+        total += messages;
+        let title: String = r.get("title");
+        let model: String = r.get("model");
+        let owner: Option<String> = r.get("username");
+        let (label, counts, details) = audit_parts(
+            &title,
+            &model,
+            r.get("user_id"),
+            owner.as_deref(),
+            r.get("guild_id"),
+            messages,
+        );
+        q = q
+            .bind(r.get::<String, _>("id"))
+            .bind(label)
+            .bind(counts.to_string())
+            .bind(details.to_string());
+    }
+    let (label, counts, details) = summary_parts(ids, total);
+    q = q
+        .bind(label)
+        .bind(counts.to_string())
+        .bind(details.to_string());
+    q.execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    batch_id
+}
+
+async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
+    let name = b.kind.name();
+    println!(
+        "\n[{name}] (a) bulk delete: {SESSIONS_PER_ROUND} sessions × {MESSAGES_PER_SESSION} \
+         messages + {} audit rows, {} rounds per side, interleaved",
+        SESSIONS_PER_ROUND + 1,
+        cfg.rounds
+    );
+    let styles = [CountStyle::GroupBy, CountStyle::Subquery];
+    let mut plans = Vec::new();
+    let mut modcon = Vec::new();
+    let mut baselines: Vec<Vec<Duration>> = vec![Vec::new(); styles.len()];
+    let mut inserts = Vec::new();
+    for round in 0..cfg.rounds {
+        // Rotate which side goes first so none always follows another.
+        for slot in 0..=styles.len() {
+            match (round + slot) % (styles.len() + 1) {
+                0 => {
+                    let (p, e) = modcon_delete_round(b, &format!("m{round}"), &mut inserts).await;
+                    plans.push(p);
+                    modcon.push(e);
+                }
+                k => {
+                    let style = styles[k - 1];
+                    let tag = format!("b{k}-{round}");
+                    baselines[k - 1]
+                        .push(baseline_delete_round(b, style, &tag, &mut inserts).await);
+                }
+            }
+        }
+        println!(
+            "  round {}: modcon plan {} execute {} | {} {} | {} {} (all verified)",
+            round + 1,
+            ms(plans[round]),
+            ms(modcon[round]),
+            styles[0].name(),
+            ms(baselines[0][round]),
+            styles[1].name(),
+            ms(baselines[1][round]),
+        );
+    }
+    let (p, m) = (Stats::of(&plans), Stats::of(&modcon));
+    let ins = Stats::of(&inserts);
+    println!(
+        "  fixture insert (Batch::insert, 100 sessions + 100,000 messages, not part of the case): \
+         median {} ({:.0} messages/s)",
+        ms(ins.median),
+        (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as f64 / ins.median.as_secs_f64()
+    );
+    println!("  modcon plan                 {}", p.line());
+    println!("  modcon execute              {}", m.line());
+    for (style, samples) in styles.iter().zip(&baselines) {
+        let st = Stats::of(samples);
+        let r = ratio(m.median, st.median);
+        println!("  {:<27} {}", style.name(), st.line());
+        println!(
+            "    ratio of medians, modcon execute / this: {r:.2}×  (plan + execute / this: {:.2}×)",
+            ratio(m.median + p.median, st.median)
+        );
+        out.push(Outcome {
+            backend: name,
+            case: match style {
+                CountStyle::GroupBy => "(a) delete 100×1,000 + audit vs join + group by",
+                CountStyle::Subquery => "(a) delete 100×1,000 + audit vs count subquery",
+            },
+            modcon: m.median,
+            baseline: st.median,
+            target: "≤ 1.25×",
+            met: Some(r <= RATIO_TARGET),
+        });
+    }
+}
+
+// ---------------------------------------------------------------- (b) first page
+
+#[derive(Debug, Clone, PartialEq)]
+struct ListRow {
+    id: Uuid,
+    title: String,
+    owner_id: Option<Uuid>,
+    owner_name: Option<String>,
+    guild_id: Option<Uuid>,
+    guild_name: Option<String>,
+    model: String,
+    messages: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const LIST_PG: &str = "select s.id, s.title, s.user_id, u.username as owner_name, s.guild_id, \
+     g.name as guild_name, s.model, s.created_at, s.updated_at, \
+     (select count(*) from chat_messages m where m.session_id = s.id) as messages \
+     from chat_sessions s left join users u on u.id = s.user_id \
+     left join guilds g on g.id = s.guild_id \
+     order by s.created_at desc, s.id desc limit 50";
+// Same text: SQLite has no other syntax for this.
+const LIST_SQLITE: &str = LIST_PG;
+
+async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
+    match raw {
+        Raw::Pg(pool) => sqlx::query(LIST_PG)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| ListRow {
+                id: r.get("id"),
+                title: r.get("title"),
+                owner_id: r.get("user_id"),
+                owner_name: r.get("owner_name"),
+                guild_id: r.get("guild_id"),
+                guild_name: r.get("guild_name"),
+                model: r.get("model"),
+                messages: r.get("messages"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            })
+            .collect(),
+        Raw::Lite(pool) => {
+            let uuid = |t: String| Uuid::parse_str(&t).unwrap();
+            let time = |t: String| {
+                DateTime::parse_from_rfc3339(&t)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            };
+            sqlx::query(LIST_SQLITE)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| ListRow {
+                    id: uuid(r.get("id")),
+                    title: r.get("title"),
+                    owner_id: r.get::<Option<String>, _>("user_id").map(uuid),
+                    owner_name: r.get("owner_name"),
+                    guild_id: r.get::<Option<String>, _>("guild_id").map(uuid),
+                    guild_name: r.get("guild_name"),
+                    model: r.get("model"),
+                    messages: r.get("messages"),
+                    created_at: time(r.get("created_at")),
+                    updated_at: time(r.get("updated_at")),
+                })
+                .collect()
+        }
+    }
+}
+
+async fn modcon_page(db: &Db) -> Vec<ListRow> {
+    let page = chat_sessions(db, &ChatSessionFilter::default(), None, PAGE)
+        .await
+        .expect("chat_sessions");
+    assert!(
+        page.next.is_some(),
+        "modcon: a first page of a big table has a next"
+    );
+    page.rows
+        .into_iter()
+        .map(|r| ListRow {
+            id: r.id,
+            title: r.title,
+            owner_id: r.owner_id,
+            owner_name: r.owner_name,
+            guild_id: r.guild_id,
+            guild_name: r.guild_name,
+            model: r.model,
+            messages: r.messages,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect()
+}
+
+async fn time_modcon_page(db: &Db) -> Duration {
+    let t = Instant::now();
+    let rows = modcon_page(db).await;
+    let elapsed = t.elapsed();
+    assert_eq!(rows.len(), PAGE, "modcon: page size");
+    elapsed
+}
+
+async fn time_baseline_page(raw: &Raw) -> Duration {
+    let t = Instant::now();
+    let rows = baseline_page(raw).await;
+    let elapsed = t.elapsed();
+    assert_eq!(rows.len(), PAGE, "baseline: page size");
+    elapsed
+}
+
+async fn explain_page(raw: &Raw) {
+    println!(
+        "  plan of the page query (the baseline's text; modcon's differs only in `where 1 = 1` and `limit $1` = 51):"
+    );
+    match raw {
+        Raw::Pg(pool) => {
+            let lines: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "explain (analyze, buffers) {LIST_PG}"
+            )))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            for line in lines {
+                println!("    {line}");
+            }
+        }
+        Raw::Lite(pool) => {
+            let rows = sqlx::query(AssertSqlSafe(format!("explain query plan {LIST_SQLITE}")))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            for r in rows {
+                println!("    {}", r.get::<String, _>("detail"));
+            }
+        }
+    }
+}
+
+async fn bench_page(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
+    let name = b.kind.name();
+    let messages = cfg.list_sessions * cfg.list_messages_per_session;
+    println!(
+        "\n[{name}] (b) first page of {PAGE} sessions with message counts, {messages} messages \
+         in {} sessions",
+        cfg.list_sessions
+    );
+    let t = Instant::now();
+    let seeded = seed_scale(
+        &b.db,
+        ScaleSpec {
+            users: 1_000,
+            guilds: 100,
+            sessions: cfg.list_sessions,
+            messages_per_session: cfg.list_messages_per_session,
+            orphan_percent: 5,
+        },
+        |_| {},
+    )
+    .await
+    .expect("seed_scale");
+    let seed_time = t.elapsed();
+    assert_eq!(seeded.messages, messages);
+    let t = Instant::now();
+    b.raw.exec("analyze").await;
+    let analyze_time = t.elapsed();
+    let total_messages = b.raw.count("select count(*) from chat_messages").await;
+    assert_eq!(total_messages, messages as i64, "seeded messages");
+    println!(
+        "  seeded {} sessions / {} messages with seed_scale in {:.1} s ({:.0} messages/s); \
+         analyze {:.1} s",
+        seeded.sessions,
+        seeded.messages,
+        seed_time.as_secs_f64(),
+        seeded.messages as f64 / seed_time.as_secs_f64(),
+        analyze_time.as_secs_f64()
+    );
+
+    // Both must return the same page.
+    let m = modcon_page(&b.db).await;
+    let base = baseline_page(&b.raw).await;
+    assert_eq!(m.len(), PAGE, "modcon: page size");
+    assert_eq!(base.len(), PAGE, "baseline: page size");
+    assert_eq!(m, base, "modcon and the baseline return different pages");
+    assert!(
+        m.iter()
+            .all(|r| r.messages == cfg.list_messages_per_session as i64)
+    );
+
+    for _ in 0..cfg.warmup {
+        assert_eq!(modcon_page(&b.db).await.len(), PAGE);
+        assert_eq!(baseline_page(&b.raw).await.len(), PAGE);
+    }
+    let mut modcon = Vec::with_capacity(cfg.calls);
+    let mut baseline = Vec::with_capacity(cfg.calls);
+    for i in 0..cfg.calls {
+        // Interleaved call by call, alternating which goes first.
+        if i % 2 == 0 {
+            modcon.push(time_modcon_page(&b.db).await);
+            baseline.push(time_baseline_page(&b.raw).await);
+        } else {
+            baseline.push(time_baseline_page(&b.raw).await);
+            modcon.push(time_modcon_page(&b.db).await);
+        }
+    }
+    let (ms_, bs) = (Stats::of(&modcon), Stats::of(&baseline));
+    let r = ratio(ms_.median, bs.median);
+    println!("  modcon    {}", ms_.line());
+    println!("  baseline  {}", bs.line());
+    println!("  ratio of medians: {r:.2}×");
+    explain_page(&b.raw).await;
+    let (target, met) = match b.kind {
+        Kind::Postgres => ("median < 20 ms", Some(ms_.median < PAGE_TARGET)),
+        Kind::Sqlite => ("(none set)", None),
+    };
+    out.push(Outcome {
+        backend: name,
+        case: if cfg.quick {
+            "(b) first page of 50, 100k msgs"
+        } else {
+            "(b) first page of 50, 1M msgs"
+        },
+        modcon: ms_.median,
+        baseline: bs.median,
+        target,
+        met,
+    });
+    if b.kind == Kind::Postgres {
+        println!("  p95: modcon {} / baseline {}", ms(ms_.p95), ms(bs.p95));
+    }
+}
+
+// ---------------------------------------------------------------- main
+
+async fn run_backend(kind: Kind, cfg: Config) -> Vec<Outcome> {
+    let (bench, cleanup) = open(kind).await;
+    let task = tokio::spawn(async move {
+        let mut out = Vec::new();
+        bench_delete(&bench, &cfg, &mut out).await;
+        bench_page(&bench, &cfg, &mut out).await;
+        bench.db.close().await;
+        bench.raw.close().await;
+        out
+    });
+    let result = task.await;
+    clean_up(cleanup).await;
+    match result {
+        Ok(out) => out,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("{} benchmark task failed: {e}", kind.name()),
+    }
+}
+
+fn print_table(rows: &[Outcome]) {
+    println!("\n| backend | case | modcon median | baseline median | ratio | target | met |");
+    println!("|---|---|---:|---:|---:|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {:.2}× | {} | {} |",
+            r.backend,
+            r.case,
+            ms(r.modcon),
+            ms(r.baseline),
+            ratio(r.modcon, r.baseline),
+            r.target,
+            match r.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "n/a",
+            }
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = Config::from_args(&args);
+    let only_pg = args.iter().any(|a| a == "postgres");
+    let only_lite = args.iter().any(|a| a == "sqlite");
+    let kinds: Vec<Kind> = match (only_pg, only_lite) {
+        (true, false) => vec![Kind::Postgres],
+        (false, true) => vec![Kind::Sqlite],
+        _ => vec![Kind::Postgres, Kind::Sqlite],
+    };
+    println!(
+        "modcon data-layer benchmark ({} run: {} delete rounds per side, {} messages for the page, \
+         {} page calls per side after {} warm-up)",
+        if cfg.quick { "quick" } else { "full" },
+        cfg.rounds,
+        cfg.list_sessions * cfg.list_messages_per_session,
+        cfg.calls,
+        cfg.warmup
+    );
+    if std::env::var_os("MODCON_BENCH_SQLX_LOG").is_some() {
+        // Diagnostics only: sqlx's per-statement summary with its elapsed time, on stderr.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("sqlx::query=debug"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut rows = Vec::new();
+    for kind in kinds {
+        rows.extend(runtime.block_on(run_backend(kind, cfg)));
+    }
+    print_table(&rows);
+}
