@@ -4,18 +4,16 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Widget};
 use uuid::Uuid;
 
-use super::{Cx, Effect, Pane, find, list_status, navigate, page_if_needed, reload};
+use super::{Cx, Effect, Pane, draw_list, find, list_status, navigate, page_if_needed, reload};
 use crate::db::DataError;
 use crate::db::audit::{AuditEntry, AuditFilter};
 use crate::sanitize::{clean_lines, fit};
 use crate::tui::keymap::Action;
 use crate::tui::list::ListView;
 use crate::tui::popup::{Popup, TextView};
-use crate::tui::table::{self, Column, TableRow};
+use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{PageData, Query, Slot};
 
@@ -299,17 +297,14 @@ impl Pane for AuditPane {
                 style: e.action.contains("failed").then(|| theme.warning()),
             })
             .collect();
-        table::draw(buf, area, &COLUMNS, &rows, theme);
-        if let Some(status) = list_status(&self.list, !self.text.is_empty()) {
-            let y = area.y + 1 + rows.len() as u16;
-            if y < area.y + area.height {
-                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
-                    .render(
-                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
-                        buf,
-                    );
-            }
-        }
+        draw_list(
+            buf,
+            area,
+            &COLUMNS,
+            &rows,
+            list_status(&self.list, !self.text.is_empty()),
+            theme,
+        );
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

@@ -3,20 +3,18 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Widget};
 use uuid::Uuid;
 
 use super::{
-    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
-    navigate, page_if_needed, reload, short_id, targets, when,
+    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, draw_list, find, list_status,
+    mark, navigate, page_if_needed, reload, request_keys, short_id, targets, when,
 };
 use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
-use crate::tui::table::{self, Column, TableRow};
+use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
 
@@ -280,21 +278,9 @@ impl Pane for ChatsPane {
                     Some(view) => Self::message_query(view, None),
                     None => self.session_query(None),
                 };
-                let seq = cx.next_seq();
-                cx.send(Request::Ids {
-                    seq,
-                    query,
-                    cap: MARK_ALL_CAP,
-                });
-                self.keys_request = Some((seq, invert));
-                Effect::Status(
-                    if invert {
-                        "inverting marks…"
-                    } else {
-                        "marking all matching rows…"
-                    }
-                    .into(),
-                )
+                let (effect, waiting) = request_keys(cx, query, invert);
+                self.keys_request = waiting;
+                effect
             }
             Action::NextMatch | Action::PrevMatch => {
                 let forward = action == Action::NextMatch;
@@ -549,17 +535,7 @@ impl Pane for ChatsPane {
                 list_status(&self.list, self.is_filtered()),
             ),
         };
-        table::draw(buf, area, columns, &rows, theme);
-        if let Some(status) = status {
-            let y = area.y + 1 + rows.len() as u16;
-            if y < area.y + area.height {
-                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
-                    .render(
-                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
-                        buf,
-                    );
-            }
-        }
+        draw_list(buf, area, columns, &rows, status, theme);
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
-    navigate, page_if_needed, reload, targets, when,
+    Cx, DeleteIntent, Effect, Pane, Typed, apply_keys, draw_list, find, list_status, mark,
+    navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
 use crate::db::{DataError, Permission};
@@ -19,7 +19,7 @@ use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::table::{self, Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{OpKind, PageData, Query, Request, RowKey, Slot};
+use crate::tui::worker::{OpKind, PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 7] = [
     Column::flex("Name"),
@@ -187,17 +187,13 @@ impl Pane for GuildsPane {
                 Effect::Intent(DeleteIntent::new(OpKind::DeleteGuilds, ids, hidden, typed))
             }
             Action::MarkAll | Action::InvertMarks if self.open.is_none() => {
-                let seq = cx.next_seq();
-                cx.send(Request::Ids {
-                    seq,
-                    query: Query::Guilds {
-                        text: self.text.clone(),
-                        after: None,
-                    },
-                    cap: MARK_ALL_CAP,
-                });
-                self.keys_request = Some((seq, action == Action::InvertMarks));
-                Effect::Status("marking…".into())
+                let query = Query::Guilds {
+                    text: self.text.clone(),
+                    after: None,
+                };
+                let (effect, waiting) = request_keys(cx, query, action == Action::InvertMarks);
+                self.keys_request = waiting;
+                effect
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.text.clone().unwrap_or_default();
@@ -378,17 +374,14 @@ impl Pane for GuildsPane {
                 style: None,
             })
             .collect();
-        table::draw(buf, area, &COLUMNS, &rows, theme);
-        if let Some(status) = list_status(&self.list, self.text.is_some()) {
-            let y = area.y + 1 + rows.len() as u16;
-            if y < area.y + area.height {
-                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
-                    .render(
-                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
-                        buf,
-                    );
-            }
-        }
+        draw_list(
+            buf,
+            area,
+            &COLUMNS,
+            &rows,
+            list_status(&self.list, self.text.is_some()),
+            theme,
+        );
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

@@ -2,21 +2,19 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Widget};
 use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
-    navigate, page_if_needed, reload, targets, when,
+    Cx, DeleteIntent, Effect, Pane, Typed, apply_keys, draw_list, find, list_status, mark,
+    navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
-use crate::tui::table::{self, Column, TableRow};
+use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
 
@@ -126,18 +124,16 @@ impl Pane for MessagesPane {
                 ))
             }
             Action::MarkAll | Action::InvertMarks => {
-                let seq = cx.next_seq();
-                let query = Query::PrivateMessages {
-                    filter: self.filter.clone(),
-                    after: None,
-                };
-                cx.send(Request::Ids {
-                    seq,
-                    query,
-                    cap: MARK_ALL_CAP,
-                });
-                self.keys_request = Some((seq, action == Action::InvertMarks));
-                Effect::Status("marking…".into())
+                let (effect, waiting) = request_keys(
+                    cx,
+                    Query::PrivateMessages {
+                        filter: self.filter.clone(),
+                        after: None,
+                    },
+                    action == Action::InvertMarks,
+                );
+                self.keys_request = waiting;
+                effect
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.filter.text.clone().unwrap_or_default();
@@ -268,17 +264,14 @@ impl Pane for MessagesPane {
                 style: None,
             })
             .collect();
-        table::draw(buf, area, &COLUMNS, &rows, theme);
-        if let Some(status) = list_status(&self.list, self.is_filtered()) {
-            let y = area.y + 1 + rows.len() as u16;
-            if y < area.y + area.height {
-                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
-                    .render(
-                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
-                        buf,
-                    );
-            }
-        }
+        draw_list(
+            buf,
+            area,
+            &COLUMNS,
+            &rows,
+            list_status(&self.list, self.is_filtered()),
+            theme,
+        );
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

@@ -304,6 +304,49 @@ pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// Draws a list's rows and, under them, its status (loading, empty, error, capped).
+pub fn draw_list(
+    buf: &mut Buffer,
+    area: Rect,
+    columns: &[super::table::Column],
+    rows: &[super::table::TableRow],
+    status: Option<String>,
+    theme: &Theme,
+) {
+    super::table::draw(buf, area, columns, rows, theme);
+    let Some(status) = status else {
+        return;
+    };
+    let y = area.y + 1 + rows.len() as u16;
+    if y < area.y + area.height {
+        let text = crate::sanitize::fit(&status, area.width.saturating_sub(2) as usize);
+        buf.set_stringn(
+            area.x + 2,
+            y,
+            &text,
+            area.width.saturating_sub(2) as usize,
+            theme.dim(),
+        );
+    }
+}
+
+/// Asks for the keys of every row of `query` ("mark all" or "invert"); returns what
+/// the pane waits for.
+pub fn request_keys(cx: &mut Cx, query: Query, invert: bool) -> (Effect, Option<(u64, bool)>) {
+    let seq = cx.next_seq();
+    cx.send(Request::Ids {
+        seq,
+        query,
+        cap: MARK_ALL_CAP,
+    });
+    let what = if invert {
+        "inverting marks…"
+    } else {
+        "marking all matching rows…"
+    };
+    (Effect::Status(what.into()), Some((seq, invert)))
+}
+
 /// The common words of a list's footer: loading, errors, the cap.
 pub fn list_status<R, C: Clone>(list: &ListView<R, C>, filtered: bool) -> Option<String> {
     if let Some(e) = &list.error {

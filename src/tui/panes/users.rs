@@ -5,14 +5,12 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Widget};
 use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, find, list_status, mark,
-    navigate, page_if_needed, reload, targets, when,
+    Cx, DeleteIntent, Effect, Pane, Typed, apply_keys, draw_list, find, list_status, mark,
+    navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
 use crate::db::plan::ContentPolicy;
@@ -21,9 +19,9 @@ use crate::sanitize::{clean_line, fit};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::popup::{Popup, TextView};
-use crate::tui::table::{self, Column, TableRow};
+use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{OpKind, PageData, Query, Request, RowKey, Slot};
+use crate::tui::worker::{OpKind, PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 9] = [
     Column::flex("Username"),
@@ -165,17 +163,13 @@ impl Pane for UsersPane {
                 ))
             }
             Action::MarkAll | Action::InvertMarks => {
-                let seq = cx.next_seq();
-                cx.send(Request::Ids {
-                    seq,
-                    query: Query::Users {
-                        filter: self.filter.clone(),
-                        after: None,
-                    },
-                    cap: MARK_ALL_CAP,
-                });
-                self.keys_request = Some((seq, action == Action::InvertMarks));
-                Effect::Status("marking…".into())
+                let query = Query::Users {
+                    filter: self.filter.clone(),
+                    after: None,
+                };
+                let (effect, waiting) = request_keys(cx, query, action == Action::InvertMarks);
+                self.keys_request = waiting;
+                effect
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.filter.text.clone().unwrap_or_default();
@@ -299,17 +293,14 @@ impl Pane for UsersPane {
                     .or_else(|| (!u.is_active).then(|| theme.dim())),
             })
             .collect();
-        table::draw(buf, area, &COLUMNS, &rows, theme);
-        if let Some(status) = list_status(&self.list, self.filter != UserFilter::default()) {
-            let y = area.y + 1 + rows.len() as u16;
-            if y < area.y + area.height {
-                Paragraph::new(Line::styled(fit(&status, area.width as usize), theme.dim()))
-                    .render(
-                        Rect::new(area.x + 2, y, area.width.saturating_sub(2), 1),
-                        buf,
-                    );
-            }
-        }
+        draw_list(
+            buf,
+            area,
+            &COLUMNS,
+            &rows,
+            list_status(&self.list, self.filter != UserFilter::default()),
+            theme,
+        );
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {
