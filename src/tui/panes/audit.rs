@@ -6,7 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use uuid::Uuid;
 
-use super::{Cx, Effect, Pane, draw_list, find, list_status, navigate, page_if_needed, reload};
+use super::{
+    Cx, Effect, Pane, draw_list, find_or_say, list_status, navigate, page_if_needed, reload,
+};
 use crate::db::DataError;
 use crate::db::audit::{AuditEntry, AuditFilter};
 use crate::sanitize::{clean_lines, fit};
@@ -194,13 +196,7 @@ impl Pane for AuditPane {
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.filter.text.clone().unwrap_or_default();
-                if find(&mut self.list, &needle, action == Action::NextMatch, |e| {
-                    cells(e).join(" ")
-                }) {
-                    Effect::None
-                } else {
-                    Effect::Status("no match".into())
-                }
+                find_or_say(&mut self.list, &needle, action, |e| cells(e).join(" "))
             }
             Action::Refresh => {
                 self.reload(cx);

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, draw_list, find, list_status, mark, navigate,
+    Cx, DeleteIntent, Effect, Pane, Typed, draw_list, find_or_say, list_status, mark, navigate,
     page_if_needed, reload, request_keys, when,
 };
 use crate::db::comments::ContentKind;
@@ -208,13 +208,7 @@ impl Pane for ContentPane {
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.filter.text.clone().unwrap_or_default();
-                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
-                    cells(r).join(" ")
-                }) {
-                    Effect::None
-                } else {
-                    Effect::Status("no match".into())
-                }
+                find_or_say(&mut self.list, &needle, action, |r| cells(r).join(" "))
             }
             Action::Refresh => {
                 self.reload(cx);

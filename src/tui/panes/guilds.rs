@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, apply_keys, draw_list, find, list_status, mark,
+    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
     navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
@@ -197,13 +197,7 @@ impl Pane for GuildsPane {
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.text.clone().unwrap_or_default();
-                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
-                    cells(r).join(" ")
-                }) {
-                    Effect::None
-                } else {
-                    Effect::Status("no match".into())
-                }
+                find_or_say(&mut self.list, &needle, action, |r| cells(r).join(" "))
             }
             Action::Refresh => {
                 self.refresh(cx);
@@ -239,17 +233,13 @@ impl Pane for GuildsPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        match self.keys_request {
-            Some((expected, invert)) if expected == seq => {
-                self.keys_request = None;
-                let n = apply_keys(&mut self.marks, &keys, invert);
-                Effect::Status(format!(
-                    "{} {n} matching guilds",
-                    if invert { "inverted" } else { "marked" }
-                ))
-            }
-            _ => Effect::None,
-        }
+        answer_keys(
+            &mut self.keys_request,
+            &mut self.marks,
+            seq,
+            &keys,
+            "guilds",
+        )
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, apply_keys, draw_list, find, list_status, mark,
+    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
     navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
@@ -137,13 +137,7 @@ impl Pane for MessagesPane {
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.filter.text.clone().unwrap_or_default();
-                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
-                    cells(r).join(" ")
-                }) {
-                    Effect::None
-                } else {
-                    Effect::Status("no match".into())
-                }
+                find_or_say(&mut self.list, &needle, action, |r| cells(r).join(" "))
             }
             Action::Refresh => {
                 self.reload(cx);
@@ -167,17 +161,13 @@ impl Pane for MessagesPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        match self.keys_request {
-            Some((expected, invert)) if expected == seq => {
-                self.keys_request = None;
-                let n = apply_keys(&mut self.marks, &keys, invert);
-                Effect::Status(format!(
-                    "{} {n} matching messages",
-                    if invert { "inverted" } else { "marked" }
-                ))
-            }
-            _ => Effect::None,
-        }
+        answer_keys(
+            &mut self.keys_request,
+            &mut self.marks,
+            seq,
+            &keys,
+            "messages",
+        )
     }
 
     fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {

@@ -273,6 +273,48 @@ pub fn find<R, C: Clone>(
     false
 }
 
+/// Applies the answer to a pane's outstanding "mark all" or "invert", if it is that one.
+pub fn answer_keys(
+    waiting: &mut Option<(u64, bool)>,
+    marks: &mut Marks,
+    seq: u64,
+    keys: &[RowKey],
+    noun: &str,
+) -> Effect {
+    match *waiting {
+        Some((expected, invert)) if expected == seq => {
+            *waiting = None;
+            let n = apply_keys(marks, keys, invert);
+            let capped = if n >= MARK_ALL_CAP {
+                " (the most one action takes)"
+            } else {
+                ""
+            };
+            let verb = if invert {
+                "inverted the marks of"
+            } else {
+                "marked"
+            };
+            Effect::Status(format!("{verb} {n} matching {noun}{capped}"))
+        }
+        _ => Effect::None,
+    }
+}
+
+/// `n`/`N`: the next or previous loaded row containing the filter text, or says none.
+pub fn find_or_say<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    needle: &str,
+    action: Action,
+    text_of: impl Fn(&R) -> String,
+) -> Effect {
+    if find(list, needle, action == Action::NextMatch, text_of) {
+        Effect::None
+    } else {
+        Effect::Status("no match".into())
+    }
+}
+
 /// Marks every key, or inverts the marks of the keys, answering "mark all".
 pub fn apply_keys(marks: &mut Marks, keys: &[RowKey], invert: bool) -> usize {
     for key in keys {

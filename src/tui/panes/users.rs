@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, apply_keys, draw_list, find, list_status, mark,
+    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
     navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
@@ -173,13 +173,7 @@ impl Pane for UsersPane {
             }
             Action::NextMatch | Action::PrevMatch => {
                 let needle = self.filter.text.clone().unwrap_or_default();
-                if find(&mut self.list, &needle, action == Action::NextMatch, |r| {
-                    cells(r).join(" ")
-                }) {
-                    Effect::None
-                } else {
-                    Effect::Status("no match".into())
-                }
+                find_or_say(&mut self.list, &needle, action, |r| cells(r).join(" "))
             }
             Action::Refresh => {
                 self.reload(cx);
@@ -203,17 +197,7 @@ impl Pane for UsersPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        match self.keys_request {
-            Some((expected, invert)) if expected == seq => {
-                self.keys_request = None;
-                let n = apply_keys(&mut self.marks, &keys, invert);
-                Effect::Status(format!(
-                    "{} {n} matching users",
-                    if invert { "inverted" } else { "marked" }
-                ))
-            }
-            _ => Effect::None,
-        }
+        answer_keys(&mut self.keys_request, &mut self.marks, seq, &keys, "users")
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {
