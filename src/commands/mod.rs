@@ -254,7 +254,10 @@ async fn delete(
                 .collect();
             let outcome = crate::cache::invalidate(&config.cache, owner, &done).await;
             if let CacheOutcome::NotCleared { .. } = &outcome {
-                eprintln!("modcon: the delete is committed, but the {outcome}");
+                eprintln!(
+                    "modcon: the delete is committed, but the {}",
+                    crate::sanitize::clean_line(&outcome.to_string())
+                );
             }
             Some(outcome)
         }
@@ -325,7 +328,10 @@ fn report(
         if let DataError::PlanChanged(fresh) = error {
             output::print_plans(kind, json, std::slice::from_ref(fresh.as_ref()));
         } else if done_something {
-            eprintln!("modcon: stopped after the batches below: {error}");
+            eprintln!(
+                "modcon: stopped after the batches below: {}",
+                crate::sanitize::clean_line(&error.to_string())
+            );
         }
     }
     if !results.plans.is_empty() {
