@@ -1057,6 +1057,37 @@ mod issue_four {
         );
         insta::assert_snapshot!("guild_confirm_120x40", text);
         assert!(app.update(ch('y')).is_empty(), "not without the name");
+        // A name that cannot be typed as shown asks for the count instead.
+        let mut hostile = App::new(options(false, true), (120, 40));
+        hostile.update(super::data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "x".into(),
+        }));
+        let requests = hostile.update(super::data(Response::SignedIn(admin())));
+        let _ = requests;
+        let requests = hostile.update(ch('4'));
+        load(
+            &mut hostile,
+            &requests,
+            Slot::Guilds,
+            PageData::Guilds(Page {
+                rows: vec![guild(2, "\u{202e}sdliuG kcaH")],
+                next: None,
+            }),
+        );
+        let (seq, _) = plan_groups(&hostile.update(ch('d')));
+        let mut hostile_plan = plan_for(&[id(2)], 1, vec![]);
+        hostile_plan.request = OpRequest::new(
+            Operation::DeleteGuilds {
+                ids: TargetIds::new(vec![id(2)]).unwrap(),
+            },
+            None,
+        );
+        hostile.update(super::data(Response::Planned {
+            seq,
+            result: Ok(vec![hostile_plan]),
+        }));
+        assert!(screen(&hostile, 120, 40).0.contains("Type 1 to confirm"));
         app.update(key(KeyCode::BackTab));
         app.update(key(KeyCode::BackTab));
         typed(&mut app, "Book Lovers");

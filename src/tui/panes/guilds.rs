@@ -177,9 +177,16 @@ impl Pane for GuildsPane {
                             .find(|r| r.id == ids[0])
                             .map(|r| r.name.clone()),
                     };
+                    // A name with hidden or control characters cannot be typed as
+                    // shown: then the count is asked for instead.
                     match name {
-                        Some(name) => Typed::Name(crate::sanitize::clean_line(&name)),
-                        None => Typed::Count,
+                        Some(name)
+                            if !name.trim().is_empty()
+                                && crate::sanitize::clean_line(&name) == name =>
+                        {
+                            Typed::Name(name)
+                        }
+                        _ => Typed::Count,
                     }
                 } else {
                     Typed::Count
