@@ -66,6 +66,7 @@ pub fn database_url(cli: &Cli, config: &Config) -> Result<(String, Source), Fail
 /// Opens the database read-write. The demo is created, migrated and seeded on first use;
 /// other databases must already have the schema (`modcon migrate`).
 pub async fn open(cli: &Cli, config: &Config) -> Result<(Db, Source), Failure> {
+    refuse_mapped(config)?;
     let (url, source) = database_url(cli, config)?;
     let db = Db::connect(&url, Access::ReadWrite).await?;
     if let Source::Demo(_) = source {
@@ -89,12 +90,32 @@ pub async fn run(cli: Cli, config: Config) -> Result<Exit, Failure> {
         Some(Command::Migrate) => migrate(&cli, &config).await,
         Some(Command::Seed(args)) => seed(&cli, &config, args).await,
         Some(Command::Passwd(args)) => passwd(&cli, &config, args).await,
+        Some(Command::Schema(command)) => schema(&cli, &config, command).await,
         Some(_) => Err(Failure::new(Exit::Failed, "unhandled command")),
+    }
+}
+
+/// The moderation steps still run on the reference schema only: a map for a platform's
+/// own tables is checked and shown (`modcon schema …`) but not yet acted on.
+fn refuse_mapped(config: &Config) -> Result<(), Failure> {
+    let map = config
+        .schema_map()
+        .map_err(|problems| Failure::new(Exit::Usage, problems.join("\n")))?;
+    if map.is_reference() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            Exit::Usage,
+            "this configuration maps a platform's own tables ([schema.*]): `modcon schema \
+             check | show | init` work on it; the console and the moderation commands do not \
+             act on a mapped schema yet",
+        ))
     }
 }
 
 async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
     use crate::tui::{self, app::Options, keymap::Keymap, theme::Theme};
+    refuse_mapped(config)?;
     let (url, source) = database_url(cli, config)?;
     let demo = matches!(source, Source::Demo(_));
     let (keymap, keymap_problems) = Keymap::with_overrides(&config.keys);
@@ -128,6 +149,62 @@ async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
         .await
         .map_err(|e| Failure::new(Exit::Failed, format!("the terminal failed: {e}")))?;
     Ok(Exit::Done)
+}
+
+/// `modcon schema check | show | init`: read-only, no sign-in (the catalog is no
+/// moderation data); what is printed from the database is sanitised.
+async fn schema(
+    cli: &Cli,
+    config: &Config,
+    command: &crate::cli::SchemaCommand,
+) -> Result<Exit, Failure> {
+    use crate::cli::SchemaCommand;
+    let clean = |text: &str| {
+        crate::sanitize::clean_lines(text)
+            .join("\n")
+            .trim_end()
+            .to_string()
+            + "\n"
+    };
+    let map = config
+        .schema_map()
+        .map_err(|problems| Failure::new(Exit::Usage, problems.join("\n")))?;
+    let (url, _) = database_url(cli, config)?;
+    let db = Db::connect(&url, Access::ReadOnly).await?;
+    let result = match command {
+        SchemaCommand::Init { namespace } => {
+            let catalog = db
+                .catalog(namespace.as_deref().or(map.namespace.as_deref()))
+                .await;
+            catalog.map(|catalog| {
+                print!("{}", clean(&crate::db::schema::draft_map(&catalog)));
+                Exit::Done
+            })
+        }
+        SchemaCommand::Check | SchemaCommand::Show => match db.check_map(&map).await {
+            Ok(schema) => {
+                if matches!(command, SchemaCommand::Show) {
+                    print!("{}", clean(&crate::db::schema::render_graph(&schema)));
+                } else {
+                    println!(
+                        "the schema map fits {} ({} entities enabled)",
+                        db.display_url(),
+                        schema.enabled_entities().count()
+                    );
+                }
+                Ok(Exit::Done)
+            }
+            Err(DataError::Schema(problems)) => {
+                for problem in &problems {
+                    eprintln!("{}", crate::sanitize::clean_line(problem));
+                }
+                Ok(Exit::Usage)
+            }
+            Err(other) => Err(other),
+        },
+    };
+    db.close().await;
+    Ok(result?)
 }
 
 async fn migrate(cli: &Cli, config: &Config) -> Result<Exit, Failure> {

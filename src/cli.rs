@@ -61,6 +61,23 @@ pub enum Command {
     /// The audit record.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The schema map: check it against the live database, show it, or draft one.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchemaCommand {
+    /// Check the [schema] map against the live catalog: one line per problem, exit 2.
+    Check,
+    /// Print the map in force and the foreign-key graph with each ON DELETE action.
+    Show,
+    /// Draft a [schema] map from the catalog, to edit and paste into config.toml.
+    Init {
+        /// PostgreSQL: the schema holding the platform's tables (default: the current one).
+        #[arg(long)]
+        namespace: Option<String>,
+    },
 }
 
 /// Who runs a command: the same sign-in as the console. The password comes from the

@@ -17,6 +17,16 @@ pub struct Config {
     /// Key overrides: action name → key or list of keys. Checked by the keymap, so a
     /// bad entry is reported and its default kept instead of failing the whole file.
     pub keys: std::collections::BTreeMap<String, toml::Value>,
+    /// The schema map (SPEC §8), read by [`Config::schema_map`] so that every mistake
+    /// in it is reported with its key.
+    pub schema: toml::Table,
+}
+
+impl Config {
+    /// The `[schema]` map; without one, the reference schema.
+    pub fn schema_map(&self) -> Result<crate::db::SchemaMap, Vec<String>> {
+        crate::db::SchemaMap::from_toml(&self.schema)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -103,7 +113,12 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Config
 }
 
 pub fn parse(text: &str) -> Result<Config, String> {
-    toml::from_str(text).map_err(|e| e.to_string())
+    let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+    // A map with mistakes is refused when the file is read, every mistake named.
+    config
+        .schema_map()
+        .map_err(|problems| problems.join("\n"))?;
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -117,6 +132,18 @@ mod tests {
         let config = parse(text).unwrap();
         assert_eq!(config.confirm.typed_above, 20);
         assert_eq!(config.log.level, "info");
+    }
+
+    #[test]
+    fn a_schema_map_with_mistakes_is_refused_with_each_key_named() {
+        let err = parse("[schema.users]\nusrname = \"name\"\n[schema.gilds]\n").unwrap_err();
+        assert!(err.contains("schema.users.usrname"), "{err}");
+        assert!(err.contains("schema.gilds"), "{err}");
+        let config = parse("[schema.users]\ntable = \"accounts\"\n").unwrap();
+        assert_eq!(
+            config.schema_map().unwrap().table(crate::db::Entity::Users),
+            "accounts"
+        );
     }
 
     #[test]

@@ -27,9 +27,10 @@ impl Exit {
     pub fn for_data_error(error: &DataError) -> Exit {
         match error {
             DataError::Forbidden(_) | DataError::ReadOnly => Exit::NotAllowed,
-            DataError::Invalid(_) | DataError::NotFound(_) | DataError::BadDatabaseUrl(_) => {
-                Exit::Usage
-            }
+            DataError::Invalid(_)
+            | DataError::NotFound(_)
+            | DataError::BadDatabaseUrl(_)
+            | DataError::Schema(_) => Exit::Usage,
             DataError::PlanChanged(_) => Exit::PlanChanged,
             DataError::Unavailable(_) => Exit::Unavailable,
             DataError::Constraint(_)

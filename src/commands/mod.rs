@@ -70,7 +70,9 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result
             delete(cli, config, &args.delete, Kind::Users, policy).await
         }
         Command::Audit(crate::cli::AuditCommand::List(args)) => audit(cli, config, args).await,
-        Command::Migrate | Command::Seed(_) | Command::Passwd(_) => return None,
+        Command::Migrate | Command::Seed(_) | Command::Passwd(_) | Command::Schema(_) => {
+            return None;
+        }
     };
     Some(result)
 }

@@ -24,6 +24,8 @@ pub enum DataError {
     BadDatabaseUrl(String),
     #[error("migration failed: {0}")]
     Migrate(String),
+    #[error("the schema map does not fit the database:\n{}", .0.join("\n"))]
+    Schema(Vec<String>),
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("internal error: {0}")]

@@ -13,11 +13,14 @@ pub mod chats;
 pub mod comments;
 pub mod error;
 pub mod guilds;
+pub mod id;
 pub mod ids;
+pub mod impact;
 pub mod insert;
 pub mod lists;
 pub mod messages;
 pub mod plan;
+pub mod schema;
 pub mod users;
 
 mod sql;
@@ -31,8 +34,10 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use actor::{Actor, Permission, Role};
 pub use error::DataError;
+pub use id::{Id, IdKind};
+pub use schema::{Entity, Schema, SchemaMap};
 pub use sql::Arg;
-pub(crate) use sql::{Row, Tx};
+pub(crate) use sql::{Row, Sql, Tx};
 
 static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -95,7 +100,9 @@ impl Db {
         let read_only = access == Access::ReadOnly;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut options = PgConnectOptions::from_str(url)
-                .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?;
+                .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?
+                // Times without a zone on the platform's side are read and written as UTC.
+                .options([("timezone", "UTC")]);
             if read_only {
                 options = options.options([("default_transaction_read_only", "on")]);
             }
@@ -173,6 +180,57 @@ impl Db {
                 self.display_url()
             ))),
         }
+    }
+
+    /// The live catalog of the platform's tables (on PostgreSQL, in `namespace` or the
+    /// connection's current schema).
+    pub async fn catalog(&self, namespace: Option<&str>) -> Result<schema::Catalog, DataError> {
+        let mut tx = self.read().await?;
+        let catalog = schema::Catalog::read(&mut tx, namespace).await;
+        tx.rollback().await?;
+        catalog
+    }
+
+    /// Checks `map` against the live catalog: the schema modcon can run on, or every
+    /// problem, one line each.
+    pub async fn check_map(&self, map: &SchemaMap) -> Result<Schema, DataError> {
+        let catalog = self.catalog(map.namespace.as_deref()).await?;
+        let schema = schema::check(map, catalog).map_err(DataError::Schema)?;
+        schema::probe(self, &schema).await?;
+        Ok(schema)
+    }
+
+    /// What deleting `ids` of `entity` would take with it, from the live foreign keys:
+    /// rows per table that cascade, rows kept but unlinked, and the first restricting
+    /// reference per target. Changes nothing.
+    pub async fn delete_impact(
+        &self,
+        schema: &Schema,
+        entity: Entity,
+        ids: &[Id],
+    ) -> Result<impact::Impact, DataError> {
+        let Some(mapped) = schema.entity(entity) else {
+            return Err(DataError::invalid(format!(
+                "{} are not enabled in the schema map",
+                entity.nouns().1
+            )));
+        };
+        let Some(id_column) = mapped.columns.get("id") else {
+            return Err(DataError::invalid(format!(
+                "{} have no id column in the schema map",
+                entity.nouns().1
+            )));
+        };
+        let roots = [impact::Root {
+            table: mapped.table.clone(),
+            column: id_column.name.clone(),
+            is_id: true,
+        }];
+        let kind = schema.id_kind(entity);
+        let mut tx = self.read().await?;
+        let result = impact::measure(&mut tx, schema, &roots, kind, ids).await;
+        tx.rollback().await?;
+        result
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,5 +1,5 @@
 //! One way to run a statement on either backend. Values are always bound, never
-//! formatted into SQL; the only SQL built at run time is a list of placeholders.
+//! formatted into SQL; identifiers come only from a checked schema map, quoted here.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -8,7 +8,8 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlSafeStr, SqlStr, Sqlite};
 use uuid::Uuid;
 
-use super::{Backend, DataError};
+use super::schema::{Entity, Schema};
+use super::{Backend, DataError, Id, IdKind};
 
 /// A value to bind. Uuids are native on PostgreSQL and lowercase text on SQLite; times
 /// are `timestamptz` on PostgreSQL and fixed-width UTC text on SQLite.
@@ -92,13 +93,8 @@ macro_rules! arg_vec {
 }
 pub(crate) use arg_vec;
 
-/// The SQLite text form of a time: fixed width, so text order is time order, and the
-/// same form the schema's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` defaults write.
-pub(crate) fn sqlite_time(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// `$start, $start+1, …` for `n` values: the only SQL text made at run time.
+/// `$start, $start+1, …` for `n` values (statements written for both backends with
+/// `$n` placeholders, which SQLite accepts too).
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))
@@ -109,6 +105,250 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 /// A statement whose text contains only fixed SQL and placeholders.
 pub(crate) fn built(sql: String) -> SqlStr {
     AssertSqlSafe(sql).into_sql_str()
+}
+
+/// Quotes an identifier for the backend; the only way a table or column name reaches SQL.
+pub(crate) fn quote(backend: Backend, name: &str) -> String {
+    match backend {
+        Backend::Postgres | Backend::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+/// One of modcon's own tables (SPEC §2): in schema `modcon` on PostgreSQL, prefixed
+/// `modcon_` beside the platform's tables elsewhere.
+pub(crate) fn own_table(backend: Backend, name: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("{}.{}", quote(backend, "modcon"), quote(backend, name)),
+        Backend::Sqlite => quote(backend, name),
+    }
+}
+
+/// The SQLite text form of a time: fixed width, so text order is time order, and the
+/// same form the schema's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` defaults write.
+pub(crate) fn sqlite_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Builds one statement from fixed SQL, identifiers from a checked [`Schema`] and bound
+/// values, with the backend's placeholders (`$n` on PostgreSQL, `?` on SQLite).
+///
+/// Templates name the map, never raw identifiers: `{@chat_sessions}` is the mapped
+/// table, `{s.title}` the column mapped for `title` on the entity aliased `s`, and
+/// `{s.title|''}` the same or the SQL after `|` where the platform has no such column;
+/// `{#modcon_audit_log}` is one of modcon's own tables.
+pub(crate) struct Sql<'s> {
+    backend: Backend,
+    schema: Option<&'s Schema>,
+    aliases: Vec<(&'static str, Entity)>,
+    text: String,
+    args: Vec<Arg>,
+    error: Option<String>,
+}
+
+impl<'s> Sql<'s> {
+    /// A statement over the map's tables.
+    pub(crate) fn new(schema: &'s Schema) -> Sql<'s> {
+        Sql {
+            backend: schema.backend,
+            schema: Some(schema),
+            aliases: Vec::new(),
+            text: String::new(),
+            args: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A statement that names no platform table (catalogs, modcon's own tables).
+    pub(crate) fn raw(backend: Backend) -> Sql<'static> {
+        Sql {
+            backend,
+            schema: None,
+            aliases: Vec::new(),
+            text: String::new(),
+            args: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Declares `alias` as standing for `entity` in the templates that follow.
+    pub(crate) fn alias(&mut self, alias: &'static str, entity: Entity) -> &mut Self {
+        self.aliases.push((alias, entity));
+        self
+    }
+
+    /// Appends a template (see the type's documentation).
+    pub(crate) fn push(&mut self, template: &str) -> &mut Self {
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            self.text.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                self.fail(format!("unclosed {{ in a statement template: {template}"));
+                return self;
+            };
+            let token = &rest[open + 1..open + close];
+            self.expand(token);
+            rest = &rest[open + close + 1..];
+        }
+        self.text.push_str(rest);
+        self
+    }
+
+    fn fail(&mut self, message: String) {
+        if self.error.is_none() {
+            self.error = Some(message);
+        }
+    }
+
+    fn expand(&mut self, token: &str) {
+        if let Some(own) = token.strip_prefix('#') {
+            let name = own_table(self.backend, own);
+            self.text.push_str(&name);
+            return;
+        }
+        let Some(schema) = self.schema else {
+            self.fail(format!("{{{token}}} in a statement without a schema map"));
+            return;
+        };
+        if let Some(entity_name) = token.strip_prefix('@') {
+            match Entity::from_name(entity_name) {
+                Some(entity) if schema.is_enabled(entity) => {
+                    let table = qualified(schema, schema.table_name(entity));
+                    self.text.push_str(&table);
+                }
+                _ => self.fail(format!("{{{token}}}: entity not mapped")),
+            }
+            return;
+        }
+        let (column, fallback) = match token.split_once('|') {
+            Some((column, fallback)) => (column, Some(fallback)),
+            None => (token, None),
+        };
+        let Some((alias, key)) = column.split_once('.') else {
+            self.fail(format!("{{{token}}}: expected alias.key"));
+            return;
+        };
+        let Some(entity) = self
+            .aliases
+            .iter()
+            .rev()
+            .find(|(a, _)| *a == alias)
+            .map(|(_, e)| *e)
+        else {
+            self.fail(format!("{{{token}}}: alias {alias} not declared"));
+            return;
+        };
+        match (schema.column(entity, key), fallback) {
+            (Some(mapped), _) => {
+                let quoted = quote(self.backend, &mapped.name);
+                self.text.push_str(alias);
+                self.text.push('.');
+                self.text.push_str(&quoted);
+            }
+            (None, Some(fallback)) => self.text.push_str(fallback),
+            (None, None) => self.fail(format!(
+                "{{{token}}}: {}.{key} is not mapped",
+                entity.name()
+            )),
+        }
+    }
+
+    /// Appends a quoted identifier read from the catalog.
+    pub(crate) fn ident(&mut self, name: &str) -> &mut Self {
+        let quoted = quote(self.backend, name);
+        self.text.push_str(&quoted);
+        self
+    }
+
+    /// Appends a platform table by its catalog name, qualified by the map's namespace.
+    pub(crate) fn table(&mut self, name: &str) -> &mut Self {
+        let table = match self.schema {
+            Some(schema) => qualified(schema, name),
+            None => quote(self.backend, name),
+        };
+        self.text.push_str(&table);
+        self
+    }
+
+    /// Appends one placeholder and its value.
+    pub(crate) fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        self.args.push(value.into());
+        match self.backend {
+            Backend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.args.len().to_string());
+            }
+            Backend::Sqlite => self.text.push('?'),
+        }
+        self
+    }
+
+    /// Appends an id of a column of type `kind`, bound as that type.
+    pub(crate) fn bind_id(&mut self, kind: IdKind, id: &Id) -> &mut Self {
+        match id_arg(self.backend, kind, id) {
+            Ok(arg) => self.bind(arg),
+            Err(message) => {
+                self.fail(message);
+                self
+            }
+        }
+    }
+
+    /// Appends `p1, p2, …` for a list of ids.
+    pub(crate) fn bind_ids(&mut self, kind: IdKind, ids: &[Id]) -> &mut Self {
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind_id(kind, id);
+        }
+        self
+    }
+
+    /// The statement text (values are never in it).
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn parts(&self) -> Result<(SqlStr, &[Arg]), DataError> {
+        if let Some(error) = &self.error {
+            tracing::error!(error = %error, "a statement could not be built");
+            return Err(DataError::Internal(
+                "a statement could not be built from the schema map",
+            ));
+        }
+        Ok((AssertSqlSafe(self.text.clone()).into_sql_str(), &self.args))
+    }
+}
+
+/// A platform table's name, quoted and, where the map names a namespace, qualified.
+fn qualified(schema: &Schema, table: &str) -> String {
+    match (&schema.namespace, schema.backend) {
+        (Some(ns), Backend::Postgres) => {
+            format!(
+                "{}.{}",
+                quote(schema.backend, ns),
+                quote(schema.backend, table)
+            )
+        }
+        _ => quote(schema.backend, table),
+    }
+}
+
+/// How an id is bound for a column of type `kind`.
+fn id_arg(backend: Backend, kind: IdKind, id: &Id) -> Result<Arg, String> {
+    match (kind, id) {
+        (IdKind::Integer | IdKind::BigInt, Id::Int(n)) => Ok(Arg::Int(*n)),
+        (IdKind::Integer | IdKind::BigInt, Id::Text(text)) => text
+            .parse::<i64>()
+            .map(Arg::Int)
+            .map_err(|_| "a text id bound to an integer column".to_string()),
+        (IdKind::Uuid, _) if backend == Backend::Postgres => id
+            .as_uuid()
+            .map(Arg::Uuid)
+            .ok_or_else(|| "a non-uuid id bound to a uuid column".to_string()),
+        (_, id) => Ok(Arg::Text(id.to_string())),
+    }
 }
 
 fn bind_pg<'q>(
@@ -236,6 +476,16 @@ impl Tx {
             ))
     }
 
+    pub(crate) async fn fetch_all_sql(&mut self, q: &Sql<'_>) -> Result<Vec<Row>, DataError> {
+        let (sql, args) = q.parts()?;
+        self.fetch_all(sql, args).await
+    }
+
+    pub(crate) async fn fetch_one_sql(&mut self, q: &Sql<'_>) -> Result<Row, DataError> {
+        let (sql, args) = q.parts()?;
+        self.fetch_one(sql, args).await
+    }
+
     pub(crate) async fn commit(self) -> Result<(), DataError> {
         match self {
             Tx::Postgres(tx) => tx.commit().await?,
@@ -271,6 +521,38 @@ impl Row {
         })
     }
 
+    /// An id column of any type, or an id computed by a query (`coalesce`, a join).
+    pub(crate) fn id(&self, col: &str) -> Result<Id, DataError> {
+        self.opt_id(col)?
+            .ok_or(DataError::Internal("a non-null id column was null"))
+    }
+
+    pub(crate) fn opt_id(&self, col: &str) -> Result<Option<Id>, DataError> {
+        match self {
+            Row::Postgres(r) => {
+                if let Ok(v) = r.try_get::<Option<i64>, _>(col) {
+                    return Ok(v.map(Id::Int));
+                }
+                if let Ok(v) = r.try_get::<Option<i32>, _>(col) {
+                    return Ok(v.map(|n| Id::Int(i64::from(n))));
+                }
+                if let Ok(v) = r.try_get::<Option<i16>, _>(col) {
+                    return Ok(v.map(|n| Id::Int(i64::from(n))));
+                }
+                if let Ok(v) = r.try_get::<Option<Uuid>, _>(col) {
+                    return Ok(v.map(Id::from));
+                }
+                Ok(r.try_get::<Option<String>, _>(col)?.map(Id::Text))
+            }
+            Row::Sqlite(r) => {
+                if let Ok(v) = r.try_get::<Option<i64>, _>(col) {
+                    return Ok(v.map(Id::Int));
+                }
+                Ok(self.opt_text(col)?.map(Id::Text))
+            }
+        }
+    }
+
     pub(crate) fn uuid(&self, col: &str) -> Result<Uuid, DataError> {
         self.opt_uuid(col)?
             .ok_or(DataError::Internal("a non-null uuid column was null"))
@@ -292,10 +574,17 @@ impl Row {
         Ok(self.opt_text(col)?.unwrap_or_default())
     }
 
+    /// Text, decoded lossily on SQLite: one row holding invalid UTF-8 (written by some
+    /// other program) shows `�` for its bad bytes instead of failing the whole list.
     pub(crate) fn opt_text(&self, col: &str) -> Result<Option<String>, DataError> {
         Ok(match self {
             Row::Postgres(r) => r.try_get::<Option<String>, _>(col)?,
-            Row::Sqlite(r) => r.try_get::<Option<String>, _>(col)?,
+            Row::Sqlite(r) => match r.try_get::<Option<String>, _>(col) {
+                Ok(v) => v,
+                Err(_) => r
+                    .try_get_unchecked::<Option<Vec<u8>>, _>(col)?
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            },
         })
     }
 
@@ -328,8 +617,19 @@ impl Row {
 
     pub(crate) fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, DataError> {
         match self {
-            Row::Postgres(r) => Ok(r.try_get::<Option<DateTime<Utc>>, _>(col)?),
-            Row::Sqlite(r) => match r.try_get::<Option<String>, _>(col)? {
+            Row::Postgres(r) => {
+                if let Ok(v) = r.try_get::<Option<DateTime<Utc>>, _>(col) {
+                    return Ok(v);
+                }
+                // `timestamp without time zone` (read as UTC: connections use UTC) and `date`.
+                if let Ok(v) = r.try_get::<Option<chrono::NaiveDateTime>, _>(col) {
+                    return Ok(v.map(|t| t.and_utc()));
+                }
+                Ok(r.try_get::<Option<chrono::NaiveDate>, _>(col)?
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc()))
+            }
+            Row::Sqlite(_) => match self.opt_text(col)? {
                 None => Ok(None),
                 Some(text) => parse_sqlite_time(&text)
                     .map(Some)
@@ -411,5 +711,43 @@ mod tests {
     fn placeholders_number_from_the_given_start() {
         assert_eq!(placeholders(3, 3), "$3, $4, $5");
         assert_eq!(placeholders(1, 1), "$1");
+    }
+
+    #[test]
+    fn raw_statements_number_placeholders_per_backend() {
+        let mut pg = Sql::raw(Backend::Postgres);
+        pg.push("select 1 where a = ")
+            .bind(1i64)
+            .push(" and b in (");
+        pg.bind_ids(IdKind::BigInt, &[Id::Int(2), Id::Int(3)])
+            .push(")");
+        assert_eq!(pg.text(), "select 1 where a = $1 and b in ($2, $3)");
+        let mut lite = Sql::raw(Backend::Sqlite);
+        lite.push("select 1 where a = ")
+            .bind(1i64)
+            .push(" and b = ")
+            .bind("x");
+        assert_eq!(lite.text(), "select 1 where a = ? and b = ?");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_with_their_quotes_doubled() {
+        assert_eq!(quote(Backend::Postgres, "we\"ird"), "\"we\"\"ird\"");
+        assert_eq!(
+            own_table(Backend::Postgres, "modcon_operators"),
+            "\"modcon\".\"modcon_operators\""
+        );
+        assert_eq!(
+            own_table(Backend::Sqlite, "modcon_operators"),
+            "\"modcon_operators\""
+        );
+    }
+
+    #[test]
+    fn a_non_uuid_bound_to_a_uuid_column_is_refused_before_it_reaches_the_database() {
+        let mut pg = Sql::raw(Backend::Postgres);
+        pg.push("select 1 where id = ")
+            .bind_id(IdKind::Uuid, &Id::from("nope"));
+        assert!(matches!(pg.parts(), Err(DataError::Internal(_))));
     }
 }

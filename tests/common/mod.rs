@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use modcon::db::insert::{Batch, NewChatMessage, NewSession, NewUser};
-use modcon::db::{Access, Actor, Db, Role};
+use modcon::db::{Access, Actor, Backend, Db, Role};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use uuid::Uuid;
 
@@ -57,6 +57,45 @@ impl TestDb {
             db,
             url,
             cleanup: Cleanup::Sqlite(path),
+        }
+    }
+
+    /// An empty database on `backend` (no schema at all): for platform fixtures.
+    pub async fn blank(backend: Backend) -> TestDb {
+        let (url, cleanup) = match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir()
+                    .join(format!("modcon-test-{}.db", Uuid::new_v4().simple()));
+                (format!("sqlite:{}", path.display()), Cleanup::Sqlite(path))
+            }
+            Backend::Postgres => {
+                let name = create_pg_database().await;
+                (pg_url_for(&name), Cleanup::Postgres(name))
+            }
+        };
+        let db = Db::connect(&url, Access::ReadWrite)
+            .await
+            .expect("open a blank database");
+        TestDb { db, url, cleanup }
+    }
+
+    /// Runs a script of statements separated by `;` at line ends (fixture DDL).
+    pub async fn run_script(&self, script: &str) {
+        use sqlx::Connection as _;
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open sqlite");
+            sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+                .execute(&mut conn)
+                .await
+                .expect("run script on sqlite");
+        } else {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+                .execute(&mut conn)
+                .await
+                .expect("run script on postgres");
         }
     }
 

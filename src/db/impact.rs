@@ -1,0 +1,390 @@
+//! What a delete takes with it, from the live foreign-key graph (SPEC §8): every table
+//! reached through `ON DELETE CASCADE` is counted, also tables modcon does not otherwise
+//! know; rows that a `SET NULL` / `SET DEFAULT` reference keeps are counted as kept and
+//! unlinked; rows whose `RESTRICT` / `NO ACTION` reference would make the database refuse
+//! the delete refuse their target instead, naming the table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::schema::{FkAction, ForeignKey, Schema};
+use super::{DataError, Id, IdKind, Sql, Tx};
+
+/// Rows deleted first, selected as `table.column in (the target ids)`; the target is the
+/// id in `column`. A user delete with the delete-content policy has several roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub table: String,
+    pub column: String,
+    /// The column is the table's own id: each target is exactly one row.
+    pub is_id: bool,
+}
+
+/// Rows per table, by the platform's table name.
+pub type RowCounts = BTreeMap<String, i64>;
+
+fn add(counts: &mut RowCounts, table: &str, n: i64) {
+    if n != 0 {
+        *counts.entry(table.to_string()).or_insert(0) += n;
+    }
+}
+
+/// What the targets take with them.
+#[derive(Debug, Default)]
+pub struct Impact {
+    pub counts: HashMap<Id, RowCounts>,
+    pub kept: HashMap<Id, RowCounts>,
+    /// The first restricting reference found per target.
+    pub blockers: HashMap<Id, (String, i64)>,
+    /// Exact totals per table (a row reached by two paths is counted once).
+    pub total: RowCounts,
+    pub total_kept: RowCounts,
+}
+
+/// A chain of cascading foreign keys from a root outwards.
+#[derive(Debug, Clone)]
+struct Path<'a> {
+    root: usize,
+    hops: Vec<&'a ForeignKey>,
+}
+
+impl Path<'_> {
+    fn table<'t>(&'t self, roots: &'t [Root]) -> &'t str {
+        match self.hops.last() {
+            Some(fk) => &fk.child,
+            None => &roots[self.root].table,
+        }
+    }
+}
+
+const MAX_DEPTH: usize = 8;
+const MAX_PATHS: usize = 256;
+
+/// Every cascade path from the roots, shortest first.
+fn cascade_paths<'a>(schema: &'a Schema, roots: &[Root]) -> Vec<Path<'a>> {
+    let mut paths: Vec<Path<'a>> = (0..roots.len())
+        .map(|root| Path {
+            root,
+            hops: Vec::new(),
+        })
+        .collect();
+    let mut next = 0;
+    while next < paths.len() && paths.len() < MAX_PATHS {
+        let path = paths[next].clone();
+        next += 1;
+        if path.hops.len() >= MAX_DEPTH {
+            continue;
+        }
+        let table = path.table(roots).to_string();
+        for fk in schema.catalog.referencing(&table) {
+            if fk.on_delete != FkAction::Cascade {
+                continue;
+            }
+            let seen =
+                fk.child == roots[path.root].table || path.hops.iter().any(|h| h.child == fk.child);
+            if seen {
+                continue;
+            }
+            let mut hops = path.hops.clone();
+            hops.push(fk);
+            paths.push(Path {
+                root: path.root,
+                hops,
+            });
+        }
+    }
+    paths
+}
+
+/// The targets and where their rows start.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    schema: &'a Schema,
+    roots: &'a [Root],
+    kind: IdKind,
+    ids: &'a [Id],
+}
+
+/// The SQL condition that a row of `table` (aliased `alias`) goes with the targets:
+/// it is a root row, or it references such a row through a cascade.
+fn doomed(
+    q: &mut Sql<'_>,
+    scope: &Scope<'_>,
+    table: &str,
+    alias: &str,
+    stack: &mut Vec<String>,
+    counter: &mut usize,
+) {
+    let Scope {
+        schema,
+        roots,
+        kind,
+        ids,
+    } = *scope;
+    stack.push(table.to_string());
+    let mut first = true;
+    q.push("(");
+    for root in roots.iter().filter(|r| r.table == table) {
+        if !first {
+            q.push(" or ");
+        }
+        first = false;
+        q.push(alias).push(".").ident(&root.column).push(" in (");
+        q.bind_ids(kind, ids).push(")");
+    }
+    let parents: Vec<&ForeignKey> = schema
+        .catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.child == table && fk.on_delete == FkAction::Cascade)
+        .filter(|fk| !stack.contains(&fk.parent))
+        .filter(|fk| reaches(schema, roots, &fk.parent, stack))
+        .collect();
+    for fk in parents {
+        if !first {
+            q.push(" or ");
+        }
+        first = false;
+        *counter += 1;
+        let parent_alias = format!("d{counter}");
+        columns(q, alias, &fk.columns);
+        q.push(" in (select ");
+        let parent_columns: Vec<String> = fk.parent_columns.clone();
+        list(q, &parent_alias, &parent_columns);
+        q.push(" from ")
+            .table(&fk.parent)
+            .push(" ")
+            .push(&parent_alias);
+        q.push(" where ");
+        doomed(q, scope, &fk.parent, &parent_alias, stack, counter);
+        q.push(")");
+    }
+    if first {
+        q.push("1 = 0");
+    }
+    q.push(")");
+    stack.pop();
+}
+
+/// True if rows of `table` can go with the targets (a root, or below one by cascade),
+/// not passing through tables on `stack`.
+fn reaches(schema: &Schema, roots: &[Root], table: &str, stack: &[String]) -> bool {
+    if roots.iter().any(|r| r.table == table) {
+        return true;
+    }
+    let mut stack = stack.to_vec();
+    stack.push(table.to_string());
+    schema
+        .catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.child == table && fk.on_delete == FkAction::Cascade)
+        .filter(|fk| !stack.contains(&fk.parent))
+        .any(|fk| reaches(schema, roots, &fk.parent, &stack))
+}
+
+/// `a.x` or `(a.x, a.y)`.
+fn columns(q: &mut Sql<'_>, alias: &str, names: &[String]) {
+    if names.len() == 1 {
+        q.push(alias).push(".").ident(&names[0]);
+    } else {
+        q.push("(");
+        list(q, alias, names);
+        q.push(")");
+    }
+}
+
+fn list(q: &mut Sql<'_>, alias: &str, names: &[String]) {
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push(alias).push(".").ident(name);
+    }
+}
+
+/// `select <target>, count(*) from <path's table> joined back to the root … group by`,
+/// optionally through one more foreign key `extra` (kept or restricting rows), and
+/// leaving out rows that go with the targets themselves.
+fn grouped_count<'s>(
+    schema: &'s Schema,
+    roots: &[Root],
+    kind: IdKind,
+    ids: &[Id],
+    path: &Path<'_>,
+    extra: Option<&ForeignKey>,
+) -> Sql<'s> {
+    let mut hops: Vec<&ForeignKey> = path.hops.clone();
+    if let Some(fk) = extra {
+        hops.push(fk);
+    }
+    let root = &roots[path.root];
+    let mut q = Sql::new(schema);
+    // Aliases t0 (the root) … tN (the counted table).
+    let n = hops.len();
+    let counted = hops
+        .last()
+        .map(|fk| fk.child.as_str())
+        .unwrap_or(&root.table);
+    // When the first hop references the target column itself, the root need not be
+    // joined: the target id is in the first child's column.
+    let skip_root = hops
+        .first()
+        .is_some_and(|fk| fk.parent_columns.len() == 1 && fk.parent_columns[0] == root.column);
+    let (target_alias, target_column) = if skip_root {
+        ("t1".to_string(), hops[0].columns[0].clone())
+    } else {
+        ("t0".to_string(), root.column.clone())
+    };
+    q.push("select ")
+        .push(&target_alias)
+        .push(".")
+        .ident(&target_column)
+        .push(" as target, count(*) as n from ")
+        .table(counted)
+        .push(&format!(" t{n}"));
+    let lowest = if skip_root { 1 } else { 0 };
+    for i in (lowest..n).rev() {
+        let fk = hops[i];
+        let parent = if i == 0 {
+            &root.table
+        } else {
+            &hops[i - 1].child
+        };
+        q.push(" join ").table(parent).push(&format!(" t{i} on "));
+        for (j, (child_col, parent_col)) in fk.columns.iter().zip(&fk.parent_columns).enumerate() {
+            if j > 0 {
+                q.push(" and ");
+            }
+            q.push(&format!("t{}.", i + 1))
+                .ident(child_col)
+                .push(&format!(" = t{i}."))
+                .ident(parent_col);
+        }
+    }
+    q.push(" where ")
+        .push(&target_alias)
+        .push(".")
+        .ident(&target_column)
+        .push(" in (");
+    q.bind_ids(kind, ids).push(")");
+    if extra.is_some() && reaches(schema, roots, counted, &[]) {
+        q.push(" and not ");
+        let mut counter = 0;
+        doomed(
+            &mut q,
+            &Scope {
+                schema,
+                roots,
+                kind,
+                ids,
+            },
+            counted,
+            &format!("t{n}"),
+            &mut Vec::new(),
+            &mut counter,
+        );
+    }
+    q.push(" group by ")
+        .push(&target_alias)
+        .push(".")
+        .ident(&target_column);
+    q
+}
+
+/// Counts, per target and in total, what deleting the roots' rows takes with it.
+pub(crate) async fn measure(
+    tx: &mut Tx,
+    schema: &Schema,
+    roots: &[Root],
+    kind: IdKind,
+    ids: &[Id],
+) -> Result<Impact, DataError> {
+    let mut impact = Impact::default();
+    if ids.is_empty() {
+        return Ok(impact);
+    }
+    let paths = cascade_paths(schema, roots);
+    let mut paths_per_table: BTreeMap<String, usize> = BTreeMap::new();
+    for path in &paths {
+        *paths_per_table
+            .entry(path.table(roots).to_string())
+            .or_insert(0) += 1;
+    }
+    for path in &paths {
+        let table = path.table(roots).to_string();
+        let root = &roots[path.root];
+        if path.hops.is_empty() && root.is_id {
+            for id in ids {
+                add(impact.counts.entry(id.clone()).or_default(), &table, 1);
+            }
+        } else {
+            let q = grouped_count(schema, roots, kind, ids, path, None);
+            for row in tx.fetch_all_sql(&q).await? {
+                let target = row.id("target")?;
+                add(
+                    impact.counts.entry(target).or_default(),
+                    &table,
+                    row.int("n")?,
+                );
+            }
+        }
+        // What references this table's doomed rows without cascading.
+        for fk in schema.catalog.referencing(&table) {
+            if fk.on_delete == FkAction::Cascade {
+                continue;
+            }
+            let q = grouped_count(schema, roots, kind, ids, path, Some(fk));
+            for row in tx.fetch_all_sql(&q).await? {
+                let target = row.id("target")?;
+                let n = row.int("n")?;
+                if fk.on_delete.restricts() {
+                    impact
+                        .blockers
+                        .entry(target)
+                        .or_insert_with(|| (fk.child.clone(), n));
+                } else {
+                    add(impact.kept.entry(target).or_default(), &fk.child, n);
+                }
+            }
+        }
+    }
+    for counts in impact.counts.values() {
+        for (table, n) in counts {
+            add(&mut impact.total, table, *n);
+        }
+    }
+    for kept in impact.kept.values() {
+        for (table, n) in kept {
+            add(&mut impact.total_kept, table, *n);
+        }
+    }
+    // A table reached by more than one path may hold rows reached twice: count it
+    // exactly, once.
+    for (table, n) in &paths_per_table {
+        if *n < 2 {
+            continue;
+        }
+        let mut q = Sql::new(schema);
+        q.push("select count(*) as n from ")
+            .table(table)
+            .push(" x where ");
+        let mut counter = 0;
+        doomed(
+            &mut q,
+            &Scope {
+                schema,
+                roots,
+                kind,
+                ids,
+            },
+            table,
+            "x",
+            &mut Vec::new(),
+            &mut counter,
+        );
+        let exact = tx.fetch_one_sql(&q).await?.int("n")?;
+        let summed = impact.total.get(table).copied().unwrap_or(0);
+        add(&mut impact.total, table, exact - summed);
+    }
+    Ok(impact)
+}
