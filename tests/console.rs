@@ -1268,7 +1268,7 @@ mod issue_four {
         }));
         let (text, _) = screen(&app, 120, 40);
         assert!(
-            text.contains("Failed (3)")
+            text.contains("Refused (3)")
                 && text.contains("protected account")
                 && text.contains("last active admin"),
             "{text}"
@@ -1320,5 +1320,126 @@ mod issue_four {
 
     fn groups_absent(requests: &[Request]) -> bool {
         !requests.iter().any(|r| matches!(r, Request::Plan { .. }))
+    }
+}
+
+/// What a new user ran into on the demo and on a large database.
+mod in_daily_use {
+    use super::*;
+
+    fn load_seq(requests: &[Request], slot: Slot) -> u64 {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load { slot: s, seq, .. } if *s == slot => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"))
+    }
+
+    #[test]
+    fn audit_counts_are_readable_aligned_and_singular_for_one() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('6'));
+        let entry = AuditEntry {
+            id: 43,
+            at: at(3),
+            batch_id: Uuid::nil(),
+            actor_id: Some(id(999)),
+            actor_name: "admin".into(),
+            action: "chat_session.delete.bulk".into(),
+            target_type: "chat_session".into(),
+            target_id: None,
+            target_label: "two sessions".into(),
+            counts: serde_json::json!({"chat_messages": 1234, "chat_sessions": 1, "corrections": 56}),
+            reason: None,
+            details: serde_json::json!({}),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Audit,
+            seq: load_seq(&requests, Slot::Audit),
+            result: Ok(PageData::Audit(Page {
+                rows: vec![entry],
+                next: None,
+            })),
+        }));
+        app.update(key(KeyCode::Enter));
+        let text = screen(&app, 120, 40).0;
+        let column = |noun: &str| {
+            let line = text
+                .lines()
+                .find(|l| l.contains(noun))
+                .unwrap_or_else(|| panic!("{noun}:\n{text}"));
+            line.find(noun)
+        };
+        assert!(!text.contains("chat_messages"), "{text}");
+        let nouns = [
+            "1234  chat messages",
+            "   1  chat session",
+            "  56  corrections",
+        ];
+        let columns: Vec<_> = nouns.iter().map(|n| column(n)).collect();
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
+        assert!(!text.contains("chat sessions"), "one chat session:\n{text}");
+    }
+
+    #[test]
+    fn one_is_singular_and_refusals_are_called_refused_everywhere() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        let refused = Refusal {
+            id: id(77),
+            label: None,
+            reason: FailReason::NotFound,
+        };
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 1, vec![refused.clone()])]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("1 message") && !text.contains("1 messages"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1  chat message\n") || text.contains("1  chat message "),
+            "{text}"
+        );
+        assert!(text.contains("Refused (1)"), "{text}");
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: ids[0],
+                label: "session — alice".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                new_owner: None,
+            }],
+            failed: vec![refused],
+            counts: RowCounts::new()
+                .with(Table::ChatSessions, 1)
+                .with(Table::ChatMessages, 1),
+            kept: RowCounts::new(),
+        };
+        app.update(data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("deleted 1 chat session (1 message), 1 refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Refused (1)") && !text.contains("Failed"),
+            "{text}"
+        );
     }
 }

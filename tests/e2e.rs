@@ -419,7 +419,7 @@ async fn a_bulk_user_delete_reports_yourself_and_protected_and_deletes_the_rest(
     tmux.text("1");
     tmux.keys(&["Tab", "Tab", "Tab", "Tab", "y"]);
     let screen = tmux.wait_for("Outcome");
-    assert!(screen.contains("deleted 1 user") && screen.contains("Failed (2)"), "{screen}");
+    assert!(screen.contains("deleted 1 user") && screen.contains("Refused (2)"), "{screen}");
     assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(zed)]).await, 0);
     assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(keeper)]).await, 1);
     assert_eq!(count(&db, "select count(*) from users where username = 'root'", &[]).await, 1);

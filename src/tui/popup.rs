@@ -77,7 +77,7 @@ pub struct Confirm {
 }
 
 /// Table order in a plan: messages first, then what goes with them, the targets last.
-const PLAN_ORDER: [Table; 10] = [
+pub const PLAN_ORDER: [Table; 10] = [
     Table::ChatMessages,
     Table::Messages,
     Table::Comments,
@@ -95,6 +95,14 @@ fn ordered(counts: &RowCounts) -> Vec<(Table, i64)> {
         .iter()
         .map(|t| (*t, counts.get(*t)))
         .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Rows per table, right-aligned counts and readable nouns.
+fn count_lines(counts: &RowCounts) -> Vec<Line<'static>> {
+    ordered(counts)
+        .into_iter()
+        .map(|(table, n)| Line::raw(format!("  {n:>8}  {}", strings::table_noun(table, n))))
         .collect()
 }
 
@@ -325,22 +333,19 @@ impl Confirm {
         if counts.is_empty() {
             lines.push(Line::raw("  nothing"));
         }
-        for (table, n) in ordered(&counts) {
-            lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-        }
+        lines.extend(count_lines(&counts));
         if !kept.is_empty() {
             lines.push(Line::styled(
                 "Kept, shown as by \"deleted user\":",
                 theme.header(),
             ));
-            for (table, n) in ordered(&kept) {
-                lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-            }
+            lines.extend(count_lines(&kept));
         }
         if self.hidden > 0 {
+            let verb = if self.hidden == 1 { "is" } else { "are" };
             lines.push(Line::styled(
                 format!(
-                    "{} of the marked rows are not in the list as it is filtered now.",
+                    "{} of the marked rows {verb} not in the list as it is filtered now.",
                     self.hidden
                 ),
                 theme.warning(),
@@ -349,7 +354,7 @@ impl Confirm {
         let refused: Vec<_> = self.plans.iter().flat_map(|p| &p.refused).collect();
         if !refused.is_empty() {
             lines.push(Line::styled(
-                format!("Refused ({}):", refused.len()),
+                format!("{} ({}):", strings::REFUSED, refused.len()),
                 theme.header(),
             ));
             for r in refused.iter().take(50) {
@@ -374,7 +379,7 @@ impl Confirm {
                 let detail = match (&t.new_owner, t.counts.get(Table::ChatMessages)) {
                     (Some((_, owner)), _) => format!("→ {}", fit(owner, 20)),
                     (None, 0) => String::new(),
-                    (None, m) => format!("{m} messages"),
+                    (None, m) => strings::plural(m, "message", "messages"),
                 };
                 lines.push(Line::raw(format!(
                     "  {}  {}  {detail}",
@@ -577,10 +582,13 @@ impl Report {
                 OpKind::DeleteChatMessages | OpKind::DeletePrivateMessages
             )
         {
-            text.push_str(&format!(" ({messages} messages)"));
+            text.push_str(&format!(
+                " ({})",
+                strings::plural(messages, "message", "messages")
+            ));
         }
         if failed > 0 {
-            text.push_str(&format!(", {failed} failed"));
+            text.push_str(&format!(", {failed} {}", strings::REFUSED.to_lowercase()));
         }
         if self.not_run > 0 {
             text.push_str(&format!(", {} not run", rows_word(self.not_run)));
@@ -624,23 +632,19 @@ impl Report {
                 "Rows removed:"
             };
             lines.push(Line::styled(what, theme.header()));
-            for (table, n) in ordered(&counts) {
-                lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-            }
+            lines.extend(count_lines(&counts));
         }
         if !kept.is_empty() {
             lines.push(Line::styled(
                 "Kept, now by \"deleted user\":",
                 theme.header(),
             ));
-            for (table, n) in ordered(&kept) {
-                lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-            }
+            lines.extend(count_lines(&kept));
         }
         let failed: Vec<_> = self.outcomes.iter().flat_map(|o| &o.failed).collect();
         if !failed.is_empty() {
             lines.push(Line::styled(
-                format!("Failed ({}):", failed.len()),
+                format!("{} ({}):", strings::REFUSED, failed.len()),
                 theme.error(),
             ));
             for f in failed {

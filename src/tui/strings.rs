@@ -33,3 +33,35 @@ pub const TABS: [&str; 6] = [
 pub fn not_allowed(what: &str, role: crate::db::Role) -> String {
     format!("{what} is not allowed for the {role} role")
 }
+
+/// Targets a rule refused, in the plan and in the outcome alike.
+pub const REFUSED: &str = "Refused";
+
+/// "1 message", "2 messages".
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// How a table's rows read next to a count: "1 chat message", "3 chat messages".
+pub fn table_noun(table: crate::db::plan::Table, n: i64) -> &'static str {
+    let many = table.noun();
+    // Every noun is a regular plural.
+    if n == 1 {
+        many.strip_suffix('s').unwrap_or(many)
+    } else {
+        many
+    }
+}
+
+/// A table named in an audit row's counts, readable when it is one of ours; other
+/// tables (reached by cascade on a platform's own schema) keep their own name.
+pub fn table_name(name: &str, n: i64) -> String {
+    match super::popup::PLAN_ORDER.iter().find(|t| t.as_str() == name) {
+        Some(table) => table_noun(*table, n).to_string(),
+        None => crate::sanitize::clean_line(name),
+    }
+}

@@ -14,6 +14,7 @@ use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
+use crate::tui::strings::plural;
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
@@ -351,10 +352,11 @@ impl Pane for ChatsPane {
         } else {
             ""
         };
+        let matching = plural(n as i64, "matching row", "matching rows");
         Effect::Status(if invert {
-            format!("inverted the marks of {n} matching rows{capped}")
+            format!("inverted the marks of {matching}{capped}")
         } else {
-            format!("marked {n} matching rows{capped}")
+            format!("marked {matching}{capped}")
         })
     }
 
@@ -487,7 +489,7 @@ impl Pane for ChatsPane {
         }
         if let Some(view) = &self.open {
             title = format!(
-                "{} › {} ({} messages)",
+                "{} › {} ({})",
                 title,
                 fit(
                     if view.session.title.is_empty() {
@@ -497,7 +499,7 @@ impl Pane for ChatsPane {
                     },
                     40
                 ),
-                view.session.messages
+                plural(view.session.messages, "message", "messages")
             );
             if !view.text.is_empty() {
                 title.push_str(&format!(" · /{}", fit(&view.text, 24)));

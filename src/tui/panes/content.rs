@@ -246,9 +246,13 @@ impl Pane for ContentPane {
                     }
                 }
                 Effect::Status(format!(
-                    "{} {} matching items",
+                    "{} {}",
                     if invert { "inverted" } else { "marked" },
-                    keys.len()
+                    crate::tui::strings::plural(
+                        keys.len() as i64,
+                        "matching item",
+                        "matching items"
+                    )
                 ))
             }
             _ => Effect::None,

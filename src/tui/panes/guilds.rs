@@ -17,6 +17,7 @@ use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
+use crate::tui::strings::plural;
 use crate::tui::table::{self, Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{OpKind, PageData, Query, RowKey, Slot};
@@ -245,7 +246,7 @@ impl Pane for GuildsPane {
             &mut self.marks,
             seq,
             &keys,
-            "guilds",
+            ("guild", "guilds"),
         )
     }
 
@@ -313,11 +314,11 @@ impl Pane for GuildsPane {
     fn title(&self) -> String {
         match &self.open {
             Some(view) => format!(
-                "Guilds › {} · {} members · {} sessions · {} messages",
+                "Guilds › {} · {} · {} · {}",
                 fit(&view.guild.name, 40),
-                view.guild.members,
-                view.guild.chat_sessions,
-                view.guild.messages
+                plural(view.guild.members, "member", "members"),
+                plural(view.guild.chat_sessions, "session", "sessions"),
+                plural(view.guild.messages, "message", "messages")
             ),
             None => match &self.text {
                 Some(text) => format!("Guilds · /{}", fit(text, 24)),

@@ -166,7 +166,7 @@ impl Pane for MessagesPane {
             &mut self.marks,
             seq,
             &keys,
-            "messages",
+            ("message", "messages"),
         )
     }
 

@@ -279,7 +279,7 @@ pub fn answer_keys(
     marks: &mut Marks,
     seq: u64,
     keys: &[RowKey],
-    noun: &str,
+    (one, many): (&str, &str),
 ) -> Effect {
     match *waiting {
         Some((expected, invert)) if expected == seq => {
@@ -295,7 +295,12 @@ pub fn answer_keys(
             } else {
                 "marked"
             };
-            Effect::Status(format!("{verb} {n} matching {noun}{capped}"))
+            let matching = super::strings::plural(
+                n as i64,
+                &format!("matching {one}"),
+                &format!("matching {many}"),
+            );
+            Effect::Status(format!("{verb} {matching}{capped}"))
         }
         _ => Effect::None,
     }

@@ -197,7 +197,13 @@ impl Pane for UsersPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        answer_keys(&mut self.keys_request, &mut self.marks, seq, &keys, "users")
+        answer_keys(
+            &mut self.keys_request,
+            &mut self.marks,
+            seq,
+            &keys,
+            ("user", "users"),
+        )
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {
