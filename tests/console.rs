@@ -1326,6 +1326,8 @@ mod issue_four {
 /// What a new user ran into on the demo and on a large database.
 mod in_daily_use {
     use super::*;
+    use modcon::db::comments::ContentKind;
+    use modcon::tui::app::Level;
 
     fn load_seq(requests: &[Request], slot: Slot) -> u64 {
         requests
@@ -1335,6 +1337,86 @@ mod in_daily_use {
                 _ => None,
             })
             .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"))
+    }
+
+    fn command(app: &mut App, text: &str) -> Vec<Request> {
+        app.update(ch(':'));
+        typed(app, text);
+        app.update(key(KeyCode::Enter))
+    }
+
+    #[test]
+    fn the_documented_commands_switch_to_their_tab_and_filter_it() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let content_kind = |requests: &[Request]| {
+            requests.iter().find_map(|r| match r {
+                Request::Load {
+                    query: Query::Content { filter, .. },
+                    ..
+                } => Some(filter.kind),
+                _ => None,
+            })
+        };
+        let user_role = |requests: &[Request]| {
+            requests.iter().find_map(|r| match r {
+                Request::Load {
+                    query: Query::Users { filter, .. },
+                    ..
+                } => Some(filter.role),
+                _ => None,
+            })
+        };
+        let cases = [
+            (
+                "comments",
+                Tab::Comments,
+                Some(Some(ContentKind::Comment)),
+                None,
+            ),
+            (
+                "reviews",
+                Tab::Comments,
+                Some(Some(ContentKind::Review)),
+                None,
+            ),
+            ("all", Tab::Comments, Some(None), None),
+            ("admins", Tab::Users, None, Some(Some(Role::Admin))),
+            ("moderators", Tab::Users, None, Some(Some(Role::Moderator))),
+            ("users", Tab::Users, None, Some(Some(Role::User))),
+            ("all", Tab::Users, None, Some(None)),
+        ];
+        for (name, tab, kind, role) in cases {
+            let requests = command(&mut app, name);
+            assert_eq!(app.tab, tab, ":{name}");
+            assert!(
+                app.status.as_ref().is_none_or(|(_, l)| *l != Level::Error),
+                ":{name}: {:?}",
+                app.status
+            );
+            if kind.is_some() {
+                assert_eq!(content_kind(&requests), kind, ":{name}: {requests:?}");
+            }
+            if role.is_some() {
+                assert_eq!(user_role(&requests), role, ":{name}: {requests:?}");
+            }
+        }
+        app.update(ch('?'));
+        let Some(Popup::Text(help)) = &app.popup else {
+            panic!("help is open")
+        };
+        let text: String = help.lines.iter().map(|(l, _)| format!("{l}\n")).collect();
+        for documented in [
+            ":help",
+            ":quit",
+            ":comments",
+            ":reviews",
+            ":all",
+            ":admins",
+            ":moderators",
+            ":users",
+        ] {
+            assert!(text.contains(documented), "{documented} in help:\n{text}");
+        }
     }
 
     #[test]

@@ -483,14 +483,12 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
-            "orphans" => {
-                let mut requests = self.switch(Tab::Chats);
-                let (effect, mut out) =
-                    self.with_pane(Tab::Chats, |pane, cx| pane.command("orphans", arg, cx));
-                requests.append(&mut out);
-                requests.append(&mut self.apply(effect));
-                requests
-            }
+            "orphans" => self.tab_command(Tab::Chats, name, arg),
+            "comments" | "reviews" => self.tab_command(Tab::Comments, name, arg),
+            "admins" | "moderators" | "users" => self.tab_command(Tab::Users, name, arg),
+            // Both Comments and Users have an `:all`; elsewhere it means comments and reviews.
+            "all" if self.tab == Tab::Users => self.tab_command(Tab::Users, name, arg),
+            "all" => self.tab_command(Tab::Comments, name, arg),
             "user" => {
                 if arg.trim().is_empty() {
                     self.status = Some(("usage: :user NAME".into(), Level::Error));
@@ -515,16 +513,28 @@ impl App {
                 Vec::new()
             }
             other => {
-                self.status = Some((
-                    format!(
-                        "unknown command :{} — try :orphans, :goto ID, :user NAME, :q",
-                        crate::sanitize::fit(other, 20)
-                    ),
-                    Level::Error,
-                ));
+                self.status = Some((super::strings::unknown_command(other), Level::Error));
                 Vec::new()
             }
         }
+    }
+
+    /// A command that belongs to one tab: shows that tab with the command applied, loading
+    /// it once.
+    fn tab_command(&mut self, tab: Tab, name: &str, arg: &str) -> Vec<Request> {
+        if !self.is_tab_available(tab) {
+            return self.switch(tab);
+        }
+        self.tab = tab;
+        let height = self.list_height();
+        let (effect, mut requests) = self.with_pane(tab, |pane, cx| {
+            pane.set_height(height, cx);
+            let effect = pane.command(name, arg, cx);
+            pane.ensure_loaded(cx);
+            effect
+        });
+        requests.append(&mut self.apply(effect));
+        requests
     }
 
     fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Request> {
@@ -613,7 +623,10 @@ impl App {
             "In text fields: Enter applies, Esc cancels; Ctrl-c quits anywhere.".into(),
             theme.dim(),
         ));
-        lines.push((":orphans  :goto ID  :user NAME  :q".into(), theme.dim()));
+        lines.push(("Commands (:):".into(), theme.header()));
+        for line in super::strings::COMMANDS {
+            lines.push((format!("  {line}"), Style::default()));
+        }
         Popup::Text(TextView {
             title: super::strings::HELP_TITLE.into(),
             lines,

@@ -30,6 +30,21 @@ pub const TABS: [&str; 6] = [
     "6 Audit",
 ];
 
+/// The `:` commands, as help lists them.
+pub const COMMANDS: [&str; 4] = [
+    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME   one user's",
+    ":help      this list                       :q, :quit  quit",
+    "Comments:  :comments  :reviews  :all (both)",
+    "Users:     :admins  :moderators  :users  :all",
+];
+
+pub fn unknown_command(name: &str) -> String {
+    format!(
+        "unknown command :{} — :help lists the commands",
+        crate::sanitize::fit(name, 20)
+    )
+}
+
 pub fn not_allowed(what: &str, role: crate::db::Role) -> String {
     format!("{what} is not allowed for the {role} role")
 }

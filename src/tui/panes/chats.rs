@@ -109,6 +109,7 @@ impl ChatsPane {
     }
 
     fn reload_sessions(&mut self, cx: &mut Cx) {
+        self.started = true;
         let query = self.session_query(None);
         reload(&mut self.list, Slot::Chats, cx, query);
     }
