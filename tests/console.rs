@@ -1326,8 +1326,11 @@ mod issue_four {
 /// What a new user ran into on the demo and on a large database.
 mod in_daily_use {
     use super::*;
+    use modcon::db::chats::ChatMessageDetail;
     use modcon::db::comments::ContentKind;
+    use modcon::db::lists::ChatMessageRow;
     use modcon::tui::app::Level;
+    use modcon::tui::worker::{DetailData, RowKey};
 
     fn load_seq(requests: &[Request], slot: Slot) -> u64 {
         requests
@@ -1339,10 +1342,81 @@ mod in_daily_use {
             .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"))
     }
 
+    fn detail_seq(requests: &[Request]) -> u64 {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Detail { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a detail request in {requests:?}"))
+    }
+
+    fn ids_seq(requests: &[Request]) -> u64 {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Ids { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a mark-all request in {requests:?}"))
+    }
+
     fn command(app: &mut App, text: &str) -> Vec<Request> {
         app.update(ch(':'));
         typed(app, text);
         app.update(key(KeyCode::Enter))
+    }
+
+    fn chat_row(n: u128, author: Option<&str>, role: &str, text: &str) -> ChatMessageRow {
+        ChatMessageRow {
+            id: id(n),
+            session_id: id(1),
+            author_id: author.map(|_| id(400 + n)),
+            author_name: author.map(str::to_string),
+            role: role.into(),
+            excerpt: text.into(),
+            length: text.chars().count() as i64,
+            created_at: at(n as u32 % 50),
+        }
+    }
+
+    fn chat_detail(n: u128, author: Option<&str>, role: &str, text: &str) -> DetailData {
+        DetailData::ChatMessage(ChatMessageDetail {
+            id: id(n),
+            session_id: id(1),
+            author_name: author.map(str::to_string),
+            role: role.into(),
+            content: text.into(),
+            created_at: at(1),
+        })
+    }
+
+    fn open_session(app: &mut App, rows: Vec<ChatMessageRow>) {
+        let requests = app.update(key(KeyCode::Enter));
+        let seq = load_seq(&requests, Slot::SessionMessages);
+        app.update(data(Response::Page {
+            slot: Slot::SessionMessages,
+            seq,
+            result: Ok(PageData::SessionMessages(Page { rows, next: None })),
+        }));
+    }
+
+    fn mark_all(app: &mut App, keys: std::ops::Range<u128>) {
+        let seq = ids_seq(&app.update(ctrl('a')));
+        app.update(data(Response::Ids {
+            seq,
+            result: Ok(keys
+                .map(|n| RowKey {
+                    id: id(n),
+                    kind: None,
+                })
+                .collect()),
+        }));
+    }
+
+    fn shown(app: &App) -> String {
+        screen(app, 80, 24).0
     }
 
     #[test]
@@ -1417,6 +1491,116 @@ mod in_daily_use {
         ] {
             assert!(text.contains(documented), "{documented} in help:\n{text}");
         }
+    }
+
+    /// Scrolling a long text: `G`/`End` reach its last row, `g`/`Home` its first, PgUp/PgDn
+    /// move a page, and nothing scrolls past the end.
+    fn assert_scrolls_to_the_end(app: &mut App, top: &str, end: &str) {
+        let first = shown(app);
+        assert!(first.contains(top) && !first.contains(end), "{first}");
+        for bottom in [ch('G'), key(KeyCode::End)] {
+            app.update(ch('g'));
+            app.update(bottom);
+            let at_end = shown(app);
+            assert!(
+                at_end.contains(end) && !at_end.contains(top),
+                "the end:\n{at_end}"
+            );
+            for _ in 0..5 {
+                app.update(ch('j'));
+            }
+            app.update(key(KeyCode::PageDown));
+            assert_eq!(shown(app), at_end, "no scrolling past the end");
+        }
+        app.update(key(KeyCode::Home));
+        assert_eq!(shown(app), first);
+        app.update(key(KeyCode::PageDown));
+        let page = shown(app);
+        assert!(!page.contains(top) && !page.contains(end), "{page}");
+        app.update(key(KeyCode::PageUp));
+        assert_eq!(shown(app), first);
+    }
+
+    #[test]
+    fn detail_views_scroll_to_the_real_end_of_long_text_and_no_further() {
+        let mut app = signed_in(admin(), false, (80, 24));
+        open_session(
+            &mut app,
+            vec![chat_row(500, Some("alice"), "user", "hello")],
+        );
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        let long = format!("{}THE-END", "lorem ipsum dolor ".repeat(1_111));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(chat_detail(500, Some("alice"), "user", &long)),
+        }));
+        assert_scrolls_to_the_end(&mut app, "author", "THE-END");
+        app.update(ch('G'));
+        insta::assert_snapshot!("long_message_at_its_end_80x24", shown(&app));
+        app.update(key(KeyCode::Esc));
+        assert!(app.popup.is_none());
+
+        let requests = app.update(ch('6'));
+        let entry = AuditEntry {
+            id: 42,
+            at: at(3),
+            batch_id: Uuid::nil(),
+            actor_id: Some(id(999)),
+            actor_name: "mod".into(),
+            action: "comment.edit".into(),
+            target_type: "comment".into(),
+            target_id: Some(id(700)),
+            target_label: "alice on «The Book»".into(),
+            counts: serde_json::json!({"comments": 1}),
+            reason: None,
+            details: serde_json::json!({
+                "old_text": format!("{}OLD-END", "was ".repeat(2_000)),
+                "new_text": format!("{}NEW-END", "now ".repeat(2_000)),
+            }),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Audit,
+            seq: load_seq(&requests, Slot::Audit),
+            result: Ok(PageData::Audit(Page {
+                rows: vec![entry],
+                next: None,
+            })),
+        }));
+        app.update(key(KeyCode::Enter));
+        assert_scrolls_to_the_end(&mut app, "actor", "NEW-END");
+    }
+
+    #[test]
+    fn the_delete_popup_scrolls_to_its_end_and_no_further() {
+        let mut app = signed_in(admin(), false, (80, 24));
+        mark_all(&mut app, 100..115);
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 2, vec![])]),
+        }));
+        let top = shown(&app);
+        assert!(
+            top.contains("This removes") && !top.contains("session 14 — alice"),
+            "{top}"
+        );
+        for bottom in [key(KeyCode::End), ch('G'), key(KeyCode::PageDown)] {
+            app.update(ch('g'));
+            app.update(bottom);
+            assert!(
+                shown(&app).contains("session 14 — alice"),
+                "{}",
+                shown(&app)
+            );
+        }
+        let at_end = shown(&app);
+        for _ in 0..30 {
+            app.update(ch('j'));
+        }
+        assert_eq!(shown(&app), at_end, "no scrolling past the end");
+        app.update(key(KeyCode::PageUp));
+        app.update(key(KeyCode::PageUp));
+        assert_eq!(shown(&app), top);
     }
 
     #[test]

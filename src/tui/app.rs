@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
@@ -541,7 +542,8 @@ impl App {
         let Some(popup) = &mut self.popup else {
             return Vec::new();
         };
-        match popup.on_key(&key, &self.options.keymap) {
+        let screen = super::ui::popup_screen(Rect::new(0, 0, self.size.0, self.size.1));
+        match popup.on_key(&key, &self.options.keymap, screen) {
             PopupEffect::None => Vec::new(),
             PopupEffect::Close => {
                 if matches!(popup, Popup::Confirm(_)) {

@@ -239,9 +239,22 @@ impl Confirm {
         PopupEffect::Execute(plans)
     }
 
-    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
         if key.code == KeyCode::Esc {
             return PopupEffect::Close;
+        }
+        // Page keys type nothing: they scroll from any field.
+        let paging = matches!(key.code, KeyCode::PageUp | KeyCode::PageDown);
+        if paging || !matches!(self.focus, Focus::Typed | Focus::Reason) {
+            let action = keymap.action(Context::Popup, key);
+            let (body, _) = self.layout(area, &Theme { color: false });
+            let rows = self
+                .lines(&Theme { color: false }, body.width as usize)
+                .len();
+            if let Some(scroll) = action.and_then(|a| scrolled(self.scroll, a, rows, body.height)) {
+                self.scroll = scroll;
+                return PopupEffect::None;
+            }
         }
         match self.focus {
             Focus::Typed | Focus::Reason => {
@@ -293,14 +306,6 @@ impl Confirm {
                         PopupEffect::None
                     }
                 },
-                Some(Action::Down) => {
-                    self.scroll = self.scroll.saturating_add(1);
-                    PopupEffect::None
-                }
-                Some(Action::Up) => {
-                    self.scroll = self.scroll.saturating_sub(1);
-                    PopupEffect::None
-                }
                 _ => PopupEffect::None,
             },
         }
@@ -400,6 +405,34 @@ impl Confirm {
         if inner.height < 4 {
             return;
         }
+        let (body, footer) = self.layout(area, theme);
+        let foot = Rect::new(
+            inner.x,
+            inner.y + body.height,
+            inner.width,
+            inner.height - body.height,
+        );
+        let lines = self.lines(theme, inner.width as usize);
+        let scroll = clamped(self.scroll, lines.len(), body.height);
+        Paragraph::new(lines).scroll((scroll, 0)).render(body, buf);
+        Paragraph::new(footer).render(foot, buf);
+    }
+
+    /// The plan's area and, under it, the fields and buttons.
+    fn layout(&self, area: Rect, theme: &Theme) -> (Rect, Vec<Line<'static>>) {
+        let inner = inside(area);
+        let footer = self.footer(theme, inner.width);
+        let footer_height = (footer.len() as u16).min(inner.height.saturating_sub(1));
+        let body = Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(footer_height),
+        );
+        (body, footer)
+    }
+
+    fn footer(&self, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         let mut footer: Vec<Line> = Vec::new();
         if let Some(policy) = self.policy() {
             let focused = self.focus == Focus::Policy;
@@ -452,16 +485,10 @@ impl Confirm {
         ]));
         let message = self.message.clone().or_else(|| self.blocked());
         footer.push(match message {
-            Some(m) => Line::styled(fit(&m, inner.width as usize), theme.warning()),
+            Some(m) => Line::styled(fit(&m, width as usize), theme.warning()),
             None => Line::styled("y confirms · n/Esc cancels · Tab moves", theme.dim()),
         });
-        let footer_height = (footer.len() as u16).min(inner.height.saturating_sub(1));
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - footer_height);
-        let foot = Rect::new(inner.x, inner.y + body.height, inner.width, footer_height);
-        Paragraph::new(self.lines(theme, inner.width as usize))
-            .scroll((self.scroll, 0))
-            .render(body, buf);
-        Paragraph::new(footer).render(foot, buf);
+        footer
     }
 }
 
@@ -686,16 +713,51 @@ impl Report {
         lines
     }
 
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(1),
+        )
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
+        if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+            return PopupEffect::Close;
+        }
+        match keymap.action(Context::Popup, key) {
+            Some(Action::Cancel | Action::Confirm | Action::Press) => PopupEffect::Close,
+            Some(action) => {
+                let body = Self::body(area);
+                // Styles do not change how many rows there are.
+                let rows = self
+                    .lines(&Theme { color: false }, body.width as usize)
+                    .len();
+                if let Some(scroll) = scrolled(self.scroll, action, rows, body.height) {
+                    self.scroll = scroll;
+                }
+                PopupEffect::None
+            }
+            None => PopupEffect::None,
+        }
+    }
+
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let inner = frame(area, buf, " Outcome ", theme);
         if inner.height < 2 {
             return;
         }
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 1);
-        Paragraph::new(self.lines(theme, inner.width as usize))
-            .scroll((self.scroll, 0))
-            .render(body, buf);
-        Paragraph::new(Line::styled("Enter/Esc closes · ↑↓ scroll", theme.dim())).render(
+        let body = Self::body(area);
+        let lines = self.lines(theme, inner.width as usize);
+        let scroll = clamped(self.scroll, lines.len(), body.height);
+        Paragraph::new(lines).scroll((scroll, 0)).render(body, buf);
+        Paragraph::new(Line::styled(
+            "Enter/Esc closes · ↑↓ PgUp PgDn scroll",
+            theme.dim(),
+        ))
+        .render(
             Rect::new(inner.x, inner.y + body.height, inner.width, 1),
             buf,
         );
@@ -737,24 +799,40 @@ impl TextView {
         }
     }
 
-    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    /// Where the text goes in a popup drawn in `area`: inside the frame, above the footer.
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(1),
+        )
+    }
+
+    fn paragraph(&self) -> Paragraph<'_> {
+        let lines: Vec<Line> = self
+            .lines
+            .iter()
+            .map(|(text, style)| Line::styled(text.as_str(), *style))
+            .collect();
+        Paragraph::new(lines).wrap(Wrap { trim: false })
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
         if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
             return PopupEffect::Close;
         }
-        let max = self.lines.len().saturating_sub(1) as u16;
         match keymap.action(Context::Popup, key) {
             Some(Action::Cancel | Action::Confirm) => return PopupEffect::Close,
-            Some(Action::Down) => self.scroll = (self.scroll + 1).min(max),
-            Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
-            Some(Action::PageDown | Action::HalfPageDown) => {
-                self.scroll = (self.scroll + 10).min(max)
+            Some(action) => {
+                let body = Self::body(area);
+                let rows = self.paragraph().line_count(body.width);
+                if let Some(scroll) = scrolled(self.scroll, action, rows, body.height) {
+                    self.scroll = scroll;
+                }
             }
-            Some(Action::PageUp | Action::HalfPageUp) => {
-                self.scroll = self.scroll.saturating_sub(10)
-            }
-            Some(Action::Top) => self.scroll = 0,
-            Some(Action::Bottom) => self.scroll = max,
-            _ => {}
+            None => {}
         }
         // `?` closes help too.
         if key.code == KeyCode::Char('?') {
@@ -768,16 +846,10 @@ impl TextView {
         if inner.height < 2 {
             return;
         }
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 1);
-        let lines: Vec<Line> = self
-            .lines
-            .iter()
-            .map(|(text, style)| Line::styled(text.clone(), *style))
-            .collect();
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((self.scroll, 0))
-            .render(body, buf);
+        let body = Self::body(area);
+        let paragraph = self.paragraph();
+        let scroll = clamped(self.scroll, paragraph.line_count(body.width), body.height);
+        paragraph.scroll((scroll, 0)).render(body, buf);
         Paragraph::new(Line::styled(
             "Esc closes · ↑↓ PgUp PgDn scroll",
             theme.dim(),
@@ -991,7 +1063,7 @@ pub struct Conflict {
 }
 
 impl Conflict {
-    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
         if key.code == KeyCode::Esc {
             return self.choose(0);
         }
@@ -999,11 +1071,51 @@ impl Conflict {
             Some(Action::NextField) => self.focus = (self.focus + 1) % 3,
             Some(Action::PrevField) => self.focus = (self.focus + 2) % 3,
             Some(Action::Press) => return self.choose(self.focus),
-            Some(Action::Down) => self.scroll = self.scroll.saturating_add(1),
-            Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
-            _ => {}
+            Some(action) => {
+                let body = Self::body(area);
+                let rows = self
+                    .paragraph(&Theme { color: false })
+                    .line_count(body.width);
+                if let Some(scroll) = scrolled(self.scroll, action, rows, body.height) {
+                    self.scroll = scroll;
+                }
+            }
+            None => {}
         }
         PopupEffect::None
+    }
+
+    /// Both texts, above the two footer lines.
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(2),
+        )
+    }
+
+    fn paragraph(&self, theme: &Theme) -> Paragraph<'static> {
+        let mut lines = vec![Line::styled(
+            format!(
+                "You edited version {}; it is now version {}. Nothing was overwritten.",
+                self.loaded_version, self.current.version
+            ),
+            theme.warning(),
+        )];
+        lines.push(Line::styled(
+            format!("── now stored (version {}) ──", self.current.version),
+            theme.header(),
+        ));
+        lines.extend(
+            clean_lines(&self.current.content)
+                .into_iter()
+                .map(Line::raw),
+        );
+        lines.push(Line::styled("── yours (not saved) ──", theme.header()));
+        lines.extend(clean_lines(&self.yours).into_iter().map(Line::raw));
+        Paragraph::new(lines).wrap(Wrap { trim: false })
     }
 
     fn choose(&self, choice: usize) -> PopupEffect {
@@ -1036,29 +1148,10 @@ impl Conflict {
         if inner.height < 4 {
             return;
         }
-        let mut lines = vec![Line::styled(
-            format!(
-                "You edited version {}; it is now version {}. Nothing was overwritten.",
-                self.loaded_version, self.current.version
-            ),
-            theme.warning(),
-        )];
-        lines.push(Line::styled(
-            format!("── now stored (version {}) ──", self.current.version),
-            theme.header(),
-        ));
-        lines.extend(
-            clean_lines(&self.current.content)
-                .into_iter()
-                .map(Line::raw),
-        );
-        lines.push(Line::styled("── yours (not saved) ──", theme.header()));
-        lines.extend(clean_lines(&self.yours).into_iter().map(Line::raw));
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 2);
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((self.scroll, 0))
-            .render(body, buf);
+        let body = Self::body(area);
+        let paragraph = self.paragraph(theme);
+        let scroll = clamped(self.scroll, paragraph.line_count(body.width), body.height);
+        paragraph.scroll((scroll, 0)).render(body, buf);
         let buttons = Line::from(vec![
             Span::styled(" Edit again ", theme.button(self.focus == 0, true)),
             Span::raw("  "),
@@ -1080,6 +1173,38 @@ impl Conflict {
     }
 }
 
+/// Where a scroll goes for a movement key, `None` for any other key. It stops at the
+/// first row and where the last row of the text (`rows`, as wrapped) reaches the bottom
+/// of the `page` rows shown.
+fn scrolled(scroll: u16, action: Action, rows: usize, page: u16) -> Option<u16> {
+    let page = page.max(1);
+    let step = page.saturating_sub(1).max(1);
+    let half = (page / 2).max(1);
+    let next = match action {
+        Action::Down => scroll.saturating_add(1),
+        Action::Up => scroll.saturating_sub(1),
+        Action::PageDown => scroll.saturating_add(step),
+        Action::PageUp => scroll.saturating_sub(step),
+        Action::HalfPageDown => scroll.saturating_add(half),
+        Action::HalfPageUp => scroll.saturating_sub(half),
+        Action::Top => 0,
+        Action::Bottom => u16::MAX,
+        _ => return None,
+    };
+    Some(clamped(next, rows, page))
+}
+
+/// A scroll that shows no empty rows past the end (the popup may have grown since).
+fn clamped(scroll: u16, rows: usize, page: u16) -> u16 {
+    let max = rows.saturating_sub(usize::from(page));
+    scroll.min(u16::try_from(max).unwrap_or(u16::MAX))
+}
+
+/// The inside of a popup's frame.
+fn inside(area: Rect) -> Rect {
+    Block::default().borders(Borders::ALL).inner(area)
+}
+
 /// Clears `area`, draws a bordered box titled `title`, returns the inside.
 fn frame(area: Rect, buf: &mut Buffer, title: &str, theme: &Theme) -> Rect {
     Clear.render(area, buf);
@@ -1093,30 +1218,16 @@ fn frame(area: Rect, buf: &mut Buffer, title: &str, theme: &Theme) -> Rect {
 }
 
 impl Popup {
-    pub fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    /// A key for the popup as it is drawn on `screen` (scrolling needs its size).
+    pub fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, screen: Rect) -> PopupEffect {
+        let area = self.area(screen);
         match self {
-            Popup::Confirm(c) => c.on_key(key, keymap),
+            Popup::Confirm(c) => c.on_key(key, keymap, area),
             Popup::Progress(p) => p.on_key(key, keymap),
-            Popup::Outcome(r) => {
-                if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
-                    return PopupEffect::Close;
-                }
-                match keymap.action(Context::Popup, key) {
-                    Some(Action::Cancel | Action::Confirm | Action::Press) => PopupEffect::Close,
-                    Some(Action::Down) => {
-                        r.scroll = r.scroll.saturating_add(1);
-                        PopupEffect::None
-                    }
-                    Some(Action::Up) => {
-                        r.scroll = r.scroll.saturating_sub(1);
-                        PopupEffect::None
-                    }
-                    _ => PopupEffect::None,
-                }
-            }
-            Popup::Text(t) => t.on_key(key, keymap),
+            Popup::Outcome(r) => r.on_key(key, keymap, area),
+            Popup::Text(t) => t.on_key(key, keymap, area),
             Popup::Editor(e) => e.on_key(key),
-            Popup::Conflict(c) => c.on_key(key, keymap),
+            Popup::Conflict(c) => c.on_key(key, keymap, area),
         }
     }
 
