@@ -458,12 +458,10 @@ fn large_plans_need_the_count_typed_and_a_reason_is_passed_on() {
     );
     assert!(text.contains("Type 25 to confirm"), "{text}");
     assert!(
-        app.update(ch('y')).is_empty(),
+        app.update(key(KeyCode::Enter)).is_empty(),
         "not without the count typed"
     );
-    // Tab from Cancel goes to Delete, then around to the typed field and the reason.
-    app.update(key(KeyCode::BackTab));
-    app.update(key(KeyCode::BackTab));
+    // Focus starts on the field to type in; Tab goes on to the reason.
     typed(&mut app, "25");
     app.update(key(KeyCode::Tab));
     typed(&mut app, "spam wave");
@@ -1056,7 +1054,10 @@ mod issue_four {
             "{text}"
         );
         insta::assert_snapshot!("guild_confirm_120x40", text);
-        assert!(app.update(ch('y')).is_empty(), "not without the name");
+        assert!(
+            app.update(key(KeyCode::Enter)).is_empty(),
+            "not without the name"
+        );
         // A name that cannot be typed as shown asks for the count instead.
         let mut hostile = App::new(options(false, true), (120, 40));
         hostile.update(super::data(Response::Connected {
@@ -1088,8 +1089,6 @@ mod issue_four {
             result: Ok(vec![hostile_plan]),
         }));
         assert!(screen(&hostile, 120, 40).0.contains("Type 1 to confirm"));
-        app.update(key(KeyCode::BackTab));
-        app.update(key(KeyCode::BackTab));
         typed(&mut app, "Book Lovers");
         for _ in 0..3 {
             app.update(key(KeyCode::Tab));
@@ -1220,7 +1219,8 @@ mod issue_four {
         insta::assert_snapshot!("user_confirm_120x40", text);
         insta::assert_snapshot!("user_confirm_80x24", screen(&app, 80, 24).0);
         // Choosing "delete their content" plans again.
-        app.update(key(KeyCode::BackTab));
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Tab));
         let requests = app.update(ch(' '));
         let (seq, groups) = plan_groups(&requests);
         assert_eq!(groups[0].0, OpKind::DeleteUsers(ContentPolicy::Delete));
@@ -1330,6 +1330,7 @@ mod in_daily_use {
     use modcon::db::comments::ContentKind;
     use modcon::db::lists::ChatMessageRow;
     use modcon::tui::app::Level;
+    use modcon::tui::popup::Focus;
     use modcon::tui::worker::{DetailData, RowKey};
 
     fn load_seq(requests: &[Request], slot: Slot) -> u64 {
@@ -1601,6 +1602,37 @@ mod in_daily_use {
         app.update(key(KeyCode::PageUp));
         app.update(key(KeyCode::PageUp));
         assert_eq!(shown(&app), top);
+    }
+
+    #[test]
+    fn a_typed_confirmation_starts_on_the_field_to_type_in() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        mark_all(&mut app, 100..125);
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 2, vec![])]),
+        }));
+        let focus = |app: &App| match &app.popup {
+            Some(Popup::Confirm(c)) => (c.focus, c.typed.value().to_string()),
+            _ => panic!("the confirmation is open"),
+        };
+        assert_eq!(focus(&app).0, Focus::Typed);
+        // Enter on a wrong or empty count says what is expected and stays.
+        assert!(app.update(key(KeyCode::Enter)).is_empty());
+        typed(&mut app, "2");
+        assert!(app.update(key(KeyCode::Enter)).is_empty());
+        assert_eq!(focus(&app), (Focus::Typed, "2".into()));
+        assert!(screen(&app, 120, 40).0.contains("type 25 to confirm"));
+        typed(&mut app, "5");
+        app.update(key(KeyCode::Enter));
+        assert_eq!(focus(&app), (Focus::Reason, "25".into()));
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Tab));
+        assert!(matches!(
+            app.update(key(KeyCode::Enter)).first(),
+            Some(Request::Execute { .. })
+        ));
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl Confirm {
         typed_above: usize,
         reason_required: bool,
     ) -> Confirm {
-        Confirm {
+        let mut confirm = Confirm {
             kind,
             plans,
             hidden,
@@ -137,7 +137,12 @@ impl Confirm {
             message: None,
             replanning: false,
             scroll: 0,
+        };
+        // Typing is the confirmation asked for: start there. Otherwise on Cancel.
+        if confirm.must_type().is_some() {
+            confirm.focus = Focus::Typed;
         }
+        confirm
     }
 
     pub fn target_count(&self) -> usize {
@@ -259,6 +264,15 @@ impl Confirm {
         match self.focus {
             Focus::Typed | Focus::Reason => {
                 match key.code {
+                    KeyCode::Enter
+                        if self.focus == Focus::Typed
+                            && self
+                                .must_type()
+                                .is_some_and(|t| self.typed.value().trim() != t) =>
+                    {
+                        // Say what is expected; moving on would hide why Delete is off.
+                        self.message = self.blocked();
+                    }
                     KeyCode::Tab | KeyCode::Enter | KeyCode::Down => self.move_focus(true),
                     KeyCode::BackTab | KeyCode::Up => self.move_focus(false),
                     _ => {
