@@ -1572,6 +1572,32 @@ mod in_daily_use {
     }
 
     #[test]
+    fn esc_cancels_a_mark_all_that_is_still_running() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ctrl('a'));
+        let Some(Request::Ids { seq, stop, .. }) = requests.into_iter().next() else {
+            panic!("Ctrl-a asks for every matching row")
+        };
+        app.update(key(KeyCode::Esc));
+        assert!(
+            stop.load(std::sync::atomic::Ordering::SeqCst),
+            "the worker stops paging"
+        );
+        assert!(!app.busy(), "nothing is pending any more");
+        assert!(screen(&app, 120, 40).0.contains("stopped marking"));
+        app.update(data(Response::Ids {
+            seq,
+            result: Ok((100..125)
+                .map(|n| RowKey {
+                    id: id(n),
+                    kind: None,
+                })
+                .collect()),
+        }));
+        assert_eq!(app.chats.marks.len(), 0, "the late answer marks nothing");
+    }
+
+    #[test]
     fn the_delete_popup_scrolls_to_its_end_and_no_further() {
         let mut app = signed_in(admin(), false, (80, 24));
         mark_all(&mut app, 100..115);

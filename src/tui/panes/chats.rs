@@ -6,8 +6,9 @@ use ratatui::layout::Rect;
 use uuid::Uuid;
 
 use super::{
-    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, draw_list, find, list_status,
-    mark, navigate, page_if_needed, reload, request_keys, short_id, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Typed, apply_keys, cancel_keys,
+    draw_list, find, list_status, mark, navigate, page_if_needed, reload, request_keys, short_id,
+    targets, when,
 };
 use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
@@ -54,7 +55,7 @@ pub struct ChatsPane {
     pub owner_name: Option<String>,
     pub open: Option<SessionView>,
     /// An outstanding "mark all" (false) or "invert" (true).
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -237,6 +238,9 @@ impl Pane for ChatsPane {
                 Effect::None
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if let Some(view) = &mut self.open {
                     if !view.marks.is_empty() {
                         view.marks.clear();
@@ -336,13 +340,11 @@ impl Pane for ChatsPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        let Some((expected, invert)) = self.keys_request else {
+        let Some(KeysRequest { invert, .. }) =
+            KeysRequest::answered_by(&mut self.keys_request, seq)
+        else {
             return Effect::None;
         };
-        if expected != seq {
-            return Effect::None;
-        }
-        self.keys_request = None;
         let marks = match &mut self.open {
             Some(view) => &mut view.marks,
             None => &mut self.marks,

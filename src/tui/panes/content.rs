@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, draw_list, find_or_say, list_status, mark, navigate,
-    page_if_needed, reload, request_keys, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, cancel_keys, draw_list, find_or_say,
+    list_status, mark, navigate, page_if_needed, reload, request_keys, when,
 };
 use crate::db::comments::ContentKind;
 use crate::db::lists::{ContentFilter, ContentRow, TimeCursor, UserRow};
@@ -40,7 +40,7 @@ pub struct ContentPane {
     pub kinds: HashMap<Uuid, ContentKind>,
     pub filter: ContentFilter,
     pub user_name: Option<String>,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -183,6 +183,9 @@ impl Pane for ContentPane {
                 }
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if !self.marks.is_empty() {
                     self.marks.clear();
                     self.kinds.clear();
@@ -232,9 +235,8 @@ impl Pane for ContentPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        match self.keys_request {
-            Some((expected, invert)) if expected == seq => {
-                self.keys_request = None;
+        match KeysRequest::answered_by(&mut self.keys_request, seq) {
+            Some(KeysRequest { invert, .. }) => {
                 for key in &keys {
                     if invert && self.marks.contains(&key.id) {
                         self.marks.ids.remove(&key.id);

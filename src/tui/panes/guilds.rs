@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
-    navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, answer_keys, cancel_keys, draw_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
 use crate::db::{DataError, Permission};
@@ -51,7 +51,7 @@ pub struct GuildsPane {
     pub marks: Marks,
     pub text: Option<String>,
     pub open: Option<GuildView>,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -145,6 +145,9 @@ impl Pane for GuildsPane {
                 Effect::None
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if self.open.take().is_some() {
                     return Effect::None;
                 }

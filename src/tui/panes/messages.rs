@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
-    navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, answer_keys, cancel_keys, draw_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
@@ -32,7 +32,7 @@ pub struct MessagesPane {
     pub marks: Marks,
     pub filter: PrivateMessageFilter,
     pub user_name: Option<String>,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -99,6 +99,9 @@ impl Pane for MessagesPane {
                 Effect::None
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if !self.marks.is_empty() {
                     self.marks.clear();
                 } else if self.is_filtered() {

@@ -9,6 +9,9 @@ pub mod guilds;
 pub mod messages;
 pub mod users;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use uuid::Uuid;
@@ -273,17 +276,47 @@ pub fn find<R, C: Clone>(
     false
 }
 
+/// A "mark all" (or "invert") a pane waits for.
+#[derive(Debug)]
+pub struct KeysRequest {
+    pub seq: u64,
+    pub invert: bool,
+    /// Tells the worker to stop paging when the operator gives up on it.
+    stop: Arc<AtomicBool>,
+}
+
+impl KeysRequest {
+    /// The answer to this request, if `seq` is its number.
+    pub fn answered_by(waiting: &mut Option<KeysRequest>, seq: u64) -> Option<KeysRequest> {
+        match waiting {
+            Some(request) if request.seq == seq => waiting.take(),
+            _ => None,
+        }
+    }
+}
+
+/// Esc while rows are being marked: stop, and let a late answer mark nothing.
+pub fn cancel_keys(waiting: &mut Option<KeysRequest>) -> Option<Effect> {
+    let request = waiting.take()?;
+    request.stop.store(true, Ordering::SeqCst);
+    let what = if request.invert {
+        "inverting"
+    } else {
+        "marking"
+    };
+    Some(Effect::Status(format!("stopped {what}: no mark changed")))
+}
+
 /// Applies the answer to a pane's outstanding "mark all" or "invert", if it is that one.
 pub fn answer_keys(
-    waiting: &mut Option<(u64, bool)>,
+    waiting: &mut Option<KeysRequest>,
     marks: &mut Marks,
     seq: u64,
     keys: &[RowKey],
     (one, many): (&str, &str),
 ) -> Effect {
-    match *waiting {
-        Some((expected, invert)) if expected == seq => {
-            *waiting = None;
+    match KeysRequest::answered_by(waiting, seq) {
+        Some(KeysRequest { invert, .. }) => {
             let n = apply_keys(marks, keys, invert);
             let capped = if n >= MARK_ALL_CAP {
                 " (the most one action takes)"
@@ -379,19 +412,24 @@ pub fn draw_list(
 
 /// Asks for the keys of every row of `query` ("mark all" or "invert"); returns what
 /// the pane waits for.
-pub fn request_keys(cx: &mut Cx, query: Query, invert: bool) -> (Effect, Option<(u64, bool)>) {
+pub fn request_keys(cx: &mut Cx, query: Query, invert: bool) -> (Effect, Option<KeysRequest>) {
     let seq = cx.next_seq();
+    let stop = Arc::new(AtomicBool::new(false));
     cx.send(Request::Ids {
         seq,
         query,
         cap: MARK_ALL_CAP,
+        stop: stop.clone(),
     });
     let what = if invert {
         "inverting marks…"
     } else {
         "marking all matching rows…"
     };
-    (Effect::Status(what.into()), Some((seq, invert)))
+    (
+        Effect::Status(what.into()),
+        Some(KeysRequest { seq, invert, stop }),
+    )
 }
 
 /// The common words of a list's footer: loading, errors, the cap.

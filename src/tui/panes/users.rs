@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
-    navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, answer_keys, cancel_keys, draw_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
 use crate::db::plan::ContentPolicy;
@@ -40,7 +40,7 @@ pub struct UsersPane {
     pub list: ListView<UserRow, NameCursor>,
     pub marks: Marks,
     pub filter: UserFilter,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -139,6 +139,9 @@ impl Pane for UsersPane {
                 None => Effect::None,
             },
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if !self.marks.is_empty() {
                     self.marks.clear();
                 } else if self.filter != UserFilter::default() {
