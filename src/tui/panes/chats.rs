@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use uuid::Uuid;
 
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Typed, apply_keys, cancel_keys,
-    draw_list, find, list_status, mark, navigate, page_if_needed, reload, request_keys, short_id,
-    targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
+    cancel_keys, draw_list, find, list_status, mark, navigate, page_if_needed, reload,
+    request_keys, short_id, targets, when,
 };
 use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
@@ -148,6 +148,14 @@ impl ChatsPane {
         self.filter != ChatSessionFilter::default()
     }
 
+    /// The filter of the list on screen: the sessions, or an open session's messages.
+    fn scope(&self) -> Scope {
+        match &self.open {
+            Some(view) => Scope::of(&view.text),
+            None => Scope::of(&self.filter),
+        }
+    }
+
     fn clear_filter(&mut self, cx: &mut Cx) {
         self.filter = ChatSessionFilter::default();
         self.owner_name = None;
@@ -163,8 +171,8 @@ impl ChatsPane {
             return refusal;
         }
         let (ids, hidden) = match &self.open {
-            Some(view) => targets(&view.list, &view.marks, |r| r.id),
-            None => targets(&self.list, &self.marks, |r| r.id),
+            Some(view) => targets(&view.list, &view.marks, |r| r.id, self.scope()),
+            None => targets(&self.list, &self.marks, |r| r.id, self.scope()),
         };
         if ids.is_empty() {
             return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
@@ -199,15 +207,16 @@ impl Pane for ChatsPane {
             self.started = true;
             self.reload_sessions(cx);
         }
+        let scope = self.scope();
         if let Some(view) = &mut self.open {
             if navigate(&mut view.list, action)
-                || mark(&mut view.list, &mut view.marks, action, |r| r.id)
+                || mark(&mut view.list, &mut view.marks, action, |r| r.id, scope)
             {
                 self.page(cx);
                 return Effect::None;
             }
         } else if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(&mut self.list, &mut self.marks, action, |r| r.id, scope)
         {
             self.page(cx);
             return Effect::None;
@@ -267,7 +276,7 @@ impl Pane for ChatsPane {
                 if let Some(refusal) = refuse(cx, Permission::RepairOrphanSessions) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id, self.scope());
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
@@ -284,7 +293,7 @@ impl Pane for ChatsPane {
                     Some(view) => Self::message_query(view, None),
                     None => self.session_query(None),
                 };
-                let (effect, waiting) = request_keys(cx, query, invert);
+                let (effect, waiting) = request_keys(cx, query, invert, self.scope());
                 self.keys_request = waiting;
                 effect
             }
@@ -340,7 +349,7 @@ impl Pane for ChatsPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        let Some(KeysRequest { invert, .. }) =
+        let Some(KeysRequest { invert, under, .. }) =
             KeysRequest::answered_by(&mut self.keys_request, seq)
         else {
             return Effect::None;
@@ -349,7 +358,7 @@ impl Pane for ChatsPane {
             Some(view) => &mut view.marks,
             None => &mut self.marks,
         };
-        let n = apply_keys(marks, &keys, invert);
+        let n = apply_keys(marks, &keys, invert, under);
         let capped = if n >= MARK_ALL_CAP {
             " (the most one action takes)"
         } else {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, answer_keys, cancel_keys, draw_list,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
@@ -110,7 +110,13 @@ impl Pane for GuildsPane {
                 return Effect::None;
             }
         } else if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id,
+                Scope::of(&self.text),
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -165,7 +171,7 @@ impl Pane for GuildsPane {
                 }
                 let (ids, hidden) = match &self.open {
                     Some(view) => (vec![view.guild.id], 0),
-                    None => targets(&self.list, &self.marks, |r| r.id),
+                    None => targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.text)),
                 };
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
@@ -202,7 +208,12 @@ impl Pane for GuildsPane {
                     text: self.text.clone(),
                     after: None,
                 };
-                let (effect, waiting) = request_keys(cx, query, action == Action::InvertMarks);
+                let (effect, waiting) = request_keys(
+                    cx,
+                    query,
+                    action == Action::InvertMarks,
+                    Scope::of(&self.text),
+                );
                 self.keys_request = waiting;
                 effect
             }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, answer_keys, cancel_keys, draw_list,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
@@ -82,7 +82,13 @@ impl Pane for MessagesPane {
             self.reload(cx);
         }
         if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id,
+                Scope::of(&self.filter),
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -115,7 +121,8 @@ impl Pane for MessagesPane {
                 if let Some(refusal) = refuse(cx, Permission::DeleteMessages) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                let (ids, hidden) =
+                    targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.filter));
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
@@ -134,6 +141,7 @@ impl Pane for MessagesPane {
                         after: None,
                     },
                     action == Action::InvertMarks,
+                    Scope::of(&self.filter),
                 );
                 self.keys_request = waiting;
                 effect

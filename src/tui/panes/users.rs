@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, Pane, Typed, answer_keys, cancel_keys, draw_list,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
@@ -128,7 +128,13 @@ impl Pane for UsersPane {
             self.reload(cx);
         }
         if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id,
+                Scope::of(&self.filter),
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -154,7 +160,8 @@ impl Pane for UsersPane {
                 if let Some(refusal) = refuse(cx, Permission::DeleteUsers) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                let (ids, hidden) =
+                    targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.filter));
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
@@ -170,7 +177,12 @@ impl Pane for UsersPane {
                     filter: self.filter.clone(),
                     after: None,
                 };
-                let (effect, waiting) = request_keys(cx, query, action == Action::InvertMarks);
+                let (effect, waiting) = request_keys(
+                    cx,
+                    query,
+                    action == Action::InvertMarks,
+                    Scope::of(&self.filter),
+                );
                 self.keys_request = waiting;
                 effect
             }
