@@ -1328,7 +1328,7 @@ mod in_daily_use {
     use super::*;
     use modcon::db::chats::ChatMessageDetail;
     use modcon::db::comments::ContentKind;
-    use modcon::db::lists::ChatMessageRow;
+    use modcon::db::lists::{ChatMessageRow, UserRow};
     use modcon::tui::app::Level;
     use modcon::tui::popup::Focus;
     use modcon::tui::worker::{DetailData, RowKey};
@@ -1420,6 +1420,25 @@ mod in_daily_use {
                 })
                 .collect()),
         }));
+    }
+
+    fn user(n: u128, name: &str) -> UserRow {
+        UserRow {
+            id: id(n),
+            username: name.into(),
+            email: format!("{name}@example.invalid"),
+            role: "user".into(),
+            is_protected: false,
+            is_service: false,
+            is_active: true,
+            locked_until: None,
+            owned_guilds: 0,
+            comments: 1,
+            reviews: 0,
+            messages: 0,
+            chat_sessions: 1,
+            created_at: at(1),
+        }
     }
 
     fn shown(app: &App) -> String {
@@ -1633,6 +1652,55 @@ mod in_daily_use {
         }));
         let text = screen(&app, 120, 40).0;
         assert!(!text.contains("not in the list"), "{text}");
+    }
+
+    #[test]
+    fn user_replaces_orphans_and_stays_on_the_tab_it_was_asked_from() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        command(&mut app, "orphans");
+        let requests = command(&mut app, "user bob");
+        let Some(Request::FindUser { seq, name }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let requests = app.update(data(Response::User {
+            seq: *seq,
+            name: name.clone(),
+            result: Ok(Some(user(7, "bob"))),
+        }));
+        let filter = requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load {
+                    query: Query::ChatSessions { filter, .. },
+                    ..
+                } => Some(filter.clone()),
+                _ => None,
+            })
+            .expect("the sessions reload");
+        assert_eq!(filter.owner_id, Some(id(7)));
+        assert!(!filter.orphans_only, "one scope at a time: {filter:?}");
+        let title = app.pane().title();
+        assert!(
+            title.contains("owner bob") && !title.contains("orphaned"),
+            "{title}"
+        );
+
+        app.update(ch('3'));
+        let requests = command(&mut app, "user bob");
+        let Some(Request::FindUser { seq, name }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let requests = app.update(data(Response::User {
+            seq: *seq,
+            name: name.clone(),
+            result: Ok(Some(user(7, "bob"))),
+        }));
+        assert_eq!(app.tab, Tab::Comments, "stays on Comments");
+        assert!(
+            requests.iter().any(|r| matches!(r, Request::Load { query: Query::Content { filter, .. }, .. } if filter.user_id == Some(id(7)))),
+            "{requests:?}"
+        );
+        assert!(app.pane().title().contains("bob"));
     }
 
     #[test]

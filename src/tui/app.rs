@@ -128,7 +128,8 @@ pub struct App {
     pub dirty: bool,
     seq: u64,
     operation: Option<Operation>,
-    user_seq: Option<u64>,
+    /// A `:user` lookup, and the tab it was asked from.
+    user_seq: Option<(u64, Tab)>,
     /// The load of an item to edit, and the save of an edit.
     edit_seq: Option<u64>,
 }
@@ -496,7 +497,12 @@ impl App {
                     return Vec::new();
                 }
                 let seq = self.next_seq();
-                self.user_seq = Some(seq);
+                // Chats, Messages and Comments each show one user's rows; elsewhere Chats.
+                let tab = match self.tab {
+                    Tab::Chats | Tab::Messages | Tab::Comments => self.tab,
+                    _ => Tab::Chats,
+                };
+                self.user_seq = Some((seq, tab));
                 vec![Request::FindUser {
                     seq,
                     name: arg.trim().to_string(),
@@ -731,17 +737,12 @@ impl App {
                 }
             },
             Response::User { seq, name, result } => {
-                if self.user_seq != Some(seq) {
+                let Some((_, tab)) = self.user_seq.filter(|(asked, _)| *asked == seq) else {
                     return Vec::new();
-                }
+                };
                 self.user_seq = None;
                 match result {
                     Ok(user) => {
-                        let tab = if self.tab == Tab::Messages {
-                            Tab::Messages
-                        } else {
-                            Tab::Chats
-                        };
                         let mut requests = if tab != self.tab {
                             self.switch(tab)
                         } else {

@@ -377,6 +377,9 @@ impl Pane for ChatsPane {
             None => Effect::Error(format!("no user named {}", fit(name, 40))),
             Some(user) => {
                 self.open = None;
+                // One scope at a time: this user's sessions replace orphans or one session.
+                self.filter.orphans_only = false;
+                self.filter.id = None;
                 self.filter.owner_id = Some(user.id);
                 self.owner_name = Some(user.username);
                 self.reload_sessions(cx);
@@ -410,6 +413,12 @@ impl Pane for ChatsPane {
             "orphans" => {
                 self.open = None;
                 self.filter.orphans_only = !self.filter.orphans_only;
+                if self.filter.orphans_only {
+                    // Orphans have no owner: they replace a user's sessions or one session.
+                    self.filter.owner_id = None;
+                    self.owner_name = None;
+                    self.filter.id = None;
+                }
                 self.reload_sessions(cx);
                 Effect::Status(if self.filter.orphans_only {
                     "showing orphaned sessions only (no owner); r repairs, d deletes".into()

@@ -210,6 +210,7 @@ impl Pane for MessagesPane {
                         id: Some(id),
                         ..PrivateMessageFilter::default()
                     };
+                    self.user_name = None;
                     self.reload(cx);
                     Effect::Status("Esc shows every message again".into())
                 }
