@@ -1730,6 +1730,83 @@ mod in_daily_use {
     }
 
     #[test]
+    fn a_sessions_header_follows_its_message_count_after_a_delete_and_a_refresh() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        open_session(
+            &mut app,
+            vec![
+                chat_row(500, Some("alice"), "user", "hello"),
+                chat_row(501, None, "assistant", "hi"),
+            ],
+        );
+        assert!(app.pane().title().contains("(12 messages)"));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 0, vec![])]),
+        }));
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: id(500),
+                label: "alice: hello".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                new_owner: None,
+            }],
+            failed: vec![],
+            counts: RowCounts::new().with(Table::ChatMessages, 1),
+            kept: RowCounts::new(),
+        };
+        let requests = app.update(data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        app.update(key(KeyCode::Enter));
+        let answer_session = |app: &mut App, requests: &[Request], messages: i64| {
+            let (slot, seq) = requests
+                .iter()
+                .find_map(|r| match r {
+                    Request::Load {
+                        slot,
+                        seq,
+                        query: Query::ChatSessions { filter, .. },
+                    } if filter.id == Some(id(1)) => Some((*slot, *seq)),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("the open session is asked for again: {requests:?}"));
+            app.update(data(Response::Page {
+                slot,
+                seq,
+                result: Ok(PageData::ChatSessions(Page {
+                    rows: vec![session(1, "travel plans #1", Some("alice"), messages)],
+                    next: None,
+                })),
+            }));
+        };
+        answer_session(&mut app, &requests, 11);
+        assert!(
+            app.pane().title().contains("(11 messages)"),
+            "{}",
+            app.pane().title()
+        );
+        let requests = app.update(ch('R'));
+        answer_session(&mut app, &requests, 1);
+        assert!(
+            app.pane().title().contains("(1 message)"),
+            "{}",
+            app.pane().title()
+        );
+    }
+
+    #[test]
     fn the_delete_popup_scrolls_to_its_end_and_no_further() {
         let mut app = signed_in(admin(), false, (80, 24));
         mark_all(&mut app, 100..115);

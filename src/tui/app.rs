@@ -710,7 +710,7 @@ impl App {
             }
             Response::Page { slot, seq, result } => {
                 let tab = match slot {
-                    Slot::Chats | Slot::SessionMessages => Tab::Chats,
+                    Slot::Chats | Slot::OpenSession | Slot::SessionMessages => Tab::Chats,
                     Slot::Messages => Tab::Messages,
                     Slot::Content => Tab::Comments,
                     Slot::Guilds | Slot::GuildMembers => Tab::Guilds,

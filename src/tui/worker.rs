@@ -30,6 +30,8 @@ use crate::db::{Access, Actor, Backend, DataError, Db};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {
     Chats,
+    /// The open session's own row, for its header.
+    OpenSession,
     SessionMessages,
     Messages,
     Content,

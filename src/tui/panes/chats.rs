@@ -44,6 +44,8 @@ pub struct SessionView {
     pub list: ListView<ChatMessageRow, TimeCursor>,
     pub marks: Marks,
     pub text: String,
+    /// The session's row asked for again (its header counts its messages).
+    session_seq: Option<u64>,
 }
 
 #[derive(Default)]
@@ -119,6 +121,21 @@ impl ChatsPane {
         if let Some(view) = &mut self.open {
             let query = Self::message_query(view, None);
             reload(&mut view.list, Slot::SessionMessages, cx, query);
+        }
+    }
+
+    /// Asks for the open session's row again, so its header counts what is there now.
+    fn reload_open_session(&mut self, cx: &mut Cx) {
+        if let Some(view) = &mut self.open {
+            let filter = ChatSessionFilter {
+                id: Some(view.session.id),
+                ..ChatSessionFilter::default()
+            };
+            let query = Query::ChatSessions {
+                filter,
+                after: None,
+            };
+            view.session_seq = Some(cx.load(Slot::OpenSession, query));
         }
     }
 
@@ -239,6 +256,7 @@ impl Pane for ChatsPane {
                         list: ListView::default(),
                         marks: Marks::default(),
                         text: String::new(),
+                        session_seq: None,
                     };
                     view.list.height = self.list.height;
                     self.open = Some(view);
@@ -329,6 +347,24 @@ impl Pane for ChatsPane {
         match (slot, result) {
             (Slot::Chats, Ok(PageData::ChatSessions(page))) => {
                 self.list.accept(seq, page.rows, page.next);
+            }
+            (Slot::OpenSession, Ok(PageData::ChatSessions(page))) => {
+                if let Some(view) = &mut self.open
+                    && view.session_seq == Some(seq)
+                {
+                    view.session_seq = None;
+                    if let Some(row) = page.rows.into_iter().find(|r| r.id == view.session.id) {
+                        view.session = row;
+                    }
+                }
+            }
+            (Slot::OpenSession, Err(_)) => {
+                // The header keeps its last count; the message list shows the error.
+                if let Some(view) = &mut self.open
+                    && view.session_seq == Some(seq)
+                {
+                    view.session_seq = None;
+                }
             }
             (Slot::SessionMessages, Ok(PageData::SessionMessages(page))) => {
                 if let Some(view) = &mut self.open {
@@ -446,6 +482,7 @@ impl Pane for ChatsPane {
     fn refresh(&mut self, cx: &mut Cx) {
         self.started = true;
         if self.open.is_some() {
+            self.reload_open_session(cx);
             self.reload_messages(cx);
         } else {
             self.reload_sessions(cx);
@@ -581,6 +618,9 @@ impl Pane for ChatsPane {
     fn busy(&self) -> bool {
         self.list.pending.is_some()
             || self.keys_request.is_some()
-            || self.open.as_ref().is_some_and(|v| v.list.pending.is_some())
+            || self
+                .open
+                .as_ref()
+                .is_some_and(|v| v.list.pending.is_some() || v.session_seq.is_some())
     }
 }
