@@ -1807,6 +1807,84 @@ mod in_daily_use {
     }
 
     #[test]
+    fn a_message_without_author_is_labelled_by_its_role_unless_a_user_wrote_it() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        open_session(
+            &mut app,
+            vec![
+                chat_row(501, None, "assistant", "beep boop"),
+                chat_row(502, None, "user", "gone"),
+            ],
+        );
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(chat_detail(501, None, "assistant", "beep boop")),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("author     assistant") && !text.contains("deleted user"),
+            "{text}"
+        );
+        app.update(key(KeyCode::Esc));
+        app.update(ch('j'));
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(chat_detail(502, None, "user", "gone")),
+        }));
+        assert!(screen(&app, 120, 40).0.contains("author     deleted user"));
+        app.update(key(KeyCode::Esc));
+        app.update(ch('k'));
+        // The confirmation names the assistant too.
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        let mut plan = plan_for(&ids, 0, vec![]);
+        plan.targets[0].label = "deleted user: beep boop".into();
+        plan.targets[0].snapshot = serde_json::json!({
+            "author": null, "role": "assistant", "content": "beep boop"
+        });
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("assistant: beep boop") && !text.contains("deleted user"),
+            "{text}"
+        );
+        // And so does the outcome.
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: id(501),
+                label: "deleted user: beep boop".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                new_owner: None,
+            }],
+            failed: vec![],
+            counts: RowCounts::new().with(Table::ChatMessages, 1),
+            kept: RowCounts::new(),
+        };
+        app.update(data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("assistant: beep boop") && !text.contains("deleted user"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_delete_popup_scrolls_to_its_end_and_no_further() {
         let mut app = signed_in(admin(), false, (80, 24));
         mark_all(&mut app, 100..115);

@@ -1,6 +1,7 @@
 //! The console's state and its one `update`: an event in, requests for the worker out.
 //! Nothing here waits on the database.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -98,6 +99,9 @@ struct Operation {
     stop: Option<Arc<AtomicBool>>,
     /// Waiting on the worker (planning or executing), not on the operator.
     waiting: bool,
+    /// What the confirmation called targets where that differs from the data layer's
+    /// label, for the outcome to call them the same.
+    labels: HashMap<Uuid, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,6 +445,7 @@ impl App {
             tab: self.tab,
             stop: None,
             waiting: true,
+            labels: HashMap::new(),
         });
         vec![request]
     }
@@ -601,6 +606,14 @@ impl App {
                 let stop = Arc::new(AtomicBool::new(false));
                 op.stop = Some(stop.clone());
                 op.waiting = true;
+                op.labels = plans
+                    .iter()
+                    .flat_map(|p| &p.targets)
+                    .filter_map(|t| {
+                        let label = super::popup::target_label(op.intent.kind, t);
+                        (label != t.label).then_some((t.id, label))
+                    })
+                    .collect();
                 self.popup = Some(Popup::Progress(Progress {
                     kind: op.intent.kind,
                     done: 0,
@@ -958,6 +971,7 @@ impl App {
                 .filter(|e| !matches!(e, DataError::PlanChanged(_)))
                 .map(|e| e.to_string()),
             cache,
+            labels: op.labels.clone(),
             scroll: 0,
         };
         self.last_outcome = Some(report.summary());
@@ -979,6 +993,7 @@ impl App {
                 tab: op.tab,
                 stop: None,
                 waiting: false,
+                labels: op.labels,
             });
             self.popup = Some(Popup::Confirm(confirm));
         } else {
@@ -1001,7 +1016,7 @@ fn detail_popup(detail: DetailData, theme: &Theme) -> Popup {
             vec![
                 line(
                     "author",
-                    m.author_name.unwrap_or_else(|| "deleted user".into()),
+                    super::strings::chat_author(m.author_name.as_deref(), &m.role),
                 ),
                 line("role", m.role),
                 line("at", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),

@@ -2,6 +2,7 @@
 //! confirmation is built from the operation and the plan the database returned;
 //! confirming sends those same plans back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,6 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Gauge, Paragraph, Widget, Wrap};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
+use uuid::Uuid;
 
 use super::keymap::{Action, Context, Keymap};
 use super::panes::Typed;
@@ -22,7 +24,7 @@ use super::worker::OpKind;
 use crate::db::DataError;
 use crate::db::comments::{ContentEdit, ContentItem, ContentKind};
 use crate::db::ids::{MAX_REASON_CHARS, Reason};
-use crate::db::plan::{ContentPolicy, Outcome, Plan, RowCounts, Table};
+use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts, Table};
 use crate::sanitize::{clean_lines, fit};
 
 pub enum Popup {
@@ -403,7 +405,7 @@ impl Confirm {
                 lines.push(Line::raw(format!(
                     "  {}  {}  {detail}",
                     super::panes::short_id(&t.id),
-                    fit(&t.label, width.saturating_sub(32).max(8)),
+                    fit(&target_label(self.kind, t), width.saturating_sub(32).max(8)),
                 )));
             }
             if targets.len() > 200 {
@@ -535,6 +537,23 @@ pub fn noun(kind: OpKind, n: usize) -> &'static str {
     if n == 1 { one } else { many }
 }
 
+/// How the popups name a planned target: the data layer's label, except for a chat
+/// message without an author, which goes by its role unless a user wrote it.
+pub fn target_label(kind: OpKind, target: &PlannedTarget) -> String {
+    let field = |name: &str| target.snapshot.get(name);
+    let authorless = field("author").is_some_and(serde_json::Value::is_null);
+    match (
+        kind,
+        field("role").and_then(|v| v.as_str()),
+        field("content").and_then(|v| v.as_str()),
+    ) {
+        (OpKind::DeleteChatMessages, Some(role), Some(content)) if authorless => {
+            format!("{}: {content}", strings::chat_author(None, role))
+        }
+        _ => target.label.clone(),
+    }
+}
+
 /// Batches running: a bar, and Esc stops after the current one.
 pub struct Progress {
     pub kind: OpKind,
@@ -596,6 +615,8 @@ pub struct Report {
     pub stopped: bool,
     pub error: Option<String>,
     pub cache: Option<crate::cache::CacheOutcome>,
+    /// Targets the confirmation named otherwise than the data layer (see `target_label`).
+    pub labels: HashMap<Uuid, String>,
     pub scroll: u16,
 }
 
@@ -717,10 +738,11 @@ impl Report {
                     .as_ref()
                     .map(|(_, o)| format!(" → {}", fit(o, 20)))
                     .unwrap_or_default();
+                let label = self.labels.get(&d.id).unwrap_or(&d.label);
                 lines.push(Line::raw(format!(
                     "  {}  {}{owner}",
                     super::panes::short_id(&d.id),
-                    fit(&d.label, width.saturating_sub(16).max(8))
+                    fit(label, width.saturating_sub(16).max(8))
                 )));
             }
         }

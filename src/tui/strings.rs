@@ -45,6 +45,16 @@ pub fn unknown_command(name: &str) -> String {
     )
 }
 
+/// Who wrote a chat message. Only a user's message whose author is gone is by a
+/// "deleted user"; assistant, system and tool messages have no author and go by their role.
+pub fn chat_author(author: Option<&str>, role: &str) -> String {
+    match (author, role) {
+        (Some(name), _) => name.to_string(),
+        (None, "user") => "deleted user".into(),
+        (None, role) => crate::sanitize::clean_line(role),
+    }
+}
+
 pub fn not_allowed(what: &str, role: crate::db::Role) -> String {
     format!("{what} is not allowed for the {role} role")
 }
