@@ -453,17 +453,15 @@ fn large_plans_need_the_count_typed_and_a_reason_is_passed_on() {
     }));
     let (text, _) = screen(&app, 120, 40);
     assert!(
-        text.contains("25 of the marked rows are not in the list"),
-        "{text}"
+        !text.contains("not in the list"),
+        "no filter is set: rows not loaded yet are not hidden\n{text}"
     );
     assert!(text.contains("Type 25 to confirm"), "{text}");
     assert!(
-        app.update(ch('y')).is_empty(),
+        app.update(key(KeyCode::Enter)).is_empty(),
         "not without the count typed"
     );
-    // Tab from Cancel goes to Delete, then around to the typed field and the reason.
-    app.update(key(KeyCode::BackTab));
-    app.update(key(KeyCode::BackTab));
+    // Focus starts on the field to type in; Tab goes on to the reason.
     typed(&mut app, "25");
     app.update(key(KeyCode::Tab));
     typed(&mut app, "spam wave");
@@ -1056,7 +1054,10 @@ mod issue_four {
             "{text}"
         );
         insta::assert_snapshot!("guild_confirm_120x40", text);
-        assert!(app.update(ch('y')).is_empty(), "not without the name");
+        assert!(
+            app.update(key(KeyCode::Enter)).is_empty(),
+            "not without the name"
+        );
         // A name that cannot be typed as shown asks for the count instead.
         let mut hostile = App::new(options(false, true), (120, 40));
         hostile.update(super::data(Response::Connected {
@@ -1088,8 +1089,6 @@ mod issue_four {
             result: Ok(vec![hostile_plan]),
         }));
         assert!(screen(&hostile, 120, 40).0.contains("Type 1 to confirm"));
-        app.update(key(KeyCode::BackTab));
-        app.update(key(KeyCode::BackTab));
         typed(&mut app, "Book Lovers");
         for _ in 0..3 {
             app.update(key(KeyCode::Tab));
@@ -1220,7 +1219,8 @@ mod issue_four {
         insta::assert_snapshot!("user_confirm_120x40", text);
         insta::assert_snapshot!("user_confirm_80x24", screen(&app, 80, 24).0);
         // Choosing "delete their content" plans again.
-        app.update(key(KeyCode::BackTab));
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Tab));
         let requests = app.update(ch(' '));
         let (seq, groups) = plan_groups(&requests);
         assert_eq!(groups[0].0, OpKind::DeleteUsers(ContentPolicy::Delete));
@@ -1268,7 +1268,7 @@ mod issue_four {
         }));
         let (text, _) = screen(&app, 120, 40);
         assert!(
-            text.contains("Failed (3)")
+            text.contains("Refused (3)")
                 && text.contains("protected account")
                 && text.contains("last active admin"),
             "{text}"
@@ -1320,5 +1320,737 @@ mod issue_four {
 
     fn groups_absent(requests: &[Request]) -> bool {
         !requests.iter().any(|r| matches!(r, Request::Plan { .. }))
+    }
+}
+
+/// What a new user ran into on the demo and on a large database.
+mod in_daily_use {
+    use super::*;
+    use modcon::db::chats::ChatMessageDetail;
+    use modcon::db::comments::ContentKind;
+    use modcon::db::lists::{ChatMessageRow, UserRow};
+    use modcon::tui::app::Level;
+    use modcon::tui::popup::Focus;
+    use modcon::tui::worker::{DetailData, RowKey};
+
+    fn load_seq(requests: &[Request], slot: Slot) -> u64 {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load { slot: s, seq, .. } if *s == slot => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"))
+    }
+
+    fn detail_seq(requests: &[Request]) -> u64 {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Detail { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a detail request in {requests:?}"))
+    }
+
+    fn ids_seq(requests: &[Request]) -> u64 {
+        requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Ids { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a mark-all request in {requests:?}"))
+    }
+
+    fn command(app: &mut App, text: &str) -> Vec<Request> {
+        app.update(ch(':'));
+        typed(app, text);
+        app.update(key(KeyCode::Enter))
+    }
+
+    fn filter(app: &mut App, text: &str) -> Vec<Request> {
+        app.update(ch('/'));
+        typed(app, text);
+        app.update(key(KeyCode::Enter))
+    }
+
+    fn chat_row(n: u128, author: Option<&str>, role: &str, text: &str) -> ChatMessageRow {
+        ChatMessageRow {
+            id: id(n),
+            session_id: id(1),
+            author_id: author.map(|_| id(400 + n)),
+            author_name: author.map(str::to_string),
+            role: role.into(),
+            excerpt: text.into(),
+            length: text.chars().count() as i64,
+            created_at: at(n as u32 % 50),
+        }
+    }
+
+    fn chat_detail(n: u128, author: Option<&str>, role: &str, text: &str) -> DetailData {
+        DetailData::ChatMessage(ChatMessageDetail {
+            id: id(n),
+            session_id: id(1),
+            author_name: author.map(str::to_string),
+            role: role.into(),
+            content: text.into(),
+            created_at: at(1),
+        })
+    }
+
+    fn open_session(app: &mut App, rows: Vec<ChatMessageRow>) {
+        let requests = app.update(key(KeyCode::Enter));
+        let seq = load_seq(&requests, Slot::SessionMessages);
+        app.update(data(Response::Page {
+            slot: Slot::SessionMessages,
+            seq,
+            result: Ok(PageData::SessionMessages(Page { rows, next: None })),
+        }));
+    }
+
+    fn mark_all(app: &mut App, keys: std::ops::Range<u128>) {
+        let seq = ids_seq(&app.update(ctrl('a')));
+        app.update(data(Response::Ids {
+            seq,
+            result: Ok(keys
+                .map(|n| RowKey {
+                    id: id(n),
+                    kind: None,
+                })
+                .collect()),
+        }));
+    }
+
+    fn user(n: u128, name: &str) -> UserRow {
+        UserRow {
+            id: id(n),
+            username: name.into(),
+            email: format!("{name}@example.invalid"),
+            role: "user".into(),
+            is_protected: false,
+            is_service: false,
+            is_active: true,
+            locked_until: None,
+            owned_guilds: 0,
+            comments: 1,
+            reviews: 0,
+            messages: 0,
+            chat_sessions: 1,
+            created_at: at(1),
+        }
+    }
+
+    fn shown(app: &App) -> String {
+        screen(app, 80, 24).0
+    }
+
+    #[test]
+    fn the_documented_commands_switch_to_their_tab_and_filter_it() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let content_kind = |requests: &[Request]| {
+            requests.iter().find_map(|r| match r {
+                Request::Load {
+                    query: Query::Content { filter, .. },
+                    ..
+                } => Some(filter.kind),
+                _ => None,
+            })
+        };
+        let user_role = |requests: &[Request]| {
+            requests.iter().find_map(|r| match r {
+                Request::Load {
+                    query: Query::Users { filter, .. },
+                    ..
+                } => Some(filter.role),
+                _ => None,
+            })
+        };
+        let cases = [
+            (
+                "comments",
+                Tab::Comments,
+                Some(Some(ContentKind::Comment)),
+                None,
+            ),
+            (
+                "reviews",
+                Tab::Comments,
+                Some(Some(ContentKind::Review)),
+                None,
+            ),
+            ("all", Tab::Comments, Some(None), None),
+            ("admins", Tab::Users, None, Some(Some(Role::Admin))),
+            ("moderators", Tab::Users, None, Some(Some(Role::Moderator))),
+            ("users", Tab::Users, None, Some(Some(Role::User))),
+            ("all", Tab::Users, None, Some(None)),
+        ];
+        for (name, tab, kind, role) in cases {
+            let requests = command(&mut app, name);
+            assert_eq!(app.tab, tab, ":{name}");
+            assert!(
+                app.status.as_ref().is_none_or(|(_, l)| *l != Level::Error),
+                ":{name}: {:?}",
+                app.status
+            );
+            if kind.is_some() {
+                assert_eq!(content_kind(&requests), kind, ":{name}: {requests:?}");
+            }
+            if role.is_some() {
+                assert_eq!(user_role(&requests), role, ":{name}: {requests:?}");
+            }
+        }
+        app.update(ch('?'));
+        let Some(Popup::Text(help)) = &app.popup else {
+            panic!("help is open")
+        };
+        let text: String = help.lines.iter().map(|(l, _)| format!("{l}\n")).collect();
+        for documented in [
+            ":help",
+            ":quit",
+            ":comments",
+            ":reviews",
+            ":all",
+            ":admins",
+            ":moderators",
+            ":users",
+        ] {
+            assert!(text.contains(documented), "{documented} in help:\n{text}");
+        }
+    }
+
+    /// Scrolling a long text: `G`/`End` reach its last row, `g`/`Home` its first, PgUp/PgDn
+    /// move a page, and nothing scrolls past the end.
+    fn assert_scrolls_to_the_end(app: &mut App, top: &str, end: &str) {
+        let first = shown(app);
+        assert!(first.contains(top) && !first.contains(end), "{first}");
+        for bottom in [ch('G'), key(KeyCode::End)] {
+            app.update(ch('g'));
+            app.update(bottom);
+            let at_end = shown(app);
+            assert!(
+                at_end.contains(end) && !at_end.contains(top),
+                "the end:\n{at_end}"
+            );
+            for _ in 0..5 {
+                app.update(ch('j'));
+            }
+            app.update(key(KeyCode::PageDown));
+            assert_eq!(shown(app), at_end, "no scrolling past the end");
+        }
+        app.update(key(KeyCode::Home));
+        assert_eq!(shown(app), first);
+        app.update(key(KeyCode::PageDown));
+        let page = shown(app);
+        assert!(!page.contains(top) && !page.contains(end), "{page}");
+        app.update(key(KeyCode::PageUp));
+        assert_eq!(shown(app), first);
+    }
+
+    #[test]
+    fn detail_views_scroll_to_the_real_end_of_long_text_and_no_further() {
+        let mut app = signed_in(admin(), false, (80, 24));
+        open_session(
+            &mut app,
+            vec![chat_row(500, Some("alice"), "user", "hello")],
+        );
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        let long = format!("{}THE-END", "lorem ipsum dolor ".repeat(1_111));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(chat_detail(500, Some("alice"), "user", &long)),
+        }));
+        assert_scrolls_to_the_end(&mut app, "author", "THE-END");
+        app.update(ch('G'));
+        insta::assert_snapshot!("long_message_at_its_end_80x24", shown(&app));
+        app.update(key(KeyCode::Esc));
+        assert!(app.popup.is_none());
+
+        let requests = app.update(ch('6'));
+        let entry = AuditEntry {
+            id: 42,
+            at: at(3),
+            batch_id: Uuid::nil(),
+            actor_id: Some(id(999)),
+            actor_name: "mod".into(),
+            action: "comment.edit".into(),
+            target_type: "comment".into(),
+            target_id: Some(id(700)),
+            target_label: "alice on «The Book»".into(),
+            counts: serde_json::json!({"comments": 1}),
+            reason: None,
+            details: serde_json::json!({
+                "old_text": format!("{}OLD-END", "was ".repeat(2_000)),
+                "new_text": format!("{}NEW-END", "now ".repeat(2_000)),
+            }),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Audit,
+            seq: load_seq(&requests, Slot::Audit),
+            result: Ok(PageData::Audit(Page {
+                rows: vec![entry],
+                next: None,
+            })),
+        }));
+        app.update(key(KeyCode::Enter));
+        assert_scrolls_to_the_end(&mut app, "actor", "NEW-END");
+    }
+
+    #[test]
+    fn marks_count_as_hidden_only_under_a_filter_that_is_set() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        // Marked with no filter: most of them simply not loaded yet.
+        mark_all(&mut app, 100..125);
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 1, vec![])]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(!text.contains("not in the list"), "{text}");
+        app.update(key(KeyCode::Esc));
+        // A filter set afterwards hides them.
+        let requests = filter(&mut app, "travel");
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: load_seq(&requests, Slot::Chats),
+            result: Ok(PageData::ChatSessions(Page {
+                rows: vec![sessions().remove(0)],
+                next: None,
+            })),
+        }));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 1, vec![])]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("25 of the marked rows are not in the list as it is filtered now"),
+            "{text}"
+        );
+
+        // Marked under the filter in force: matching rows not loaded yet are not hidden.
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = filter(&mut app, "travel");
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: load_seq(&requests, Slot::Chats),
+            result: Ok(PageData::ChatSessions(Page {
+                rows: vec![sessions().remove(0)],
+                next: Some(TimeCursor {
+                    at: at(1),
+                    id: id(1),
+                }),
+            })),
+        }));
+        mark_all(&mut app, 100..125);
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 1, vec![])]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(!text.contains("not in the list"), "{text}");
+    }
+
+    #[test]
+    fn user_replaces_orphans_and_stays_on_the_tab_it_was_asked_from() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        command(&mut app, "orphans");
+        let requests = command(&mut app, "user bob");
+        let Some(Request::FindUser { seq, name }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let requests = app.update(data(Response::User {
+            seq: *seq,
+            name: name.clone(),
+            result: Ok(Some(user(7, "bob"))),
+        }));
+        let filter = requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load {
+                    query: Query::ChatSessions { filter, .. },
+                    ..
+                } => Some(filter.clone()),
+                _ => None,
+            })
+            .expect("the sessions reload");
+        assert_eq!(filter.owner_id, Some(id(7)));
+        assert!(!filter.orphans_only, "one scope at a time: {filter:?}");
+        let title = app.pane().title();
+        assert!(
+            title.contains("owner bob") && !title.contains("orphaned"),
+            "{title}"
+        );
+
+        app.update(ch('3'));
+        let requests = command(&mut app, "user bob");
+        let Some(Request::FindUser { seq, name }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let requests = app.update(data(Response::User {
+            seq: *seq,
+            name: name.clone(),
+            result: Ok(Some(user(7, "bob"))),
+        }));
+        assert_eq!(app.tab, Tab::Comments, "stays on Comments");
+        assert!(
+            requests.iter().any(|r| matches!(r, Request::Load { query: Query::Content { filter, .. }, .. } if filter.user_id == Some(id(7)))),
+            "{requests:?}"
+        );
+        assert!(app.pane().title().contains("bob"));
+    }
+
+    #[test]
+    fn esc_cancels_a_mark_all_that_is_still_running() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ctrl('a'));
+        let Some(Request::Ids { seq, stop, .. }) = requests.into_iter().next() else {
+            panic!("Ctrl-a asks for every matching row")
+        };
+        app.update(key(KeyCode::Esc));
+        assert!(
+            stop.load(std::sync::atomic::Ordering::SeqCst),
+            "the worker stops paging"
+        );
+        assert!(!app.busy(), "nothing is pending any more");
+        assert!(screen(&app, 120, 40).0.contains("stopped marking"));
+        app.update(data(Response::Ids {
+            seq,
+            result: Ok((100..125)
+                .map(|n| RowKey {
+                    id: id(n),
+                    kind: None,
+                })
+                .collect()),
+        }));
+        assert_eq!(app.chats.marks.len(), 0, "the late answer marks nothing");
+    }
+
+    #[test]
+    fn a_sessions_header_follows_its_message_count_after_a_delete_and_a_refresh() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        open_session(
+            &mut app,
+            vec![
+                chat_row(500, Some("alice"), "user", "hello"),
+                chat_row(501, None, "assistant", "hi"),
+            ],
+        );
+        assert!(app.pane().title().contains("(12 messages)"));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 0, vec![])]),
+        }));
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: id(500),
+                label: "alice: hello".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                new_owner: None,
+            }],
+            failed: vec![],
+            counts: RowCounts::new().with(Table::ChatMessages, 1),
+            kept: RowCounts::new(),
+        };
+        let requests = app.update(data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        app.update(key(KeyCode::Enter));
+        let answer_session = |app: &mut App, requests: &[Request], messages: i64| {
+            let (slot, seq) = requests
+                .iter()
+                .find_map(|r| match r {
+                    Request::Load {
+                        slot,
+                        seq,
+                        query: Query::ChatSessions { filter, .. },
+                    } if filter.id == Some(id(1)) => Some((*slot, *seq)),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("the open session is asked for again: {requests:?}"));
+            app.update(data(Response::Page {
+                slot,
+                seq,
+                result: Ok(PageData::ChatSessions(Page {
+                    rows: vec![session(1, "travel plans #1", Some("alice"), messages)],
+                    next: None,
+                })),
+            }));
+        };
+        answer_session(&mut app, &requests, 11);
+        assert!(
+            app.pane().title().contains("(11 messages)"),
+            "{}",
+            app.pane().title()
+        );
+        let requests = app.update(ch('R'));
+        answer_session(&mut app, &requests, 1);
+        assert!(
+            app.pane().title().contains("(1 message)"),
+            "{}",
+            app.pane().title()
+        );
+    }
+
+    #[test]
+    fn a_message_without_author_is_labelled_by_its_role_unless_a_user_wrote_it() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        open_session(
+            &mut app,
+            vec![
+                chat_row(501, None, "assistant", "beep boop"),
+                chat_row(502, None, "user", "gone"),
+            ],
+        );
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(chat_detail(501, None, "assistant", "beep boop")),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("author     assistant") && !text.contains("deleted user"),
+            "{text}"
+        );
+        app.update(key(KeyCode::Esc));
+        app.update(ch('j'));
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(chat_detail(502, None, "user", "gone")),
+        }));
+        assert!(screen(&app, 120, 40).0.contains("author     deleted user"));
+        app.update(key(KeyCode::Esc));
+        app.update(ch('k'));
+        // The confirmation names the assistant too.
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        let mut plan = plan_for(&ids, 0, vec![]);
+        plan.targets[0].label = "deleted user: beep boop".into();
+        plan.targets[0].snapshot = serde_json::json!({
+            "author": null, "role": "assistant", "content": "beep boop"
+        });
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("assistant: beep boop") && !text.contains("deleted user"),
+            "{text}"
+        );
+        // And so does the outcome.
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: id(501),
+                label: "deleted user: beep boop".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                new_owner: None,
+            }],
+            failed: vec![],
+            counts: RowCounts::new().with(Table::ChatMessages, 1),
+            kept: RowCounts::new(),
+        };
+        app.update(data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("assistant: beep boop") && !text.contains("deleted user"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_delete_popup_scrolls_to_its_end_and_no_further() {
+        let mut app = signed_in(admin(), false, (80, 24));
+        mark_all(&mut app, 100..115);
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 2, vec![])]),
+        }));
+        let top = shown(&app);
+        assert!(
+            top.contains("This removes") && !top.contains("session 14 — alice"),
+            "{top}"
+        );
+        for bottom in [key(KeyCode::End), ch('G'), key(KeyCode::PageDown)] {
+            app.update(ch('g'));
+            app.update(bottom);
+            assert!(
+                shown(&app).contains("session 14 — alice"),
+                "{}",
+                shown(&app)
+            );
+        }
+        let at_end = shown(&app);
+        for _ in 0..30 {
+            app.update(ch('j'));
+        }
+        assert_eq!(shown(&app), at_end, "no scrolling past the end");
+        app.update(key(KeyCode::PageUp));
+        app.update(key(KeyCode::PageUp));
+        assert_eq!(shown(&app), top);
+    }
+
+    #[test]
+    fn a_typed_confirmation_starts_on_the_field_to_type_in() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        mark_all(&mut app, 100..125);
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 2, vec![])]),
+        }));
+        let focus = |app: &App| match &app.popup {
+            Some(Popup::Confirm(c)) => (c.focus, c.typed.value().to_string()),
+            _ => panic!("the confirmation is open"),
+        };
+        assert_eq!(focus(&app).0, Focus::Typed);
+        // Enter on a wrong or empty count says what is expected and stays.
+        assert!(app.update(key(KeyCode::Enter)).is_empty());
+        typed(&mut app, "2");
+        assert!(app.update(key(KeyCode::Enter)).is_empty());
+        assert_eq!(focus(&app), (Focus::Typed, "2".into()));
+        assert!(screen(&app, 120, 40).0.contains("type 25 to confirm"));
+        typed(&mut app, "5");
+        app.update(key(KeyCode::Enter));
+        assert_eq!(focus(&app), (Focus::Reason, "25".into()));
+        app.update(key(KeyCode::Tab));
+        app.update(key(KeyCode::Tab));
+        assert!(matches!(
+            app.update(key(KeyCode::Enter)).first(),
+            Some(Request::Execute { .. })
+        ));
+    }
+
+    #[test]
+    fn audit_counts_are_readable_aligned_and_singular_for_one() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('6'));
+        let entry = AuditEntry {
+            id: 43,
+            at: at(3),
+            batch_id: Uuid::nil(),
+            actor_id: Some(id(999)),
+            actor_name: "admin".into(),
+            action: "chat_session.delete.bulk".into(),
+            target_type: "chat_session".into(),
+            target_id: None,
+            target_label: "two sessions".into(),
+            counts: serde_json::json!({"chat_messages": 1234, "chat_sessions": 1, "corrections": 56}),
+            reason: None,
+            details: serde_json::json!({}),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Audit,
+            seq: load_seq(&requests, Slot::Audit),
+            result: Ok(PageData::Audit(Page {
+                rows: vec![entry],
+                next: None,
+            })),
+        }));
+        app.update(key(KeyCode::Enter));
+        let text = screen(&app, 120, 40).0;
+        let column = |noun: &str| {
+            let line = text
+                .lines()
+                .find(|l| l.contains(noun))
+                .unwrap_or_else(|| panic!("{noun}:\n{text}"));
+            line.find(noun)
+        };
+        assert!(!text.contains("chat_messages"), "{text}");
+        let nouns = [
+            "1234  chat messages",
+            "   1  chat session",
+            "  56  corrections",
+        ];
+        let columns: Vec<_> = nouns.iter().map(|n| column(n)).collect();
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
+        assert!(!text.contains("chat sessions"), "one chat session:\n{text}");
+    }
+
+    #[test]
+    fn one_is_singular_and_refusals_are_called_refused_everywhere() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        let refused = Refusal {
+            id: id(77),
+            label: None,
+            reason: FailReason::NotFound,
+        };
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 1, vec![refused.clone()])]),
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("1 message") && !text.contains("1 messages"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1  chat message\n") || text.contains("1  chat message "),
+            "{text}"
+        );
+        assert!(text.contains("Refused (1)"), "{text}");
+        let Some(Request::Execute { seq, plans, .. }) = app.update(ch('y')).into_iter().next()
+        else {
+            panic!("confirms")
+        };
+        let outcome = Outcome {
+            batch_id: Uuid::nil(),
+            request: plans[0].request.clone(),
+            done: vec![Done {
+                id: ids[0],
+                label: "session — alice".into(),
+                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                new_owner: None,
+            }],
+            failed: vec![refused],
+            counts: RowCounts::new()
+                .with(Table::ChatSessions, 1)
+                .with(Table::ChatMessages, 1),
+            kept: RowCounts::new(),
+        };
+        app.update(data(Response::Executed {
+            seq,
+            outcomes: vec![outcome],
+            cache: None,
+            not_run: vec![],
+            error: None,
+        }));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.contains("deleted 1 chat session (1 message), 1 refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Refused (1)") && !text.contains("Failed"),
+            "{text}"
+        );
     }
 }

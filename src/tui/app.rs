@@ -1,10 +1,12 @@
 //! The console's state and its one `update`: an event in, requests for the worker out.
 //! Nothing here waits on the database.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
@@ -97,6 +99,9 @@ struct Operation {
     stop: Option<Arc<AtomicBool>>,
     /// Waiting on the worker (planning or executing), not on the operator.
     waiting: bool,
+    /// What the confirmation called targets where that differs from the data layer's
+    /// label, for the outcome to call them the same.
+    labels: HashMap<Uuid, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +132,8 @@ pub struct App {
     pub dirty: bool,
     seq: u64,
     operation: Option<Operation>,
-    user_seq: Option<u64>,
+    /// A `:user` lookup, and the tab it was asked from.
+    user_seq: Option<(u64, Tab)>,
     /// The load of an item to edit, and the save of an edit.
     edit_seq: Option<u64>,
 }
@@ -439,6 +445,7 @@ impl App {
             tab: self.tab,
             stop: None,
             waiting: true,
+            labels: HashMap::new(),
         });
         vec![request]
     }
@@ -483,21 +490,24 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
-            "orphans" => {
-                let mut requests = self.switch(Tab::Chats);
-                let (effect, mut out) =
-                    self.with_pane(Tab::Chats, |pane, cx| pane.command("orphans", arg, cx));
-                requests.append(&mut out);
-                requests.append(&mut self.apply(effect));
-                requests
-            }
+            "orphans" => self.tab_command(Tab::Chats, name, arg),
+            "comments" | "reviews" => self.tab_command(Tab::Comments, name, arg),
+            "admins" | "moderators" | "users" => self.tab_command(Tab::Users, name, arg),
+            // Both Comments and Users have an `:all`; elsewhere it means comments and reviews.
+            "all" if self.tab == Tab::Users => self.tab_command(Tab::Users, name, arg),
+            "all" => self.tab_command(Tab::Comments, name, arg),
             "user" => {
                 if arg.trim().is_empty() {
                     self.status = Some(("usage: :user NAME".into(), Level::Error));
                     return Vec::new();
                 }
                 let seq = self.next_seq();
-                self.user_seq = Some(seq);
+                // Chats, Messages and Comments each show one user's rows; elsewhere Chats.
+                let tab = match self.tab {
+                    Tab::Chats | Tab::Messages | Tab::Comments => self.tab,
+                    _ => Tab::Chats,
+                };
+                self.user_seq = Some((seq, tab));
                 vec![Request::FindUser {
                     seq,
                     name: arg.trim().to_string(),
@@ -515,23 +525,36 @@ impl App {
                 Vec::new()
             }
             other => {
-                self.status = Some((
-                    format!(
-                        "unknown command :{} — try :orphans, :goto ID, :user NAME, :q",
-                        crate::sanitize::fit(other, 20)
-                    ),
-                    Level::Error,
-                ));
+                self.status = Some((super::strings::unknown_command(other), Level::Error));
                 Vec::new()
             }
         }
+    }
+
+    /// A command that belongs to one tab: shows that tab with the command applied, loading
+    /// it once.
+    fn tab_command(&mut self, tab: Tab, name: &str, arg: &str) -> Vec<Request> {
+        if !self.is_tab_available(tab) {
+            return self.switch(tab);
+        }
+        self.tab = tab;
+        let height = self.list_height();
+        let (effect, mut requests) = self.with_pane(tab, |pane, cx| {
+            pane.set_height(height, cx);
+            let effect = pane.command(name, arg, cx);
+            pane.ensure_loaded(cx);
+            effect
+        });
+        requests.append(&mut self.apply(effect));
+        requests
     }
 
     fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Request> {
         let Some(popup) = &mut self.popup else {
             return Vec::new();
         };
-        match popup.on_key(&key, &self.options.keymap) {
+        let screen = super::ui::popup_screen(Rect::new(0, 0, self.size.0, self.size.1));
+        match popup.on_key(&key, &self.options.keymap, screen) {
             PopupEffect::None => Vec::new(),
             PopupEffect::Close => {
                 if matches!(popup, Popup::Confirm(_)) {
@@ -583,6 +606,14 @@ impl App {
                 let stop = Arc::new(AtomicBool::new(false));
                 op.stop = Some(stop.clone());
                 op.waiting = true;
+                op.labels = plans
+                    .iter()
+                    .flat_map(|p| &p.targets)
+                    .filter_map(|t| {
+                        let label = super::popup::target_label(op.intent.kind, t);
+                        (label != t.label).then_some((t.id, label))
+                    })
+                    .collect();
                 self.popup = Some(Popup::Progress(Progress {
                     kind: op.intent.kind,
                     done: 0,
@@ -613,7 +644,10 @@ impl App {
             "In text fields: Enter applies, Esc cancels; Ctrl-c quits anywhere.".into(),
             theme.dim(),
         ));
-        lines.push((":orphans  :goto ID  :user NAME  :q".into(), theme.dim()));
+        lines.push(("Commands (:):".into(), theme.header()));
+        for line in super::strings::COMMANDS {
+            lines.push((format!("  {line}"), Style::default()));
+        }
         Popup::Text(TextView {
             title: super::strings::HELP_TITLE.into(),
             lines,
@@ -689,7 +723,7 @@ impl App {
             }
             Response::Page { slot, seq, result } => {
                 let tab = match slot {
-                    Slot::Chats | Slot::SessionMessages => Tab::Chats,
+                    Slot::Chats | Slot::OpenSession | Slot::SessionMessages => Tab::Chats,
                     Slot::Messages => Tab::Messages,
                     Slot::Content => Tab::Comments,
                     Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
@@ -716,17 +750,12 @@ impl App {
                 }
             },
             Response::User { seq, name, result } => {
-                if self.user_seq != Some(seq) {
+                let Some((_, tab)) = self.user_seq.filter(|(asked, _)| *asked == seq) else {
                     return Vec::new();
-                }
+                };
                 self.user_seq = None;
                 match result {
                     Ok(user) => {
-                        let tab = if self.tab == Tab::Messages {
-                            Tab::Messages
-                        } else {
-                            Tab::Chats
-                        };
                         let mut requests = if tab != self.tab {
                             self.switch(tab)
                         } else {
@@ -942,6 +971,7 @@ impl App {
                 .filter(|e| !matches!(e, DataError::PlanChanged(_)))
                 .map(|e| e.to_string()),
             cache,
+            labels: op.labels.clone(),
             scroll: 0,
         };
         self.last_outcome = Some(report.summary());
@@ -963,6 +993,7 @@ impl App {
                 tab: op.tab,
                 stop: None,
                 waiting: false,
+                labels: op.labels,
             });
             self.popup = Some(Popup::Confirm(confirm));
         } else {
@@ -985,7 +1016,7 @@ fn detail_popup(detail: DetailData, theme: &Theme) -> Popup {
             vec![
                 line(
                     "author",
-                    m.author_name.unwrap_or_else(|| "deleted user".into()),
+                    super::strings::chat_author(m.author_name.as_deref(), &m.role),
                 ),
                 line("role", m.role),
                 line("at", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),

@@ -70,7 +70,7 @@ actions! {
     Filter => "filter", List, "filter (literal text)", ["/"];
     NextMatch => "next_match", List, "next match", ["n"];
     PrevMatch => "prev_match", List, "previous match", ["N"];
-    CommandLine => "command", List, "command line (:orphans :goto :user :q)", [":"];
+    CommandLine => "command", List, "command line (commands listed below)", [":"];
     Delete => "delete", List, "delete marked rows (or the row under the cursor)", ["d"];
     Edit => "edit", List, "edit in place", ["e"];
     Repair => "repair", List, "repair orphaned sessions", ["r"];

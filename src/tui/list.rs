@@ -1,7 +1,7 @@
 //! A scrolling list fed page by page: keyset pages arrive from the worker as the cursor
 //! nears the end; only the rows on screen are drawn.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -154,13 +154,27 @@ pub struct Marks {
     pub ids: HashSet<Uuid>,
     /// Where a `v` range started.
     pub anchor: Option<usize>,
+    /// The filter (a fingerprint) each mark was made under: a mark made under the filter
+    /// in force that is not loaded yet is further down the list, not hidden by it.
+    under: HashMap<Uuid, u64>,
 }
 
 impl Marks {
-    pub fn toggle(&mut self, id: Uuid) {
-        if !self.ids.remove(&id) {
-            self.ids.insert(id);
+    pub fn insert(&mut self, id: Uuid, under: u64) {
+        self.ids.insert(id);
+        self.under.insert(id, under);
+    }
+
+    pub fn toggle(&mut self, id: Uuid, under: u64) {
+        if self.ids.remove(&id) {
+            self.under.remove(&id);
+        } else {
+            self.insert(id, under);
         }
+    }
+
+    pub fn made_under(&self, id: &Uuid) -> Option<u64> {
+        self.under.get(id).copied()
     }
 
     pub fn contains(&self, id: &Uuid) -> bool {
@@ -177,6 +191,7 @@ impl Marks {
 
     pub fn clear(&mut self) {
         self.ids.clear();
+        self.under.clear();
         self.anchor = None;
     }
 }

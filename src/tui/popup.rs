@@ -2,6 +2,7 @@
 //! confirmation is built from the operation and the plan the database returned;
 //! confirming sends those same plans back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,6 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Gauge, Paragraph, Widget, Wrap};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
+use uuid::Uuid;
 
 use super::keymap::{Action, Context, Keymap};
 use super::panes::Typed;
@@ -22,7 +24,7 @@ use super::worker::OpKind;
 use crate::db::DataError;
 use crate::db::comments::{ContentEdit, ContentItem, ContentKind};
 use crate::db::ids::{MAX_REASON_CHARS, Reason};
-use crate::db::plan::{ContentPolicy, Outcome, Plan, RowCounts, Table};
+use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts, Table};
 use crate::sanitize::{clean_lines, fit};
 
 pub enum Popup {
@@ -77,7 +79,7 @@ pub struct Confirm {
 }
 
 /// Table order in a plan: messages first, then what goes with them, the targets last.
-const PLAN_ORDER: [Table; 10] = [
+pub const PLAN_ORDER: [Table; 10] = [
     Table::ChatMessages,
     Table::Messages,
     Table::Comments,
@@ -98,6 +100,14 @@ fn ordered(counts: &RowCounts) -> Vec<(Table, i64)> {
         .collect()
 }
 
+/// Rows per table, right-aligned counts and readable nouns.
+fn count_lines(counts: &RowCounts) -> Vec<Line<'static>> {
+    ordered(counts)
+        .into_iter()
+        .map(|(table, n)| Line::raw(format!("  {n:>8}  {}", strings::table_noun(table, n))))
+        .collect()
+}
+
 fn sum(plans: &[Plan], pick: impl Fn(&Plan) -> &RowCounts) -> RowCounts {
     let mut total = RowCounts::new();
     for plan in plans {
@@ -115,7 +125,7 @@ impl Confirm {
         typed_above: usize,
         reason_required: bool,
     ) -> Confirm {
-        Confirm {
+        let mut confirm = Confirm {
             kind,
             plans,
             hidden,
@@ -129,7 +139,12 @@ impl Confirm {
             message: None,
             replanning: false,
             scroll: 0,
+        };
+        // Typing is the confirmation asked for: start there. Otherwise on Cancel.
+        if confirm.must_type().is_some() {
+            confirm.focus = Focus::Typed;
         }
+        confirm
     }
 
     pub fn target_count(&self) -> usize {
@@ -231,13 +246,35 @@ impl Confirm {
         PopupEffect::Execute(plans)
     }
 
-    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
         if key.code == KeyCode::Esc {
             return PopupEffect::Close;
+        }
+        // Page keys type nothing: they scroll from any field.
+        let paging = matches!(key.code, KeyCode::PageUp | KeyCode::PageDown);
+        if paging || !matches!(self.focus, Focus::Typed | Focus::Reason) {
+            let action = keymap.action(Context::Popup, key);
+            let (body, _) = self.layout(area, &Theme { color: false });
+            let rows = self
+                .lines(&Theme { color: false }, body.width as usize)
+                .len();
+            if let Some(scroll) = action.and_then(|a| scrolled(self.scroll, a, rows, body.height)) {
+                self.scroll = scroll;
+                return PopupEffect::None;
+            }
         }
         match self.focus {
             Focus::Typed | Focus::Reason => {
                 match key.code {
+                    KeyCode::Enter
+                        if self.focus == Focus::Typed
+                            && self
+                                .must_type()
+                                .is_some_and(|t| self.typed.value().trim() != t) =>
+                    {
+                        // Say what is expected; moving on would hide why Delete is off.
+                        self.message = self.blocked();
+                    }
                     KeyCode::Tab | KeyCode::Enter | KeyCode::Down => self.move_focus(true),
                     KeyCode::BackTab | KeyCode::Up => self.move_focus(false),
                     _ => {
@@ -285,14 +322,6 @@ impl Confirm {
                         PopupEffect::None
                     }
                 },
-                Some(Action::Down) => {
-                    self.scroll = self.scroll.saturating_add(1);
-                    PopupEffect::None
-                }
-                Some(Action::Up) => {
-                    self.scroll = self.scroll.saturating_sub(1);
-                    PopupEffect::None
-                }
                 _ => PopupEffect::None,
             },
         }
@@ -325,22 +354,19 @@ impl Confirm {
         if counts.is_empty() {
             lines.push(Line::raw("  nothing"));
         }
-        for (table, n) in ordered(&counts) {
-            lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-        }
+        lines.extend(count_lines(&counts));
         if !kept.is_empty() {
             lines.push(Line::styled(
                 "Kept, shown as by \"deleted user\":",
                 theme.header(),
             ));
-            for (table, n) in ordered(&kept) {
-                lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-            }
+            lines.extend(count_lines(&kept));
         }
         if self.hidden > 0 {
+            let verb = if self.hidden == 1 { "is" } else { "are" };
             lines.push(Line::styled(
                 format!(
-                    "{} of the marked rows are not in the list as it is filtered now.",
+                    "{} of the marked rows {verb} not in the list as it is filtered now.",
                     self.hidden
                 ),
                 theme.warning(),
@@ -349,7 +375,7 @@ impl Confirm {
         let refused: Vec<_> = self.plans.iter().flat_map(|p| &p.refused).collect();
         if !refused.is_empty() {
             lines.push(Line::styled(
-                format!("Refused ({}):", refused.len()),
+                format!("{} ({}):", strings::REFUSED, refused.len()),
                 theme.header(),
             ));
             for r in refused.iter().take(50) {
@@ -374,12 +400,12 @@ impl Confirm {
                 let detail = match (&t.new_owner, t.counts.get(Table::ChatMessages)) {
                     (Some((_, owner)), _) => format!("→ {}", fit(owner, 20)),
                     (None, 0) => String::new(),
-                    (None, m) => format!("{m} messages"),
+                    (None, m) => strings::plural(m, "message", "messages"),
                 };
                 lines.push(Line::raw(format!(
                     "  {}  {}  {detail}",
                     super::panes::short_id(&t.id),
-                    fit(&t.label, width.saturating_sub(32).max(8)),
+                    fit(&target_label(self.kind, t), width.saturating_sub(32).max(8)),
                 )));
             }
             if targets.len() > 200 {
@@ -395,6 +421,34 @@ impl Confirm {
         if inner.height < 4 {
             return;
         }
+        let (body, footer) = self.layout(area, theme);
+        let foot = Rect::new(
+            inner.x,
+            inner.y + body.height,
+            inner.width,
+            inner.height - body.height,
+        );
+        let lines = self.lines(theme, inner.width as usize);
+        let scroll = clamped(self.scroll, lines.len(), body.height);
+        Paragraph::new(lines).scroll((scroll, 0)).render(body, buf);
+        Paragraph::new(footer).render(foot, buf);
+    }
+
+    /// The plan's area and, under it, the fields and buttons.
+    fn layout(&self, area: Rect, theme: &Theme) -> (Rect, Vec<Line<'static>>) {
+        let inner = inside(area);
+        let footer = self.footer(theme, inner.width);
+        let footer_height = (footer.len() as u16).min(inner.height.saturating_sub(1));
+        let body = Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(footer_height),
+        );
+        (body, footer)
+    }
+
+    fn footer(&self, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         let mut footer: Vec<Line> = Vec::new();
         if let Some(policy) = self.policy() {
             let focused = self.focus == Focus::Policy;
@@ -447,16 +501,10 @@ impl Confirm {
         ]));
         let message = self.message.clone().or_else(|| self.blocked());
         footer.push(match message {
-            Some(m) => Line::styled(fit(&m, inner.width as usize), theme.warning()),
+            Some(m) => Line::styled(fit(&m, width as usize), theme.warning()),
             None => Line::styled("y confirms · n/Esc cancels · Tab moves", theme.dim()),
         });
-        let footer_height = (footer.len() as u16).min(inner.height.saturating_sub(1));
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - footer_height);
-        let foot = Rect::new(inner.x, inner.y + body.height, inner.width, footer_height);
-        Paragraph::new(self.lines(theme, inner.width as usize))
-            .scroll((self.scroll, 0))
-            .render(body, buf);
-        Paragraph::new(footer).render(foot, buf);
+        footer
     }
 }
 
@@ -487,6 +535,23 @@ pub fn noun(kind: OpKind, n: usize) -> &'static str {
         OpKind::DeleteUsers(_) => ("user", "users"),
     };
     if n == 1 { one } else { many }
+}
+
+/// How the popups name a planned target: the data layer's label, except for a chat
+/// message without an author, which goes by its role unless a user wrote it.
+pub fn target_label(kind: OpKind, target: &PlannedTarget) -> String {
+    let field = |name: &str| target.snapshot.get(name);
+    let authorless = field("author").is_some_and(serde_json::Value::is_null);
+    match (
+        kind,
+        field("role").and_then(|v| v.as_str()),
+        field("content").and_then(|v| v.as_str()),
+    ) {
+        (OpKind::DeleteChatMessages, Some(role), Some(content)) if authorless => {
+            format!("{}: {content}", strings::chat_author(None, role))
+        }
+        _ => target.label.clone(),
+    }
 }
 
 /// Batches running: a bar, and Esc stops after the current one.
@@ -550,6 +615,8 @@ pub struct Report {
     pub stopped: bool,
     pub error: Option<String>,
     pub cache: Option<crate::cache::CacheOutcome>,
+    /// Targets the confirmation named otherwise than the data layer (see `target_label`).
+    pub labels: HashMap<Uuid, String>,
     pub scroll: u16,
 }
 
@@ -577,10 +644,13 @@ impl Report {
                 OpKind::DeleteChatMessages | OpKind::DeletePrivateMessages
             )
         {
-            text.push_str(&format!(" ({messages} messages)"));
+            text.push_str(&format!(
+                " ({})",
+                strings::plural(messages, "message", "messages")
+            ));
         }
         if failed > 0 {
-            text.push_str(&format!(", {failed} failed"));
+            text.push_str(&format!(", {failed} {}", strings::REFUSED.to_lowercase()));
         }
         if self.not_run > 0 {
             text.push_str(&format!(", {} not run", rows_word(self.not_run)));
@@ -624,23 +694,19 @@ impl Report {
                 "Rows removed:"
             };
             lines.push(Line::styled(what, theme.header()));
-            for (table, n) in ordered(&counts) {
-                lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-            }
+            lines.extend(count_lines(&counts));
         }
         if !kept.is_empty() {
             lines.push(Line::styled(
                 "Kept, now by \"deleted user\":",
                 theme.header(),
             ));
-            for (table, n) in ordered(&kept) {
-                lines.push(Line::raw(format!("  {n:>8}  {}", table.noun())));
-            }
+            lines.extend(count_lines(&kept));
         }
         let failed: Vec<_> = self.outcomes.iter().flat_map(|o| &o.failed).collect();
         if !failed.is_empty() {
             lines.push(Line::styled(
-                format!("Failed ({}):", failed.len()),
+                format!("{} ({}):", strings::REFUSED, failed.len()),
                 theme.error(),
             ));
             for f in failed {
@@ -672,14 +738,46 @@ impl Report {
                     .as_ref()
                     .map(|(_, o)| format!(" → {}", fit(o, 20)))
                     .unwrap_or_default();
+                let label = self.labels.get(&d.id).unwrap_or(&d.label);
                 lines.push(Line::raw(format!(
                     "  {}  {}{owner}",
                     super::panes::short_id(&d.id),
-                    fit(&d.label, width.saturating_sub(16).max(8))
+                    fit(label, width.saturating_sub(16).max(8))
                 )));
             }
         }
         lines
+    }
+
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(1),
+        )
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
+        if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+            return PopupEffect::Close;
+        }
+        match keymap.action(Context::Popup, key) {
+            Some(Action::Cancel | Action::Confirm | Action::Press) => PopupEffect::Close,
+            Some(action) => {
+                let body = Self::body(area);
+                // Styles do not change how many rows there are.
+                let rows = self
+                    .lines(&Theme { color: false }, body.width as usize)
+                    .len();
+                if let Some(scroll) = scrolled(self.scroll, action, rows, body.height) {
+                    self.scroll = scroll;
+                }
+                PopupEffect::None
+            }
+            None => PopupEffect::None,
+        }
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
@@ -687,11 +785,15 @@ impl Report {
         if inner.height < 2 {
             return;
         }
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 1);
-        Paragraph::new(self.lines(theme, inner.width as usize))
-            .scroll((self.scroll, 0))
-            .render(body, buf);
-        Paragraph::new(Line::styled("Enter/Esc closes · ↑↓ scroll", theme.dim())).render(
+        let body = Self::body(area);
+        let lines = self.lines(theme, inner.width as usize);
+        let scroll = clamped(self.scroll, lines.len(), body.height);
+        Paragraph::new(lines).scroll((scroll, 0)).render(body, buf);
+        Paragraph::new(Line::styled(
+            "Enter/Esc closes · ↑↓ PgUp PgDn scroll",
+            theme.dim(),
+        ))
+        .render(
             Rect::new(inner.x, inner.y + body.height, inner.width, 1),
             buf,
         );
@@ -733,24 +835,40 @@ impl TextView {
         }
     }
 
-    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    /// Where the text goes in a popup drawn in `area`: inside the frame, above the footer.
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(1),
+        )
+    }
+
+    fn paragraph(&self) -> Paragraph<'_> {
+        let lines: Vec<Line> = self
+            .lines
+            .iter()
+            .map(|(text, style)| Line::styled(text.as_str(), *style))
+            .collect();
+        Paragraph::new(lines).wrap(Wrap { trim: false })
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
         if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
             return PopupEffect::Close;
         }
-        let max = self.lines.len().saturating_sub(1) as u16;
         match keymap.action(Context::Popup, key) {
             Some(Action::Cancel | Action::Confirm) => return PopupEffect::Close,
-            Some(Action::Down) => self.scroll = (self.scroll + 1).min(max),
-            Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
-            Some(Action::PageDown | Action::HalfPageDown) => {
-                self.scroll = (self.scroll + 10).min(max)
+            Some(action) => {
+                let body = Self::body(area);
+                let rows = self.paragraph().line_count(body.width);
+                if let Some(scroll) = scrolled(self.scroll, action, rows, body.height) {
+                    self.scroll = scroll;
+                }
             }
-            Some(Action::PageUp | Action::HalfPageUp) => {
-                self.scroll = self.scroll.saturating_sub(10)
-            }
-            Some(Action::Top) => self.scroll = 0,
-            Some(Action::Bottom) => self.scroll = max,
-            _ => {}
+            None => {}
         }
         // `?` closes help too.
         if key.code == KeyCode::Char('?') {
@@ -764,16 +882,10 @@ impl TextView {
         if inner.height < 2 {
             return;
         }
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 1);
-        let lines: Vec<Line> = self
-            .lines
-            .iter()
-            .map(|(text, style)| Line::styled(text.clone(), *style))
-            .collect();
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((self.scroll, 0))
-            .render(body, buf);
+        let body = Self::body(area);
+        let paragraph = self.paragraph();
+        let scroll = clamped(self.scroll, paragraph.line_count(body.width), body.height);
+        paragraph.scroll((scroll, 0)).render(body, buf);
         Paragraph::new(Line::styled(
             "Esc closes · ↑↓ PgUp PgDn scroll",
             theme.dim(),
@@ -987,7 +1099,7 @@ pub struct Conflict {
 }
 
 impl Conflict {
-    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
         if key.code == KeyCode::Esc {
             return self.choose(0);
         }
@@ -995,11 +1107,51 @@ impl Conflict {
             Some(Action::NextField) => self.focus = (self.focus + 1) % 3,
             Some(Action::PrevField) => self.focus = (self.focus + 2) % 3,
             Some(Action::Press) => return self.choose(self.focus),
-            Some(Action::Down) => self.scroll = self.scroll.saturating_add(1),
-            Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
-            _ => {}
+            Some(action) => {
+                let body = Self::body(area);
+                let rows = self
+                    .paragraph(&Theme { color: false })
+                    .line_count(body.width);
+                if let Some(scroll) = scrolled(self.scroll, action, rows, body.height) {
+                    self.scroll = scroll;
+                }
+            }
+            None => {}
         }
         PopupEffect::None
+    }
+
+    /// Both texts, above the two footer lines.
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(2),
+        )
+    }
+
+    fn paragraph(&self, theme: &Theme) -> Paragraph<'static> {
+        let mut lines = vec![Line::styled(
+            format!(
+                "You edited version {}; it is now version {}. Nothing was overwritten.",
+                self.loaded_version, self.current.version
+            ),
+            theme.warning(),
+        )];
+        lines.push(Line::styled(
+            format!("── now stored (version {}) ──", self.current.version),
+            theme.header(),
+        ));
+        lines.extend(
+            clean_lines(&self.current.content)
+                .into_iter()
+                .map(Line::raw),
+        );
+        lines.push(Line::styled("── yours (not saved) ──", theme.header()));
+        lines.extend(clean_lines(&self.yours).into_iter().map(Line::raw));
+        Paragraph::new(lines).wrap(Wrap { trim: false })
     }
 
     fn choose(&self, choice: usize) -> PopupEffect {
@@ -1032,29 +1184,10 @@ impl Conflict {
         if inner.height < 4 {
             return;
         }
-        let mut lines = vec![Line::styled(
-            format!(
-                "You edited version {}; it is now version {}. Nothing was overwritten.",
-                self.loaded_version, self.current.version
-            ),
-            theme.warning(),
-        )];
-        lines.push(Line::styled(
-            format!("── now stored (version {}) ──", self.current.version),
-            theme.header(),
-        ));
-        lines.extend(
-            clean_lines(&self.current.content)
-                .into_iter()
-                .map(Line::raw),
-        );
-        lines.push(Line::styled("── yours (not saved) ──", theme.header()));
-        lines.extend(clean_lines(&self.yours).into_iter().map(Line::raw));
-        let body = Rect::new(inner.x, inner.y, inner.width, inner.height - 2);
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((self.scroll, 0))
-            .render(body, buf);
+        let body = Self::body(area);
+        let paragraph = self.paragraph(theme);
+        let scroll = clamped(self.scroll, paragraph.line_count(body.width), body.height);
+        paragraph.scroll((scroll, 0)).render(body, buf);
         let buttons = Line::from(vec![
             Span::styled(" Edit again ", theme.button(self.focus == 0, true)),
             Span::raw("  "),
@@ -1076,6 +1209,38 @@ impl Conflict {
     }
 }
 
+/// Where a scroll goes for a movement key, `None` for any other key. It stops at the
+/// first row and where the last row of the text (`rows`, as wrapped) reaches the bottom
+/// of the `page` rows shown.
+fn scrolled(scroll: u16, action: Action, rows: usize, page: u16) -> Option<u16> {
+    let page = page.max(1);
+    let step = page.saturating_sub(1).max(1);
+    let half = (page / 2).max(1);
+    let next = match action {
+        Action::Down => scroll.saturating_add(1),
+        Action::Up => scroll.saturating_sub(1),
+        Action::PageDown => scroll.saturating_add(step),
+        Action::PageUp => scroll.saturating_sub(step),
+        Action::HalfPageDown => scroll.saturating_add(half),
+        Action::HalfPageUp => scroll.saturating_sub(half),
+        Action::Top => 0,
+        Action::Bottom => u16::MAX,
+        _ => return None,
+    };
+    Some(clamped(next, rows, page))
+}
+
+/// A scroll that shows no empty rows past the end (the popup may have grown since).
+fn clamped(scroll: u16, rows: usize, page: u16) -> u16 {
+    let max = rows.saturating_sub(usize::from(page));
+    scroll.min(u16::try_from(max).unwrap_or(u16::MAX))
+}
+
+/// The inside of a popup's frame.
+fn inside(area: Rect) -> Rect {
+    Block::default().borders(Borders::ALL).inner(area)
+}
+
 /// Clears `area`, draws a bordered box titled `title`, returns the inside.
 fn frame(area: Rect, buf: &mut Buffer, title: &str, theme: &Theme) -> Rect {
     Clear.render(area, buf);
@@ -1089,30 +1254,16 @@ fn frame(area: Rect, buf: &mut Buffer, title: &str, theme: &Theme) -> Rect {
 }
 
 impl Popup {
-    pub fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap) -> PopupEffect {
+    /// A key for the popup as it is drawn on `screen` (scrolling needs its size).
+    pub fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, screen: Rect) -> PopupEffect {
+        let area = self.area(screen);
         match self {
-            Popup::Confirm(c) => c.on_key(key, keymap),
+            Popup::Confirm(c) => c.on_key(key, keymap, area),
             Popup::Progress(p) => p.on_key(key, keymap),
-            Popup::Outcome(r) => {
-                if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
-                    return PopupEffect::Close;
-                }
-                match keymap.action(Context::Popup, key) {
-                    Some(Action::Cancel | Action::Confirm | Action::Press) => PopupEffect::Close,
-                    Some(Action::Down) => {
-                        r.scroll = r.scroll.saturating_add(1);
-                        PopupEffect::None
-                    }
-                    Some(Action::Up) => {
-                        r.scroll = r.scroll.saturating_sub(1);
-                        PopupEffect::None
-                    }
-                    _ => PopupEffect::None,
-                }
-            }
-            Popup::Text(t) => t.on_key(key, keymap),
+            Popup::Outcome(r) => r.on_key(key, keymap, area),
+            Popup::Text(t) => t.on_key(key, keymap, area),
             Popup::Editor(e) => e.on_key(key),
-            Popup::Conflict(c) => c.on_key(key, keymap),
+            Popup::Conflict(c) => c.on_key(key, keymap, area),
         }
     }
 

@@ -30,6 +30,63 @@ pub const TABS: [&str; 6] = [
     "6 Audit",
 ];
 
+/// The `:` commands, as help lists them.
+pub const COMMANDS: [&str; 4] = [
+    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME   one user's",
+    ":help      this list                       :q, :quit  quit",
+    "Comments:  :comments  :reviews  :all (both)",
+    "Users:     :admins  :moderators  :users  :all",
+];
+
+pub fn unknown_command(name: &str) -> String {
+    format!(
+        "unknown command :{} — :help lists the commands",
+        crate::sanitize::fit(name, 20)
+    )
+}
+
+/// Who wrote a chat message. Only a user's message whose author is gone is by a
+/// "deleted user"; assistant, system and tool messages have no author and go by their role.
+pub fn chat_author(author: Option<&str>, role: &str) -> String {
+    match (author, role) {
+        (Some(name), _) => name.to_string(),
+        (None, "user") => "deleted user".into(),
+        (None, role) => crate::sanitize::clean_line(role),
+    }
+}
+
 pub fn not_allowed(what: &str, role: crate::db::Role) -> String {
     format!("{what} is not allowed for the {role} role")
+}
+
+/// Targets a rule refused, in the plan and in the outcome alike.
+pub const REFUSED: &str = "Refused";
+
+/// "1 message", "2 messages".
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// How a table's rows read next to a count: "1 chat message", "3 chat messages".
+pub fn table_noun(table: crate::db::plan::Table, n: i64) -> &'static str {
+    let many = table.noun();
+    // Every noun is a regular plural.
+    if n == 1 {
+        many.strip_suffix('s').unwrap_or(many)
+    } else {
+        many
+    }
+}
+
+/// A table named in an audit row's counts, readable when it is one of ours; other
+/// tables (reached by cascade on a platform's own schema) keep their own name.
+pub fn table_name(name: &str, n: i64) -> String {
+    match super::popup::PLAN_ORDER.iter().find(|t| t.as_str() == name) {
+        Some(table) => table_noun(*table, n).to_string(),
+        None => crate::sanitize::clean_line(name),
+    }
 }

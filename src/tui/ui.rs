@@ -117,17 +117,18 @@ fn render_console(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     if let Some(popup) = &app.popup {
-        popup.render(
-            Rect::new(
-                area.x,
-                area.y + 1,
-                area.width,
-                area.height.saturating_sub(2),
-            ),
-            buf,
-            &theme,
-        );
+        popup.render(popup_screen(area), buf, &theme);
     }
+}
+
+/// Where popups go on a console drawn in `area`: between the tabs and the hint line.
+pub fn popup_screen(area: Rect) -> Rect {
+    Rect::new(
+        area.x,
+        area.y + 1,
+        area.width,
+        area.height.saturating_sub(2),
+    )
 }
 
 fn short_help(action: Action) -> &'static str {

@@ -30,6 +30,8 @@ use crate::db::{Access, Actor, Backend, DataError, Db};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Slot {
     Chats,
+    /// The open session's own row, for its header.
+    OpenSession,
     SessionMessages,
     Messages,
     Content,
@@ -152,11 +154,13 @@ pub enum Request {
         seq: u64,
         query: Query,
     },
-    /// Every row of a listing matching its filter, up to `cap` (for "mark all").
+    /// Every row of a listing matching its filter, up to `cap` (for "mark all"); `stop`
+    /// is checked between pages.
     Ids {
         seq: u64,
         query: Query,
         cap: usize,
+        stop: Arc<AtomicBool>,
     },
     FindUser {
         seq: u64,
@@ -415,9 +419,14 @@ async fn answer(
             seq,
             result: load(&db, query).await,
         },
-        Request::Ids { seq, query, cap } => Response::Ids {
+        Request::Ids {
             seq,
-            result: collect_keys(&db, query, cap).await,
+            query,
+            cap,
+            stop,
+        } => Response::Ids {
+            seq,
+            result: collect_keys(&db, query, cap, &stop).await,
         },
         Request::FindUser { seq, name } => {
             let result = lists::user_by_name(&db, &name).await;
@@ -552,11 +561,20 @@ async fn load(db: &Db, query: Query) -> Result<PageData, DataError> {
     load_sized(db, query, PAGE).await
 }
 
-/// Pages through a listing for the keys of every row, up to `cap`.
-async fn collect_keys(db: &Db, mut query: Query, cap: usize) -> Result<Vec<RowKey>, DataError> {
+/// Pages through a listing for the keys of every row, up to `cap`, or until stopped
+/// (the operator gave up: what was found is not wanted any more).
+async fn collect_keys(
+    db: &Db,
+    mut query: Query,
+    cap: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<RowKey>, DataError> {
     const KEY_PAGE: usize = 1_000;
     let mut keys = Vec::new();
     loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(keys);
+        }
         let page = load_sized(db, query.clone(), KEY_PAGE).await?;
         let key = |id| RowKey { id, kind: None };
         let next = match page {

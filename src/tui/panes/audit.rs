@@ -15,6 +15,7 @@ use crate::sanitize::{clean_lines, fit};
 use crate::tui::keymap::Action;
 use crate::tui::list::ListView;
 use crate::tui::popup::{Popup, TextView};
+use crate::tui::strings;
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{PageData, Query, Slot};
@@ -69,6 +70,30 @@ pub fn parse_filter(text: &str) -> AuditFilter {
     filter
 }
 
+/// An audit row's counts: our tables first, in plan order, by readable names; numbers
+/// in one column.
+fn count_lines(counts: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    let rank = |name: &str| {
+        crate::tui::popup::PLAN_ORDER
+            .iter()
+            .position(|t| t.as_str() == name)
+            .unwrap_or(usize::MAX)
+    };
+    let mut entries: Vec<_> = counts.iter().collect();
+    entries.sort_by(|a, b| (rank(a.0), a.0).cmp(&(rank(b.0), b.0)));
+    entries
+        .into_iter()
+        .map(|(table, n)| match n.as_i64() {
+            Some(n) => format!("  {n:>8}  {}", strings::table_name(table, n)),
+            None => format!(
+                "  {:>8}  {}",
+                crate::sanitize::fit(&n.to_string(), 8),
+                strings::table_name(table, 2)
+            ),
+        })
+        .collect()
+}
+
 /// An audit row in full, every database string sanitised.
 pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
     let head = |k: &str, v: String| (format!("{k:<12} {v}"), Style::default());
@@ -111,12 +136,11 @@ pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
     ];
     if let Some(counts) = entry.counts.as_object().filter(|c| !c.is_empty()) {
         lines.push(("counts".into(), theme.header()));
-        for (table, n) in counts {
-            lines.push((
-                format!("  {n:>8}  {}", crate::sanitize::clean_line(table)),
-                Style::default(),
-            ));
-        }
+        lines.extend(
+            count_lines(counts)
+                .into_iter()
+                .map(|l| (l, Style::default())),
+        );
     }
     if let Some(details) = entry.details.as_object() {
         for key in ["old_text", "new_text", "content"] {

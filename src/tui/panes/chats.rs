@@ -6,14 +6,16 @@ use ratatui::layout::Rect;
 use uuid::Uuid;
 
 use super::{
-    Cx, DeleteIntent, Effect, MARK_ALL_CAP, Pane, Typed, apply_keys, draw_list, find, list_status,
-    mark, navigate, page_if_needed, reload, request_keys, short_id, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
+    cancel_keys, draw_list, find, list_status, mark, navigate, page_if_needed, reload,
+    request_keys, short_id, targets, when,
 };
 use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
+use crate::tui::strings::plural;
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
@@ -42,6 +44,8 @@ pub struct SessionView {
     pub list: ListView<ChatMessageRow, TimeCursor>,
     pub marks: Marks,
     pub text: String,
+    /// The session's row asked for again (its header counts its messages).
+    session_seq: Option<u64>,
 }
 
 #[derive(Default)]
@@ -53,7 +57,7 @@ pub struct ChatsPane {
     pub owner_name: Option<String>,
     pub open: Option<SessionView>,
     /// An outstanding "mark all" (false) or "invert" (true).
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -108,6 +112,7 @@ impl ChatsPane {
     }
 
     fn reload_sessions(&mut self, cx: &mut Cx) {
+        self.started = true;
         let query = self.session_query(None);
         reload(&mut self.list, Slot::Chats, cx, query);
     }
@@ -116,6 +121,21 @@ impl ChatsPane {
         if let Some(view) = &mut self.open {
             let query = Self::message_query(view, None);
             reload(&mut view.list, Slot::SessionMessages, cx, query);
+        }
+    }
+
+    /// Asks for the open session's row again, so its header counts what is there now.
+    fn reload_open_session(&mut self, cx: &mut Cx) {
+        if let Some(view) = &mut self.open {
+            let filter = ChatSessionFilter {
+                id: Some(view.session.id),
+                ..ChatSessionFilter::default()
+            };
+            let query = Query::ChatSessions {
+                filter,
+                after: None,
+            };
+            view.session_seq = Some(cx.load(Slot::OpenSession, query));
         }
     }
 
@@ -145,6 +165,14 @@ impl ChatsPane {
         self.filter != ChatSessionFilter::default()
     }
 
+    /// The filter of the list on screen: the sessions, or an open session's messages.
+    fn scope(&self) -> Scope {
+        match &self.open {
+            Some(view) => Scope::of(&view.text),
+            None => Scope::of(&self.filter),
+        }
+    }
+
     fn clear_filter(&mut self, cx: &mut Cx) {
         self.filter = ChatSessionFilter::default();
         self.owner_name = None;
@@ -160,8 +188,8 @@ impl ChatsPane {
             return refusal;
         }
         let (ids, hidden) = match &self.open {
-            Some(view) => targets(&view.list, &view.marks, |r| r.id),
-            None => targets(&self.list, &self.marks, |r| r.id),
+            Some(view) => targets(&view.list, &view.marks, |r| r.id, self.scope()),
+            None => targets(&self.list, &self.marks, |r| r.id, self.scope()),
         };
         if ids.is_empty() {
             return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
@@ -196,15 +224,16 @@ impl Pane for ChatsPane {
             self.started = true;
             self.reload_sessions(cx);
         }
+        let scope = self.scope();
         if let Some(view) = &mut self.open {
             if navigate(&mut view.list, action)
-                || mark(&mut view.list, &mut view.marks, action, |r| r.id)
+                || mark(&mut view.list, &mut view.marks, action, |r| r.id, scope)
             {
                 self.page(cx);
                 return Effect::None;
             }
         } else if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(&mut self.list, &mut self.marks, action, |r| r.id, scope)
         {
             self.page(cx);
             return Effect::None;
@@ -227,6 +256,7 @@ impl Pane for ChatsPane {
                         list: ListView::default(),
                         marks: Marks::default(),
                         text: String::new(),
+                        session_seq: None,
                     };
                     view.list.height = self.list.height;
                     self.open = Some(view);
@@ -235,6 +265,9 @@ impl Pane for ChatsPane {
                 Effect::None
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if let Some(view) = &mut self.open {
                     if !view.marks.is_empty() {
                         view.marks.clear();
@@ -261,7 +294,7 @@ impl Pane for ChatsPane {
                 if let Some(refusal) = refuse(cx, Permission::RepairOrphanSessions) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id, self.scope());
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
@@ -278,7 +311,7 @@ impl Pane for ChatsPane {
                     Some(view) => Self::message_query(view, None),
                     None => self.session_query(None),
                 };
-                let (effect, waiting) = request_keys(cx, query, invert);
+                let (effect, waiting) = request_keys(cx, query, invert, self.scope());
                 self.keys_request = waiting;
                 effect
             }
@@ -315,6 +348,24 @@ impl Pane for ChatsPane {
             (Slot::Chats, Ok(PageData::ChatSessions(page))) => {
                 self.list.accept(seq, page.rows, page.next);
             }
+            (Slot::OpenSession, Ok(PageData::ChatSessions(page))) => {
+                if let Some(view) = &mut self.open
+                    && view.session_seq == Some(seq)
+                {
+                    view.session_seq = None;
+                    if let Some(row) = page.rows.into_iter().find(|r| r.id == view.session.id) {
+                        view.session = row;
+                    }
+                }
+            }
+            (Slot::OpenSession, Err(_)) => {
+                // The header keeps its last count; the message list shows the error.
+                if let Some(view) = &mut self.open
+                    && view.session_seq == Some(seq)
+                {
+                    view.session_seq = None;
+                }
+            }
             (Slot::SessionMessages, Ok(PageData::SessionMessages(page))) => {
                 if let Some(view) = &mut self.open {
                     view.list.accept(seq, page.rows, page.next);
@@ -334,27 +385,26 @@ impl Pane for ChatsPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        let Some((expected, invert)) = self.keys_request else {
+        let Some(KeysRequest { invert, under, .. }) =
+            KeysRequest::answered_by(&mut self.keys_request, seq)
+        else {
             return Effect::None;
         };
-        if expected != seq {
-            return Effect::None;
-        }
-        self.keys_request = None;
         let marks = match &mut self.open {
             Some(view) => &mut view.marks,
             None => &mut self.marks,
         };
-        let n = apply_keys(marks, &keys, invert);
+        let n = apply_keys(marks, &keys, invert, under);
         let capped = if n >= MARK_ALL_CAP {
             " (the most one action takes)"
         } else {
             ""
         };
+        let matching = plural(n as i64, "matching row", "matching rows");
         Effect::Status(if invert {
-            format!("inverted the marks of {n} matching rows{capped}")
+            format!("inverted the marks of {matching}{capped}")
         } else {
-            format!("marked {n} matching rows{capped}")
+            format!("marked {matching}{capped}")
         })
     }
 
@@ -363,6 +413,9 @@ impl Pane for ChatsPane {
             None => Effect::Error(format!("no user named {}", fit(name, 40))),
             Some(user) => {
                 self.open = None;
+                // One scope at a time: this user's sessions replace orphans or one session.
+                self.filter.orphans_only = false;
+                self.filter.id = None;
                 self.filter.owner_id = Some(user.id);
                 self.owner_name = Some(user.username);
                 self.reload_sessions(cx);
@@ -396,6 +449,12 @@ impl Pane for ChatsPane {
             "orphans" => {
                 self.open = None;
                 self.filter.orphans_only = !self.filter.orphans_only;
+                if self.filter.orphans_only {
+                    // Orphans have no owner: they replace a user's sessions or one session.
+                    self.filter.owner_id = None;
+                    self.owner_name = None;
+                    self.filter.id = None;
+                }
                 self.reload_sessions(cx);
                 Effect::Status(if self.filter.orphans_only {
                     "showing orphaned sessions only (no owner); r repairs, d deletes".into()
@@ -423,6 +482,7 @@ impl Pane for ChatsPane {
     fn refresh(&mut self, cx: &mut Cx) {
         self.started = true;
         if self.open.is_some() {
+            self.reload_open_session(cx);
             self.reload_messages(cx);
         } else {
             self.reload_sessions(cx);
@@ -487,7 +547,7 @@ impl Pane for ChatsPane {
         }
         if let Some(view) = &self.open {
             title = format!(
-                "{} › {} ({} messages)",
+                "{} › {} ({})",
                 title,
                 fit(
                     if view.session.title.is_empty() {
@@ -497,7 +557,7 @@ impl Pane for ChatsPane {
                     },
                     40
                 ),
-                view.session.messages
+                plural(view.session.messages, "message", "messages")
             );
             if !view.text.is_empty() {
                 title.push_str(&format!(" · /{}", fit(&view.text, 24)));
@@ -558,6 +618,9 @@ impl Pane for ChatsPane {
     fn busy(&self) -> bool {
         self.list.pending.is_some()
             || self.keys_request.is_some()
-            || self.open.as_ref().is_some_and(|v| v.list.pending.is_some())
+            || self
+                .open
+                .as_ref()
+                .is_some_and(|v| v.list.pending.is_some() || v.session_seq.is_some())
     }
 }

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, draw_list, find_or_say, list_status, mark, navigate,
-    page_if_needed, reload, request_keys, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, cancel_keys, draw_list, find_or_say,
+    list_status, mark, navigate, page_if_needed, reload, request_keys, when,
 };
 use crate::db::comments::ContentKind;
 use crate::db::lists::{ContentFilter, ContentRow, TimeCursor, UserRow};
@@ -40,7 +40,7 @@ pub struct ContentPane {
     pub kinds: HashMap<Uuid, ContentKind>,
     pub filter: ContentFilter,
     pub user_name: Option<String>,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -116,12 +116,10 @@ impl ContentPane {
         } else {
             let shown: std::collections::HashSet<Uuid> =
                 self.list.rows.iter().map(|r| r.id).collect();
+            hidden = super::hidden(&self.marks, &shown, Scope::of(&self.filter));
             let mut ids: Vec<&Uuid> = self.marks.ids.iter().collect();
             ids.sort();
             for id in ids {
-                if !shown.contains(id) {
-                    hidden += 1;
-                }
                 match self.kinds.get(id) {
                     Some(ContentKind::Review) => reviews.push(*id),
                     _ => comments.push(*id),
@@ -157,7 +155,13 @@ impl Pane for ContentPane {
             self.page(cx);
             return Effect::None;
         }
-        if mark(&mut self.list, &mut self.marks, action, |r| r.id) {
+        if mark(
+            &mut self.list,
+            &mut self.marks,
+            action,
+            |r| r.id,
+            Scope::of(&self.filter),
+        ) {
             self.remember_kinds();
             self.page(cx);
             return Effect::None;
@@ -183,6 +187,9 @@ impl Pane for ContentPane {
                 }
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if !self.marks.is_empty() {
                     self.marks.clear();
                     self.kinds.clear();
@@ -202,6 +209,7 @@ impl Pane for ContentPane {
                         after: None,
                     },
                     action == Action::InvertMarks,
+                    Scope::of(&self.filter),
                 );
                 self.keys_request = waiting;
                 effect
@@ -232,23 +240,26 @@ impl Pane for ContentPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        match self.keys_request {
-            Some((expected, invert)) if expected == seq => {
-                self.keys_request = None;
+        match KeysRequest::answered_by(&mut self.keys_request, seq) {
+            Some(KeysRequest { invert, under, .. }) => {
                 for key in &keys {
                     if invert && self.marks.contains(&key.id) {
-                        self.marks.ids.remove(&key.id);
+                        self.marks.toggle(key.id, under);
                         self.kinds.remove(&key.id);
                     } else {
-                        self.marks.ids.insert(key.id);
+                        self.marks.insert(key.id, under);
                         self.kinds
                             .insert(key.id, key.kind.unwrap_or(ContentKind::Comment));
                     }
                 }
                 Effect::Status(format!(
-                    "{} {} matching items",
+                    "{} {}",
                     if invert { "inverted" } else { "marked" },
-                    keys.len()
+                    crate::tui::strings::plural(
+                        keys.len() as i64,
+                        "matching item",
+                        "matching items"
+                    )
                 ))
             }
             _ => Effect::None,

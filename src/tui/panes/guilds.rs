@@ -9,14 +9,15 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
-    navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
+use crate::tui::strings::plural;
 use crate::tui::table::{self, Column, TableRow};
 use crate::tui::theme::Theme;
 use crate::tui::worker::{OpKind, PageData, Query, RowKey, Slot};
@@ -50,7 +51,7 @@ pub struct GuildsPane {
     pub marks: Marks,
     pub text: Option<String>,
     pub open: Option<GuildView>,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -109,7 +110,13 @@ impl Pane for GuildsPane {
                 return Effect::None;
             }
         } else if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id,
+                Scope::of(&self.text),
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -144,6 +151,9 @@ impl Pane for GuildsPane {
                 Effect::None
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if self.open.take().is_some() {
                     return Effect::None;
                 }
@@ -161,7 +171,7 @@ impl Pane for GuildsPane {
                 }
                 let (ids, hidden) = match &self.open {
                     Some(view) => (vec![view.guild.id], 0),
-                    None => targets(&self.list, &self.marks, |r| r.id),
+                    None => targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.text)),
                 };
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
@@ -198,7 +208,12 @@ impl Pane for GuildsPane {
                     text: self.text.clone(),
                     after: None,
                 };
-                let (effect, waiting) = request_keys(cx, query, action == Action::InvertMarks);
+                let (effect, waiting) = request_keys(
+                    cx,
+                    query,
+                    action == Action::InvertMarks,
+                    Scope::of(&self.text),
+                );
                 self.keys_request = waiting;
                 effect
             }
@@ -245,7 +260,7 @@ impl Pane for GuildsPane {
             &mut self.marks,
             seq,
             &keys,
-            "guilds",
+            ("guild", "guilds"),
         )
     }
 
@@ -313,11 +328,11 @@ impl Pane for GuildsPane {
     fn title(&self) -> String {
         match &self.open {
             Some(view) => format!(
-                "Guilds › {} · {} members · {} sessions · {} messages",
+                "Guilds › {} · {} · {} · {}",
                 fit(&view.guild.name, 40),
-                view.guild.members,
-                view.guild.chat_sessions,
-                view.guild.messages
+                plural(view.guild.members, "member", "members"),
+                plural(view.guild.chat_sessions, "session", "sessions"),
+                plural(view.guild.messages, "message", "messages")
             ),
             None => match &self.text {
                 Some(text) => format!("Guilds · /{}", fit(text, 24)),

@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
-    navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
 use crate::db::{DataError, Permission};
@@ -32,7 +32,7 @@ pub struct MessagesPane {
     pub marks: Marks,
     pub filter: PrivateMessageFilter,
     pub user_name: Option<String>,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -82,7 +82,13 @@ impl Pane for MessagesPane {
             self.reload(cx);
         }
         if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id,
+                Scope::of(&self.filter),
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -99,6 +105,9 @@ impl Pane for MessagesPane {
                 Effect::None
             }
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if !self.marks.is_empty() {
                     self.marks.clear();
                 } else if self.is_filtered() {
@@ -112,7 +121,8 @@ impl Pane for MessagesPane {
                 if let Some(refusal) = refuse(cx, Permission::DeleteMessages) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                let (ids, hidden) =
+                    targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.filter));
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
@@ -131,6 +141,7 @@ impl Pane for MessagesPane {
                         after: None,
                     },
                     action == Action::InvertMarks,
+                    Scope::of(&self.filter),
                 );
                 self.keys_request = waiting;
                 effect
@@ -166,7 +177,7 @@ impl Pane for MessagesPane {
             &mut self.marks,
             seq,
             &keys,
-            "messages",
+            ("message", "messages"),
         )
     }
 
@@ -199,6 +210,7 @@ impl Pane for MessagesPane {
                         id: Some(id),
                         ..PrivateMessageFilter::default()
                     };
+                    self.user_name = None;
                     self.reload(cx);
                     Effect::Status("Esc shows every message again".into())
                 }

@@ -9,6 +9,9 @@ pub mod guilds;
 pub mod messages;
 pub mod users;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use uuid::Uuid;
@@ -160,17 +163,40 @@ pub fn navigate<R, C: Clone>(list: &mut ListView<R, C>, action: Action) -> bool 
     true
 }
 
+/// The filter a list is showing, to tell the marks it hides from those merely not
+/// loaded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    /// A fingerprint of the filter; marks remember the one they were made under.
+    pub key: u64,
+    /// A filter is set: without one, every marked row is in the list.
+    pub filtered: bool,
+}
+
+impl Scope {
+    pub fn of<F: std::fmt::Debug + Default + PartialEq>(filter: &F) -> Scope {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        format!("{filter:?}").hash(&mut hasher);
+        Scope {
+            key: hasher.finish(),
+            filtered: *filter != F::default(),
+        }
+    }
+}
+
 /// Space, `v` and the like on a list whose rows have uuids; true if handled.
 pub fn mark<R, C: Clone>(
     list: &mut ListView<R, C>,
     marks: &mut Marks,
     action: Action,
     id_of: impl Fn(&R) -> Uuid,
+    scope: Scope,
 ) -> bool {
     match action {
         Action::Mark => {
             if let Some(row) = list.selected_row() {
-                marks.toggle(id_of(row));
+                marks.toggle(id_of(row), scope.key);
                 list.move_by(1);
             }
         }
@@ -178,7 +204,7 @@ pub fn mark<R, C: Clone>(
             None => {
                 marks.anchor = Some(list.selected);
                 if let Some(row) = list.selected_row() {
-                    marks.ids.insert(id_of(row));
+                    marks.insert(id_of(row), scope.key);
                 }
             }
             Some(anchor) => {
@@ -188,7 +214,7 @@ pub fn mark<R, C: Clone>(
                     (list.selected, anchor)
                 };
                 for row in list.rows.iter().skip(from).take(to - from + 1) {
-                    marks.ids.insert(id_of(row));
+                    marks.insert(id_of(row), scope.key);
                 }
             }
         },
@@ -203,12 +229,13 @@ pub fn targets<R, C: Clone>(
     list: &ListView<R, C>,
     marks: &Marks,
     id_of: impl Fn(&R) -> Uuid,
+    scope: Scope,
 ) -> (Vec<Uuid>, usize) {
     if marks.is_empty() {
         return (list.selected_row().map(&id_of).into_iter().collect(), 0);
     }
     let shown: std::collections::HashSet<Uuid> = list.rows.iter().map(&id_of).collect();
-    let hidden = marks.ids.iter().filter(|id| !shown.contains(id)).count();
+    let hidden = hidden(marks, &shown, scope);
     // Shown rows in list order first, then the hidden ones.
     let mut ids: Vec<Uuid> = list
         .rows
@@ -225,6 +252,19 @@ pub fn targets<R, C: Clone>(
     rest.sort();
     ids.extend(rest);
     (ids, hidden)
+}
+
+/// Marks the filter in force hides: none without a filter; under one, the marks not in
+/// the loaded rows, except those made under this same filter (not loaded yet).
+pub fn hidden(marks: &Marks, shown: &std::collections::HashSet<Uuid>, scope: Scope) -> usize {
+    if !scope.filtered {
+        return 0;
+    }
+    marks
+        .ids
+        .iter()
+        .filter(|id| !shown.contains(id) && marks.made_under(id) != Some(scope.key))
+        .count()
 }
 
 /// Asks for the next page when the cursor nears the end.
@@ -273,18 +313,50 @@ pub fn find<R, C: Clone>(
     false
 }
 
+/// A "mark all" (or "invert") a pane waits for.
+#[derive(Debug)]
+pub struct KeysRequest {
+    pub seq: u64,
+    pub invert: bool,
+    /// The filter the rows asked for match (see [`Scope`]).
+    pub under: u64,
+    /// Tells the worker to stop paging when the operator gives up on it.
+    stop: Arc<AtomicBool>,
+}
+
+impl KeysRequest {
+    /// The answer to this request, if `seq` is its number.
+    pub fn answered_by(waiting: &mut Option<KeysRequest>, seq: u64) -> Option<KeysRequest> {
+        match waiting {
+            Some(request) if request.seq == seq => waiting.take(),
+            _ => None,
+        }
+    }
+}
+
+/// Esc while rows are being marked: stop, and let a late answer mark nothing.
+pub fn cancel_keys(waiting: &mut Option<KeysRequest>) -> Option<Effect> {
+    let request = waiting.take()?;
+    request.stop.store(true, Ordering::SeqCst);
+    let what = if request.invert {
+        "inverting"
+    } else {
+        "marking"
+    };
+    Some(Effect::Status(format!("stopped {what}: no mark changed")))
+}
+
 /// Applies the answer to a pane's outstanding "mark all" or "invert", if it is that one.
 pub fn answer_keys(
-    waiting: &mut Option<(u64, bool)>,
+    waiting: &mut Option<KeysRequest>,
     marks: &mut Marks,
     seq: u64,
     keys: &[RowKey],
-    noun: &str,
+    (one, many): (&str, &str),
 ) -> Effect {
-    match *waiting {
-        Some((expected, invert)) if expected == seq => {
-            *waiting = None;
-            let n = apply_keys(marks, keys, invert);
+    match KeysRequest::answered_by(waiting, seq) {
+        Some(KeysRequest { invert, under, .. }) => {
+            let n = apply_keys(marks, keys, invert, under);
             let capped = if n >= MARK_ALL_CAP {
                 " (the most one action takes)"
             } else {
@@ -295,7 +367,12 @@ pub fn answer_keys(
             } else {
                 "marked"
             };
-            Effect::Status(format!("{verb} {n} matching {noun}{capped}"))
+            let matching = super::strings::plural(
+                n as i64,
+                &format!("matching {one}"),
+                &format!("matching {many}"),
+            );
+            Effect::Status(format!("{verb} {matching}{capped}"))
         }
         _ => Effect::None,
     }
@@ -316,12 +393,12 @@ pub fn find_or_say<R, C: Clone>(
 }
 
 /// Marks every key, or inverts the marks of the keys, answering "mark all".
-pub fn apply_keys(marks: &mut Marks, keys: &[RowKey], invert: bool) -> usize {
+pub fn apply_keys(marks: &mut Marks, keys: &[RowKey], invert: bool, under: u64) -> usize {
     for key in keys {
         if invert {
-            marks.toggle(key.id);
+            marks.toggle(key.id, under);
         } else {
-            marks.ids.insert(key.id);
+            marks.insert(key.id, under);
         }
     }
     keys.len()
@@ -374,19 +451,34 @@ pub fn draw_list(
 
 /// Asks for the keys of every row of `query` ("mark all" or "invert"); returns what
 /// the pane waits for.
-pub fn request_keys(cx: &mut Cx, query: Query, invert: bool) -> (Effect, Option<(u64, bool)>) {
+pub fn request_keys(
+    cx: &mut Cx,
+    query: Query,
+    invert: bool,
+    scope: Scope,
+) -> (Effect, Option<KeysRequest>) {
     let seq = cx.next_seq();
+    let stop = Arc::new(AtomicBool::new(false));
     cx.send(Request::Ids {
         seq,
         query,
         cap: MARK_ALL_CAP,
+        stop: stop.clone(),
     });
     let what = if invert {
         "inverting marks…"
     } else {
         "marking all matching rows…"
     };
-    (Effect::Status(what.into()), Some((seq, invert)))
+    (
+        Effect::Status(what.into()),
+        Some(KeysRequest {
+            seq,
+            invert,
+            under: scope.key,
+            stop,
+        }),
+    )
 }
 
 /// The common words of a list's footer: loading, errors, the cap.

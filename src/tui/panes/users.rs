@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, Pane, Typed, answer_keys, draw_list, find_or_say, list_status, mark,
-    navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
 use crate::db::plan::ContentPolicy;
@@ -40,7 +40,7 @@ pub struct UsersPane {
     pub list: ListView<UserRow, NameCursor>,
     pub marks: Marks,
     pub filter: UserFilter,
-    keys_request: Option<(u64, bool)>,
+    keys_request: Option<KeysRequest>,
     started: bool,
 }
 
@@ -128,7 +128,13 @@ impl Pane for UsersPane {
             self.reload(cx);
         }
         if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id,
+                Scope::of(&self.filter),
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -139,6 +145,9 @@ impl Pane for UsersPane {
                 None => Effect::None,
             },
             Action::Back => {
+                if let Some(stopped) = cancel_keys(&mut self.keys_request) {
+                    return stopped;
+                }
                 if !self.marks.is_empty() {
                     self.marks.clear();
                 } else if self.filter != UserFilter::default() {
@@ -151,7 +160,8 @@ impl Pane for UsersPane {
                 if let Some(refusal) = refuse(cx, Permission::DeleteUsers) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id);
+                let (ids, hidden) =
+                    targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.filter));
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
@@ -167,7 +177,12 @@ impl Pane for UsersPane {
                     filter: self.filter.clone(),
                     after: None,
                 };
-                let (effect, waiting) = request_keys(cx, query, action == Action::InvertMarks);
+                let (effect, waiting) = request_keys(
+                    cx,
+                    query,
+                    action == Action::InvertMarks,
+                    Scope::of(&self.filter),
+                );
                 self.keys_request = waiting;
                 effect
             }
@@ -197,7 +212,13 @@ impl Pane for UsersPane {
     }
 
     fn on_keys(&mut self, seq: u64, keys: Vec<RowKey>) -> Effect {
-        answer_keys(&mut self.keys_request, &mut self.marks, seq, &keys, "users")
+        answer_keys(
+            &mut self.keys_request,
+            &mut self.marks,
+            seq,
+            &keys,
+            ("user", "users"),
+        )
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {
