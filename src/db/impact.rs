@@ -56,6 +56,8 @@ impl Path<'_> {
     }
 }
 
+// A path never enters a table twice, so a cascading key from a table to itself (replies
+// to comments) is followed one level only: deeper rows need a recursive query.
 const MAX_DEPTH: usize = 8;
 const MAX_PATHS: usize = 256;
 
