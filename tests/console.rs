@@ -1327,8 +1327,8 @@ mod issue_four {
 mod in_daily_use {
     use super::*;
     use modcon::db::chats::ChatMessageDetail;
-    use modcon::db::comments::ContentKind;
-    use modcon::db::lists::{ChatMessageRow, UserRow};
+    use modcon::db::comments::{ContentItem, ContentKind};
+    use modcon::db::lists::{ChatMessageRow, ContentRow, UserRow};
     use modcon::tui::app::Level;
     use modcon::tui::popup::Focus;
     use modcon::tui::worker::{DetailData, RowKey};
@@ -1439,6 +1439,49 @@ mod in_daily_use {
             chat_sessions: 1,
             created_at: at(1),
         }
+    }
+
+    fn comment(text: &str) -> ContentItem {
+        ContentItem {
+            kind: ContentKind::Comment,
+            id: id(1),
+            book_id: id(300),
+            book_title: "The Long Afternoon".into(),
+            author_id: Some(id(401)),
+            author_name: Some("alice".into()),
+            rating: None,
+            content: text.into(),
+            version: 1,
+            updated_at: at(5),
+        }
+    }
+
+    fn comments_tab(text: &str) -> App {
+        let mut app = signed_in(admin(), false, (80, 24));
+        let requests = app.update(ch('3'));
+        let row = ContentRow {
+            kind: ContentKind::Comment,
+            id: id(1),
+            book_id: id(300),
+            book_title: "The Long Afternoon".into(),
+            author_id: Some(id(401)),
+            author_name: Some("alice".into()),
+            rating: None,
+            excerpt: text.chars().take(80).collect(),
+            length: text.chars().count() as i64,
+            version: 1,
+            created_at: at(1),
+            updated_at: at(2),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Content,
+            seq: load_seq(&requests, Slot::Content),
+            result: Ok(PageData::Content(Page {
+                rows: vec![row],
+                next: None,
+            })),
+        }));
+        app
     }
 
     fn shown(app: &App) -> String {
@@ -1946,6 +1989,63 @@ mod in_daily_use {
             app.update(key(KeyCode::Enter)).first(),
             Some(Request::Execute { .. })
         ));
+    }
+
+    #[test]
+    fn a_long_status_is_cut_with_an_ellipsis() {
+        let mut app = signed_in(admin(), false, (80, 24));
+        let seq = ids_seq(&app.update(ctrl('a')));
+        app.update(data(Response::Ids {
+            seq,
+            result: Err(DataError::Unavailable(format!(
+                "the database said {} and then stopped",
+                "something long ".repeat(10)
+            ))),
+        }));
+        let text = shown(&app);
+        let status = text.lines().nth(22).unwrap();
+        assert!(status.ends_with('…'), "{status}");
+    }
+
+    #[test]
+    fn the_messages_hints_offer_mark_all() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        app.update(ch('2'));
+        let text = screen(&app, 120, 40).0;
+        assert!(
+            text.lines().last().unwrap().contains("Ctrl-a mark all"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn read_only_help_lists_no_destructive_key_and_q_closes_it() {
+        let mut app = signed_in(admin(), true, (120, 40));
+        app.update(ch('?'));
+        let mut text = screen(&app, 120, 40).0;
+        app.update(ch('G'));
+        text.push_str(&screen(&app, 120, 40).0);
+        assert!(text.contains("mark and move down"), "{text}");
+        for destructive in ["delete marked rows", "edit in place", "repair orphaned"] {
+            assert!(!text.contains(destructive), "{destructive}:\n{text}");
+        }
+        app.update(ch('q'));
+        assert!(app.popup.is_none(), "q closes help");
+        assert!(!app.quit, "and does not quit");
+    }
+
+    #[test]
+    fn e_in_a_comments_detail_opens_the_editor() {
+        let mut app = comments_tab("a comment");
+        let seq = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(DetailData::Content(comment("a comment"))),
+        }));
+        assert!(matches!(app.popup, Some(Popup::Text(_))));
+        assert!(shown(&app).contains("e edit"), "{}", shown(&app));
+        app.update(ch('e'));
+        assert!(matches!(app.popup, Some(Popup::Editor(_))));
     }
 
     #[test]

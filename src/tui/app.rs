@@ -27,7 +27,7 @@ use super::popup::{
 use super::theme::Theme;
 use super::worker::{DetailData, OpKind, Request, Response, Slot};
 use crate::config::ConfirmConfig;
-use crate::db::{Actor, Backend, DataError};
+use crate::db::{Actor, Backend, DataError, Permission};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -257,6 +257,11 @@ impl App {
             self.options.read_only,
         );
         self.pane().hints(&cx)
+    }
+
+    /// May the operator do this in this session? (The data layer checks again.)
+    fn may(&self, permission: Permission) -> bool {
+        !self.options.read_only && self.actor.as_ref().is_some_and(|a| a.may(permission))
     }
 
     pub fn is_tab_available(&self, _tab: Tab) -> bool {
@@ -575,6 +580,10 @@ impl App {
                 self.popup = Some(Popup::Editor(*editor));
                 Vec::new()
             }
+            PopupEffect::Edit(item) => {
+                self.popup = Some(Popup::Editor(Editor::new(*item)));
+                Vec::new()
+            }
             PopupEffect::Stop => {
                 self.status = Some((super::strings::STOPPING.into(), Level::Info));
                 Vec::new()
@@ -636,7 +645,9 @@ impl App {
             "Every key, from the live key map (config.toml [keys] changes them):".to_string(),
             theme.header(),
         )];
-        for (keys, help) in self.options.keymap.help_lines() {
+        let read_only = self.options.read_only;
+        let shown = |action: Action| !(read_only && action.changes_data());
+        for (keys, help) in self.options.keymap.help_lines(shown) {
             lines.push((format!("  {keys:<22} {help}"), Style::default()));
         }
         lines.push((String::new(), Style::default()));
@@ -648,11 +659,7 @@ impl App {
         for line in super::strings::COMMANDS {
             lines.push((format!("  {line}"), Style::default()));
         }
-        Popup::Text(TextView {
-            title: super::strings::HELP_TITLE.into(),
-            lines,
-            scroll: 0,
-        })
+        Popup::Text(TextView::new(super::strings::HELP_TITLE.into(), lines))
     }
 
     fn on_sign_in_key(&mut self, key: KeyEvent) -> Vec<Request> {
@@ -811,7 +818,12 @@ impl App {
             Response::Detail { result, .. } => {
                 let theme = self.theme();
                 self.popup = Some(match result {
-                    Ok(detail) => detail_popup(detail, &theme),
+                    Ok(detail) => {
+                        let edit_key = self
+                            .may(Permission::EditContent)
+                            .then(|| self.options.keymap.label(Action::Edit));
+                        detail_popup(detail, &theme, edit_key)
+                    }
                     Err(e) => error_popup("Not available", &e, &theme),
                 });
                 Vec::new()
@@ -1003,7 +1015,8 @@ impl App {
     }
 }
 
-fn detail_popup(detail: DetailData, theme: &Theme) -> Popup {
+/// A row in full; `edit_key` lets a comment or review shown be edited from there.
+fn detail_popup(detail: DetailData, theme: &Theme, edit_key: Option<String>) -> Popup {
     let line = |k: &str, v: String| {
         (
             format!("{k:<10} {}", crate::sanitize::clean_line(&v)),
@@ -1048,19 +1061,27 @@ fn detail_popup(detail: DetailData, theme: &Theme) -> Popup {
             ],
             &m.content,
         )),
-        DetailData::Content(item) => Popup::Text(TextView::from_text(
-            item.kind.as_str(),
-            vec![
-                line("book", item.book_title),
-                line(
-                    "author",
-                    item.author_name.unwrap_or_else(|| "deleted user".into()),
-                ),
-                line("version", item.version.to_string()),
-                ("── text ──".into(), theme.header()),
-            ],
-            &item.content,
-        )),
+        DetailData::Content(item) => {
+            let view = TextView::from_text(
+                item.kind.as_str(),
+                vec![
+                    line("book", item.book_title.clone()),
+                    line(
+                        "author",
+                        item.author_name
+                            .clone()
+                            .unwrap_or_else(|| "deleted user".into()),
+                    ),
+                    line("version", item.version.to_string()),
+                    ("── text ──".into(), theme.header()),
+                ],
+                &item.content,
+            );
+            Popup::Text(match edit_key {
+                Some(key) => view.editable(item, &key),
+                None => view,
+            })
+        }
     }
 }
 

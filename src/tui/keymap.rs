@@ -84,6 +84,13 @@ actions! {
     Press => "press", Popup, "press the focused button", ["enter"];
 }
 
+impl Action {
+    /// Deletes or changes data: absent where nothing may be changed.
+    pub fn changes_data(self) -> bool {
+        matches!(self, Action::Delete | Action::Edit | Action::Repair)
+    }
+}
+
 /// A key with its modifiers, as written in config: `q`, `G`, `ctrl-a`, `shift-tab`…
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -326,10 +333,11 @@ impl Keymap {
             .join("/")
     }
 
-    /// Every binding, for the help screen.
-    pub fn help_lines(&self) -> Vec<(String, &'static str)> {
+    /// Every binding for which `shown` holds, for the help screen.
+    pub fn help_lines(&self, shown: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
         Action::ALL
             .iter()
+            .filter(|a| shown(**a))
             .map(|a| (self.label(*a), a.help()))
             .collect()
     }

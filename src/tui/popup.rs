@@ -50,6 +50,8 @@ pub enum PopupEffect {
     Save(ContentEdit),
     /// Open the editor again (after a conflict), with the operator's text.
     Reopen(Box<Editor>),
+    /// Open the editor on a comment or review shown in full.
+    Edit(Box<ContentItem>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -813,26 +815,42 @@ pub struct TextView {
     pub title: String,
     pub lines: Vec<(String, Style)>,
     pub scroll: u16,
+    /// A comment or review shown in full, which the edit key opens in the editor.
+    pub edit: Option<Box<ContentItem>>,
+    pub footer: String,
 }
 
 impl TextView {
+    /// Lines already sanitised.
+    pub fn new(title: String, lines: Vec<(String, Style)>) -> TextView {
+        TextView {
+            title,
+            lines,
+            scroll: 0,
+            edit: None,
+            footer: strings::TEXT_FOOTER.into(),
+        }
+    }
+
     /// Raw text from the database, split and sanitised line by line.
     pub fn from_text(title: &str, header: Vec<(String, Style)>, body: &str) -> TextView {
         let mut lines = header;
         lines.extend(clean_lines(body).into_iter().map(|l| (l, Style::default())));
-        TextView {
-            title: title.to_string(),
-            lines,
-            scroll: 0,
-        }
+        TextView::new(title.to_string(), lines)
     }
 
     pub fn message(title: &str, text: &str, style: Style) -> TextView {
-        TextView {
-            title: title.to_string(),
-            lines: clean_lines(text).into_iter().map(|l| (l, style)).collect(),
-            scroll: 0,
-        }
+        TextView::new(
+            title.to_string(),
+            clean_lines(text).into_iter().map(|l| (l, style)).collect(),
+        )
+    }
+
+    /// Lets the edit key (labelled `key`) open this comment or review in the editor.
+    pub fn editable(mut self, item: ContentItem, key: &str) -> TextView {
+        self.edit = Some(Box::new(item));
+        self.footer = format!("{key} edits · {}", strings::TEXT_FOOTER);
+        self
     }
 
     /// Where the text goes in a popup drawn in `area`: inside the frame, above the footer.
@@ -859,6 +877,16 @@ impl TextView {
         if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
             return PopupEffect::Close;
         }
+        // The list's keys for help, quit and edit mean the same here: nothing to lose.
+        match keymap.action(Context::List, key) {
+            Some(Action::Help | Action::Quit) => return PopupEffect::Close,
+            Some(Action::Edit) if self.edit.is_some() => {
+                if let Some(item) = self.edit.take() {
+                    return PopupEffect::Edit(item);
+                }
+            }
+            _ => {}
+        }
         match keymap.action(Context::Popup, key) {
             Some(Action::Cancel | Action::Confirm) => return PopupEffect::Close,
             Some(action) => {
@@ -869,10 +897,6 @@ impl TextView {
                 }
             }
             None => {}
-        }
-        // `?` closes help too.
-        if key.code == KeyCode::Char('?') {
-            return PopupEffect::Close;
         }
         PopupEffect::None
     }
@@ -886,11 +910,7 @@ impl TextView {
         let paragraph = self.paragraph();
         let scroll = clamped(self.scroll, paragraph.line_count(body.width), body.height);
         paragraph.scroll((scroll, 0)).render(body, buf);
-        Paragraph::new(Line::styled(
-            "Esc closes · ↑↓ PgUp PgDn scroll",
-            theme.dim(),
-        ))
-        .render(
+        Paragraph::new(Line::styled(self.footer.as_str(), theme.dim())).render(
             Rect::new(inner.x, inner.y + body.height, inner.width, 1),
             buf,
         );

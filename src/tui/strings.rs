@@ -21,6 +21,7 @@ pub const READ_ONLY_REFUSAL: &str = "read-only session: nothing can be changed";
 pub const NOTHING_SELECTED: &str = "nothing to act on: the list is empty";
 pub const STOPPING: &str = "stopping after the current batch…";
 pub const HELP_TITLE: &str = "Keys";
+pub const TEXT_FOOTER: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
 pub const TABS: [&str; 6] = [
     "1 Chats",
     "2 Messages",

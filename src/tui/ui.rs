@@ -154,7 +154,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans = Vec::new();
     if let Some(actor) = &app.actor {
         spans.push(Span::styled(
-            format!(" {} ({}) ", clean_line(&actor.username), actor.role),
+            format!(" {} ({}) ", fit(&actor.username, 24), actor.role),
             theme.header(),
         ));
     }
@@ -172,6 +172,12 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
             theme.marked(),
         ));
     }
+    // The message takes what is left of the line, cut with "…" if it is longer.
+    let used: usize = spans
+        .iter()
+        .map(|s| crate::sanitize::width(&s.content))
+        .sum();
+    let room = (area.width as usize).saturating_sub(used);
     match (&app.status, &app.last_outcome) {
         (Some((text, level)), _) => {
             let style = if *level == Level::Error {
@@ -179,9 +185,12 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 theme.base()
             };
-            spans.push(Span::styled(format!("· {}", clean_line(text)), style));
+            spans.push(Span::styled(fit(&format!("· {text}"), room), style));
         }
-        (None, Some(outcome)) => spans.push(Span::styled(format!("· last: {outcome}"), theme.ok())),
+        (None, Some(outcome)) => spans.push(Span::styled(
+            fit(&format!("· last: {outcome}"), room),
+            theme.ok(),
+        )),
         (None, None) => {}
     }
     Paragraph::new(Line::from(spans)).render(area, buf);

@@ -169,11 +169,7 @@ pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
             );
         }
     }
-    Popup::Text(TextView {
-        title: format!("Audit row {}", entry.id),
-        lines,
-        scroll: 0,
-    })
+    Popup::Text(TextView::new(format!("Audit row {}", entry.id), lines))
 }
 
 impl AuditPane {

@@ -330,7 +330,12 @@ impl Pane for ContentPane {
         if allowed(cx, Permission::DeleteContent) {
             hints.push(Action::Delete);
         }
-        hints.extend([Action::CommandLine, Action::Help, Action::Quit]);
+        hints.extend([
+            Action::CommandLine,
+            Action::MarkAll,
+            Action::Help,
+            Action::Quit,
+        ]);
         hints
     }
 

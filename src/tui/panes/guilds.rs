@@ -321,6 +321,9 @@ impl Pane for GuildsPane {
         if allowed(cx, Permission::DeleteGuilds) {
             hints.push(Action::Delete);
         }
+        if self.open.is_none() {
+            hints.push(Action::MarkAll);
+        }
         hints.extend([Action::Help, Action::Quit]);
         hints
     }

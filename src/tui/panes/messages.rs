@@ -240,7 +240,12 @@ impl Pane for MessagesPane {
         if allowed(cx, Permission::DeleteMessages) {
             hints.push(Action::Delete);
         }
-        hints.extend([Action::CommandLine, Action::Help, Action::Quit]);
+        hints.extend([
+            Action::CommandLine,
+            Action::MarkAll,
+            Action::Help,
+            Action::Quit,
+        ]);
         hints
     }
 

@@ -77,9 +77,9 @@ fn cells(u: &UserRow) -> Vec<String> {
 
 fn detail(u: &UserRow) -> Popup {
     let line = |k: &str, v: String| (format!("{k:<14} {}", clean_line(&v)), Style::default());
-    Popup::Text(TextView {
-        title: format!("User {}", fit(&u.username, 40)),
-        lines: vec![
+    Popup::Text(TextView::new(
+        format!("User {}", fit(&u.username, 40)),
+        vec![
             line("username", u.username.clone()),
             line("id", u.id.to_string()),
             line("email", u.email.clone()),
@@ -99,8 +99,7 @@ fn detail(u: &UserRow) -> Popup {
             line("chat sessions", u.chat_sessions.to_string()),
             line("created", u.created_at.format("%Y-%m-%d %H:%M").to_string()),
         ],
-        scroll: 0,
-    })
+    ))
 }
 
 impl UsersPane {
@@ -270,7 +269,12 @@ impl Pane for UsersPane {
         if allowed(cx, Permission::DeleteUsers) {
             hints.push(Action::Delete);
         }
-        hints.extend([Action::CommandLine, Action::Help, Action::Quit]);
+        hints.extend([
+            Action::CommandLine,
+            Action::MarkAll,
+            Action::Help,
+            Action::Quit,
+        ]);
         hints
     }
 
