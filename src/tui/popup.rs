@@ -880,15 +880,16 @@ impl Editor {
             .iter()
             .enumerate()
             .map(|(i, line)| {
-                let clean = crate::sanitize::clean_line(line);
+                let clean = crate::sanitize::clean_line;
                 let mut spans = Vec::new();
-                match clean.split_once('\u{f8ff}') {
+                // Split before cleaning: the sanitiser shows a private-use marker as U+FFFD.
+                match line.split_once('\u{f8ff}') {
                     Some((a, b)) => {
-                        spans.push(Span::raw(a.to_string()));
+                        spans.push(Span::raw(clean(a)));
                         spans.push(Span::styled("▏", theme.cursor()));
-                        spans.push(Span::raw(b.to_string()));
+                        spans.push(Span::raw(clean(b)));
                     }
-                    None => spans.push(Span::raw(clean)),
+                    None => spans.push(Span::raw(clean(line))),
                 }
                 if i < last {
                     spans.push(Span::styled("⏎", theme.dim()));
