@@ -496,3 +496,82 @@ fn hostile_text_in_the_data_is_drawn_exactly_where_the_console_measures_it() {
     tmux.keys(&["q"]);
     tmux.wait_for("MODCON-EXIT=0");
 }
+
+#[cfg(unix)]
+#[test]
+fn hostile_text_is_logged_clean_and_exposed_secrets_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Demo {
+        dir: std::env::temp_dir().join(format!("modcon-files-{}", uuid::Uuid::new_v4())),
+        sessions: Vec::new(),
+    };
+    // The data directory's name reaches the log in the database URL.
+    let data = scratch.dir.join("\u{202e}data\u{1b}[2J");
+    std::fs::create_dir_all(&data).unwrap();
+    let readable = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    };
+    let config = scratch.dir.join("config.toml");
+    readable(
+        &config,
+        "[database]\nurl = \"postgres://mod:s3cret@127.0.0.1:1/x\"\n",
+    );
+    let password = scratch.dir.join("password");
+    readable(&password, "admin-demo\n");
+    let log = data.join("modcon.log");
+    readable(&log, "");
+    let run = |id: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_modcon"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--demo", "chats", "delete", "--plan", id, "--user", "admin"])
+            .arg("--password-file")
+            .arg(&password)
+            .env("MODCON_DATA_DIR", &data)
+            .env_remove("DATABASE_URL")
+            .env_remove("MODCON_CONFIG")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stderr).unwrap()
+    };
+
+    let stderr = run(&uuid());
+    assert!(
+        stderr.contains("config file") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("log file") && stderr.contains("now 0600"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("password file") && stderr.contains("0644"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{202e}') && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the log was tightened");
+
+    run("\u{202e}x\u{1b}[2J");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("\u{fffd}data␛[2J/demo.db"),
+        "shown, not run: {logged}"
+    );
+    assert!(
+        !logged.contains('\u{202e}') && !logged.contains('\u{1b}'),
+        "{logged:?}"
+    );
+    assert!(
+        logged.contains("config file") && logged.contains("password file"),
+        "{logged}"
+    );
+    assert!(
+        !logged.contains("s3cret") && !logged.contains("admin-demo"),
+        "{logged}"
+    );
+}
