@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod exit;
+pub mod files;
 pub mod logging;
 pub mod paths;
 pub mod sanitize;

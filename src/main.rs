@@ -10,13 +10,14 @@ fn main() -> ExitCode {
         eprintln!("modcon: {e}");
     }
     let cli = Cli::parse();
-    let (config, _) = match modcon::config::load(cli.config.as_deref()) {
+    let (config, config_path) = match modcon::config::load(cli.config.as_deref()) {
         Ok(found) => found,
         Err(e) => return fail(Failure::new(Exit::Usage, e.to_string())),
     };
     if let Err(e) = modcon::logging::init(config.log.file.as_deref(), &config.log.level) {
         eprintln!("modcon: logging disabled: {e}");
     }
+    modcon::files::check_config(config_path.as_deref(), &config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

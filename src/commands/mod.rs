@@ -147,6 +147,7 @@ fn first_line_of(path: &Path, stdin_busy: bool) -> Result<String, Failure> {
             .map_err(|e| usage(format!("cannot read the password from stdin: {e}")))?;
         text
     } else {
+        crate::files::check_password_file(path);
         let mut text = String::new();
         std::fs::File::open(path)
             .and_then(|f| f.take(64 * 1024).read_to_string(&mut text))
