@@ -2153,4 +2153,25 @@ mod in_daily_use {
             "{text}"
         );
     }
+
+    #[test]
+    fn enter_before_the_database_answers_signs_in_as_soon_as_it_does() {
+        let mut app = App::new(options(false, true), (80, 24));
+        typed(&mut app, "admin");
+        app.update(key(KeyCode::Enter));
+        typed(&mut app, "admin-demo");
+        assert!(app.update(key(KeyCode::Enter)).is_empty());
+        let text = shown(&app);
+        assert!(!text.contains("not connected"), "{text}");
+        assert!(text.contains("signing in as soon as"), "{text}");
+        insta::assert_snapshot!("sign_in_queued_80x24", text);
+        let requests = app.update(data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "sqlite:demo.db".into(),
+        }));
+        assert!(
+            matches!(requests.as_slice(), [Request::SignIn { username, password }] if username == "admin" && password == "admin-demo"),
+            "{requests:?}"
+        );
+    }
 }

@@ -78,6 +78,17 @@ pub struct SignIn {
     pub focus: usize,
     pub message: Option<String>,
     pub busy: bool,
+    /// Enter came before the database answered: sign in as soon as it does.
+    pub queued: bool,
+}
+
+impl SignIn {
+    fn request(&self) -> Request {
+        Request::SignIn {
+            username: self.username.value().trim().to_string(),
+            password: self.password.value().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -664,7 +675,12 @@ impl App {
 
     fn on_sign_in_key(&mut self, key: KeyEvent) -> Vec<Request> {
         let form = &mut self.sign_in;
-        if form.busy {
+        if form.queued && key.code == KeyCode::Esc {
+            form.queued = false;
+            form.message = Some(super::strings::SIGN_IN_CANCELLED.into());
+            return Vec::new();
+        }
+        if form.busy || form.queued {
             return Vec::new();
         }
         match key.code {
@@ -681,19 +697,17 @@ impl App {
                 Vec::new()
             }
             KeyCode::Enter => {
-                let username = form.username.value().trim().to_string();
-                let password = form.password.value().to_string();
-                if username.is_empty() || password.is_empty() {
+                if form.username.value().trim().is_empty() || form.password.value().is_empty() {
                     form.message = Some("enter a username and a password".into());
                     return Vec::new();
                 }
+                form.message = None;
                 if !matches!(self.connection, Connection::Connected { .. }) {
-                    form.message = Some("not connected to the database yet".into());
+                    form.queued = true;
                     return Vec::new();
                 }
                 form.busy = true;
-                form.message = None;
-                vec![Request::SignIn { username, password }]
+                vec![form.request()]
             }
             _ => {
                 let input = if form.focus == 0 {
@@ -711,7 +725,12 @@ impl App {
         match response {
             Response::Connected { backend, url } => {
                 self.connection = Connection::Connected { backend, url };
-                Vec::new()
+                let form = &mut self.sign_in;
+                if !std::mem::take(&mut form.queued) {
+                    return Vec::new();
+                }
+                form.busy = true;
+                vec![form.request()]
             }
             Response::ConnectFailed(message) => {
                 self.connection = Connection::Failed(message);
