@@ -2174,4 +2174,60 @@ mod in_daily_use {
             "{requests:?}"
         );
     }
+
+    #[test]
+    fn a_late_load_for_the_editor_never_replaces_the_confirmation() {
+        let mut app = comments_tab("a comment");
+        let edit = detail_seq(&app.update(ch('e')));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 0, vec![])]),
+        }));
+        app.update(data(Response::Detail {
+            seq: edit,
+            result: Ok(DetailData::Content(comment("a comment"))),
+        }));
+        assert!(
+            matches!(app.popup, Some(Popup::Confirm(_))),
+            "the confirmation stays"
+        );
+    }
+
+    #[test]
+    fn a_late_detail_reply_never_replaces_the_confirmation_and_deletes_keep_working() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        open_session(
+            &mut app,
+            vec![chat_row(500, Some("alice"), "user", "hello")],
+        );
+        let detail = detail_seq(&app.update(key(KeyCode::Enter)));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 0, vec![])]),
+        }));
+        app.update(data(Response::Detail {
+            seq: detail,
+            result: Ok(chat_detail(500, Some("alice"), "user", "hello")),
+        }));
+        assert!(
+            matches!(app.popup, Some(Popup::Confirm(_))),
+            "the confirmation stays"
+        );
+        app.update(ch('n'));
+        assert!(
+            plan_request(&app.update(ch('d'))).is_some(),
+            "deleting works again"
+        );
+        app.update(ch('n'));
+        // Asked for, then left with Esc: the answer is dropped.
+        let detail = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(key(KeyCode::Esc));
+        app.update(data(Response::Detail {
+            seq: detail,
+            result: Ok(chat_detail(500, Some("alice"), "user", "hello")),
+        }));
+        assert!(app.popup.is_none());
+    }
 }

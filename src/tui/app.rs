@@ -147,6 +147,8 @@ pub struct App {
     user_seq: Option<(u64, Tab)>,
     /// The load of an item to edit, and the save of an edit.
     edit_seq: Option<u64>,
+    /// The row asked for in full; an answer to anything else is not shown.
+    detail_seq: Option<u64>,
 }
 
 /// Rows above and below the list: tabs, title, table header, status bar, hint line.
@@ -183,6 +185,7 @@ impl App {
             operation: None,
             user_seq: None,
             edit_seq: None,
+            detail_seq: None,
         }
     }
 
@@ -205,6 +208,7 @@ impl App {
             || self.sign_in.busy
             || self.operation.as_ref().is_some_and(|op| op.waiting)
             || self.edit_seq.is_some()
+            || self.detail_seq.is_some()
             || self.chats.busy()
             || self.messages.busy()
             || self.content.busy()
@@ -385,6 +389,9 @@ impl App {
                 self.switch(available[next])
             }
             other => {
+                if other == Action::Back {
+                    self.forget_details();
+                }
                 let tab = self.tab;
                 let (effect, mut requests) =
                     self.with_pane(tab, |pane, cx| pane.on_action(other, cx));
@@ -395,6 +402,7 @@ impl App {
     }
 
     fn switch(&mut self, tab: Tab) -> Vec<Request> {
+        self.forget_details();
         if !self.is_tab_available(tab) {
             self.status = Some((
                 "this pane is not available yet in this version".into(),
@@ -431,6 +439,11 @@ impl App {
                 Vec::new()
             }
             Effect::Intent(intent) => self.plan(intent),
+            Effect::Detail(detail) => {
+                let seq = self.next_seq();
+                self.detail_seq = Some(seq);
+                vec![Request::Detail { seq, detail }]
+            }
             Effect::Edit(kind, id) => {
                 let seq = self.next_seq();
                 self.edit_seq = Some(seq);
@@ -443,7 +456,28 @@ impl App {
         }
     }
 
+    /// A row asked for in full or for editing is not wanted any more: its answer, when it
+    /// comes, must not take the popup slot from what the operator is doing now.
+    fn forget_details(&mut self) {
+        self.detail_seq = None;
+        if self.edit_seq.is_some() && !matches!(self.popup, Some(Popup::Editor(_))) {
+            self.edit_seq = None;
+        }
+    }
+
+    /// Is the operation still going: out at the worker, or its popup open? One whose popup
+    /// was replaced (it should not be) would otherwise block every later delete.
+    fn operation_alive(&self) -> bool {
+        self.operation.as_ref().is_some_and(|op| {
+            op.waiting || matches!(self.popup, Some(Popup::Confirm(_) | Popup::Progress(_)))
+        })
+    }
+
     fn plan(&mut self, intent: DeleteIntent) -> Vec<Request> {
+        self.forget_details();
+        if self.operation.is_some() && !self.operation_alive() {
+            self.operation = None;
+        }
         if self.operation.is_some() {
             self.status = Some(("another operation is still running".into(), Level::Error));
             return Vec::new();
@@ -825,6 +859,10 @@ impl App {
             Response::Detail { seq, result } if self.edit_seq == Some(seq) => {
                 self.edit_seq = None;
                 self.status = None;
+                if self.popup.is_some() {
+                    // Something else holds the slot now; editing was not asked for there.
+                    return Vec::new();
+                }
                 match result {
                     Ok(DetailData::Content(item)) => {
                         self.popup = Some(Popup::Editor(Editor::new(item)))
@@ -834,7 +872,14 @@ impl App {
                 }
                 Vec::new()
             }
-            Response::Detail { result, .. } => {
+            Response::Detail { seq, result } => {
+                if self.detail_seq != Some(seq) {
+                    return Vec::new();
+                }
+                self.detail_seq = None;
+                if self.popup.is_some() {
+                    return Vec::new();
+                }
                 let theme = self.theme();
                 self.popup = Some(match result {
                     Ok(detail) => {

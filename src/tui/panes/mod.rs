@@ -112,6 +112,8 @@ pub enum Effect {
     Intent(DeleteIntent),
     /// Load a comment or review in full and open the editor.
     Edit(crate::db::comments::ContentKind, Uuid),
+    /// Load a row in full and show it.
+    Detail(super::worker::Detail),
     Popup(Box<Popup>),
     Quit,
 }
