@@ -320,6 +320,38 @@ async fn an_inline_edit_keeps_line_breaks_and_is_audited_with_both_texts(db, url
     tmux.assert_restored("0");
 }
 
+async fn the_editor_moves_by_line_and_asks_before_discarding_an_edit(db, url) {
+    scene(&db).await;
+    let comment = comment_on_a_book(&db).await;
+    db.execute_statement(
+        "update comments set content = $1 where id = $2",
+        &[Arg::Text("first line\nsecond line".into()), Arg::Uuid(comment)],
+    ).await.unwrap();
+    let tmux = Tmux::start(&url, &[], 120, 40);
+    sign_in(&tmux);
+    tmux.keys(&["3"]);
+    tmux.wait_for("first line");
+    tmux.keys(&["e"]);
+    tmux.wait_for("Edit comment");
+    // The cursor starts at the end; Up goes to the line above.
+    tmux.keys(&["Up"]);
+    tmux.text("X");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Discard your changes?");
+    // Esc again keeps editing; nothing is lost.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc leaves");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("saved the comment (now version 2)");
+    assert_eq!(
+        count(&db, "select count(*) from comments where id = $1 and content = $2",
+            &[Arg::Uuid(comment), Arg::Text("first lineX\nsecond line".into())]).await,
+        1
+    );
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}
+
 async fn two_consoles_editing_one_comment_never_lose_an_edit(db, url) {
     scene(&db).await;
     operator(&db, "second", Role::Moderator).await;

@@ -622,11 +622,11 @@ impl App {
                 vec![Request::Edit { seq, edit }]
             }
             PopupEffect::Reopen(editor) => {
-                self.popup = Some(Popup::Editor(*editor));
+                self.popup = Some(Popup::Editor(editor));
                 Vec::new()
             }
             PopupEffect::Edit(item) => {
-                self.popup = Some(Popup::Editor(Editor::new(*item)));
+                self.popup = Some(Popup::Editor(Box::new(Editor::new(*item))));
                 Vec::new()
             }
             PopupEffect::Stop => {
@@ -865,7 +865,7 @@ impl App {
                 }
                 match result {
                     Ok(DetailData::Content(item)) => {
-                        self.popup = Some(Popup::Editor(Editor::new(item)))
+                        self.popup = Some(Popup::Editor(Box::new(Editor::new(item))))
                     }
                     Ok(_) => {}
                     Err(e) => self.popup = Some(error_popup("Cannot edit it", &e, &self.theme())),

@@ -23,6 +23,10 @@ pub const READ_ONLY_REFUSAL: &str = "read-only session: nothing can be changed";
 pub const NOTHING_SELECTED: &str = "nothing to act on: the list is empty";
 pub const STOPPING: &str = "stopping after the current batch…";
 pub const HELP_TITLE: &str = "Keys";
+pub const EDITOR_HINT: &str = "Enter saves · Alt-Enter or Ctrl-j new line · Esc leaves";
+pub const DISCARD_QUESTION: &str = "Discard your changes?";
+pub const KEEP_EDITING: &str = " Keep editing ";
+pub const DISCARD: &str = " Discard ";
 pub const TEXT_FOOTER: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
 pub const TABS: [&str; 6] = [
     "1 Chats",
