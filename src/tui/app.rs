@@ -700,7 +700,7 @@ impl App {
             "In text fields: Enter applies, Esc cancels; Ctrl-c quits anywhere.".into(),
             theme.dim(),
         ));
-        lines.push(("Commands (:):".into(), theme.header()));
+        lines.push((super::strings::COMMANDS_TITLE.into(), theme.header()));
         for line in super::strings::COMMANDS {
             lines.push((format!("  {line}"), Style::default()));
         }

@@ -38,12 +38,19 @@ pub const TABS: [&str; 6] = [
 ];
 
 /// The `:` commands, as help lists them.
+pub const COMMANDS_TITLE: &str = "Commands (:):";
 pub const COMMANDS: [&str; 4] = [
-    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME   one user's",
+    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME  one user's rows",
     ":help      this list                       :q, :quit  quit",
     "Comments:  :comments  :reviews  :all (both)",
     "Users:     :admins  :moderators  :users  :all",
 ];
+
+/// Esc while marking all (or inverting): nothing was changed.
+pub fn stopped_marking(invert: bool) -> String {
+    let what = if invert { "inverting" } else { "marking" };
+    format!("stopped {what}: no mark changed")
+}
 
 pub fn unknown_command(name: &str) -> String {
     format!(

@@ -340,12 +340,9 @@ impl KeysRequest {
 pub fn cancel_keys(waiting: &mut Option<KeysRequest>) -> Option<Effect> {
     let request = waiting.take()?;
     request.stop.store(true, Ordering::SeqCst);
-    let what = if request.invert {
-        "inverting"
-    } else {
-        "marking"
-    };
-    Some(Effect::Status(format!("stopped {what}: no mark changed")))
+    Some(Effect::Status(super::strings::stopped_marking(
+        request.invert,
+    )))
 }
 
 /// Applies the answer to a pane's outstanding "mark all" or "invert", if it is that one.
