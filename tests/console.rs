@@ -862,8 +862,10 @@ mod issue_four {
         typed(&mut app, "third line");
         let (text, _) = screen(&app, 120, 40);
         assert!(
-            text.contains("first line⏎") && text.contains("second line⏎"),
-            "line breaks are visible:\n{text}"
+            text.contains("1 first line")
+                && text.contains("2 second line")
+                && text.contains("3 third line"),
+            "each line numbered on its own row:\n{text}"
         );
         insta::assert_snapshot!("editor_120x40", text);
         insta::assert_snapshot!("editor_80x24", screen(&app, 80, 24).0);
@@ -959,7 +961,7 @@ mod issue_four {
         let Some(Popup::Editor(editor)) = &app.popup else {
             panic!("back in the editor")
         };
-        assert_eq!(editor.input.value(), "xy");
+        assert_eq!(editor.text(), "xy");
         assert_eq!(
             editor.item.version, 2,
             "now editing against the stored version"
@@ -1484,6 +1486,17 @@ mod in_daily_use {
         app
     }
 
+    fn open_editor(text: &str) -> App {
+        let mut app = comments_tab(text);
+        let seq = detail_seq(&app.update(ch('e')));
+        app.update(data(Response::Detail {
+            seq,
+            result: Ok(DetailData::Content(comment(text))),
+        }));
+        assert!(matches!(app.popup, Some(Popup::Editor(_))));
+        app
+    }
+
     fn shown(app: &App) -> String {
         screen(app, 80, 24).0
     }
@@ -1637,6 +1650,96 @@ mod in_daily_use {
         }));
         app.update(key(KeyCode::Enter));
         assert_scrolls_to_the_end(&mut app, "actor", "NEW-END");
+    }
+
+    #[test]
+    fn the_editor_keeps_the_cursor_on_long_text_in_view() {
+        let long = format!("{}LAST-WORDS", "lorem ipsum ".repeat(740));
+        let app = open_editor(&long);
+        let (text, buf) = screen(&app, 80, 24);
+        assert!(
+            text.contains("LAST-WORDS"),
+            "the cursor's end of the text:\n{text}"
+        );
+        let (y, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("LAST-WORDS"))
+            .unwrap();
+        let x = line[..line.find("LAST-WORDS").unwrap()].chars().count() + "LAST-WORDS".len();
+        assert!(
+            buf[(x as u16, y as u16)]
+                .modifier
+                .contains(Modifier::REVERSED),
+            "the cursor is drawn right after the last word"
+        );
+        insta::assert_snapshot!("editor_long_text_80x24", text);
+    }
+
+    #[test]
+    fn the_editor_shows_hostile_text_harmlessly_and_gives_it_back_unchanged() {
+        let hostile = "line one\r\nad\u{200b}min \u{202e}evil \x1b]0;pwned\x07\n";
+        let mut app = open_editor(hostile);
+        let text = shown(&app);
+        assert_harmless(&text);
+        assert!(
+            text.contains("ad�min") && text.contains("�evil ␛]0;pwned␇"),
+            "what hides is shown, as in the lists:\n{text}"
+        );
+        insta::assert_snapshot!("editor_hostile_80x24", text);
+        let Some(Request::Edit { edit, .. }) = app.update(key(KeyCode::Enter)).into_iter().next()
+        else {
+            panic!("Enter saves")
+        };
+        assert_eq!(edit.text, hostile, "saved exactly as loaded");
+    }
+
+    #[test]
+    fn up_and_down_in_the_editor_move_by_line() {
+        let mut app = open_editor("first line\nsecond line\nthird");
+        shown(&app);
+        app.update(key(KeyCode::Up));
+        typed(&mut app, "X");
+        app.update(key(KeyCode::Down));
+        typed(&mut app, "Y");
+        let requests = app.update(key(KeyCode::Enter));
+        let Some(Request::Edit { edit, .. }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(edit.text, "first line\nseconXd line\nthirdY");
+    }
+
+    #[test]
+    fn esc_on_an_edited_text_asks_before_discarding_it() {
+        let mut app = open_editor("the original");
+        typed(&mut app, " and more");
+        assert!(app.update(key(KeyCode::Esc)).is_empty());
+        assert!(matches!(app.popup, Some(Popup::Editor(_))), "still editing");
+        assert!(
+            shown(&app).contains("Discard your changes?"),
+            "{}",
+            shown(&app)
+        );
+        insta::assert_snapshot!("editor_discard_80x24", shown(&app));
+        // The first choice keeps editing.
+        app.update(key(KeyCode::Enter));
+        assert!(!shown(&app).contains("Discard your changes?"));
+        typed(&mut app, "!");
+        app.update(key(KeyCode::Esc));
+        app.update(ch('n'));
+        assert!(!shown(&app).contains("Discard your changes?"));
+        let Some(Request::Edit { edit, .. }) = app.update(key(KeyCode::Enter)).into_iter().next()
+        else {
+            panic!("Enter saves after keeping the edit")
+        };
+        assert_eq!(edit.text, "the original and more!");
+
+        let mut app = open_editor("the original");
+        typed(&mut app, "!");
+        app.update(key(KeyCode::Esc));
+        app.update(key(KeyCode::Tab));
+        assert!(app.update(key(KeyCode::Enter)).is_empty(), "nothing saved");
+        assert!(app.popup.is_none(), "discarded on request");
     }
 
     #[test]
@@ -2152,5 +2255,82 @@ mod in_daily_use {
             text.contains("Refused (1)") && !text.contains("Failed"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn enter_before_the_database_answers_signs_in_as_soon_as_it_does() {
+        let mut app = App::new(options(false, true), (80, 24));
+        typed(&mut app, "admin");
+        app.update(key(KeyCode::Enter));
+        typed(&mut app, "admin-demo");
+        assert!(app.update(key(KeyCode::Enter)).is_empty());
+        let text = shown(&app);
+        assert!(!text.contains("not connected"), "{text}");
+        assert!(text.contains("signing in as soon as"), "{text}");
+        insta::assert_snapshot!("sign_in_queued_80x24", text);
+        let requests = app.update(data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "sqlite:demo.db".into(),
+        }));
+        assert!(
+            matches!(requests.as_slice(), [Request::SignIn { username, password }] if username == "admin" && password == "admin-demo"),
+            "{requests:?}"
+        );
+    }
+
+    #[test]
+    fn a_late_load_for_the_editor_never_replaces_the_confirmation() {
+        let mut app = comments_tab("a comment");
+        let edit = detail_seq(&app.update(ch('e')));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 0, vec![])]),
+        }));
+        app.update(data(Response::Detail {
+            seq: edit,
+            result: Ok(DetailData::Content(comment("a comment"))),
+        }));
+        assert!(
+            matches!(app.popup, Some(Popup::Confirm(_))),
+            "the confirmation stays"
+        );
+    }
+
+    #[test]
+    fn a_late_detail_reply_never_replaces_the_confirmation_and_deletes_keep_working() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        open_session(
+            &mut app,
+            vec![chat_row(500, Some("alice"), "user", "hello")],
+        );
+        let detail = detail_seq(&app.update(key(KeyCode::Enter)));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).unwrap();
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan_for(&ids, 0, vec![])]),
+        }));
+        app.update(data(Response::Detail {
+            seq: detail,
+            result: Ok(chat_detail(500, Some("alice"), "user", "hello")),
+        }));
+        assert!(
+            matches!(app.popup, Some(Popup::Confirm(_))),
+            "the confirmation stays"
+        );
+        app.update(ch('n'));
+        assert!(
+            plan_request(&app.update(ch('d'))).is_some(),
+            "deleting works again"
+        );
+        app.update(ch('n'));
+        // Asked for, then left with Esc: the answer is dropped.
+        let detail = detail_seq(&app.update(key(KeyCode::Enter)));
+        app.update(key(KeyCode::Esc));
+        app.update(data(Response::Detail {
+            seq: detail,
+            result: Ok(chat_detail(500, Some("alice"), "user", "hello")),
+        }));
+        assert!(app.popup.is_none());
     }
 }

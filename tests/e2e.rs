@@ -20,16 +20,23 @@ struct Tmux {
 
 impl Tmux {
     fn start(url: &str, extra: &[&str], width: u16, height: u16) -> Tmux {
+        let mut args = vec!["--database-url", url];
+        args.extend(extra);
+        Tmux::launch(&args, width, height)
+    }
+
+    /// modcon with exactly these arguments, in a data directory of its own.
+    fn launch(args: &[&str], width: u16, height: u16) -> Tmux {
         let socket = format!("modcon-e2e-{}", Uuid::new_v4().simple());
         let data =
             std::env::temp_dir().join(format!("modcon-e2e-data-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&data).unwrap();
         let binary = env!("CARGO_BIN_EXE_modcon");
-        let args: Vec<String> = extra.iter().map(|a| format!("'{a}'")).collect();
+        let args: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let script = format!(
             "unset DATABASE_URL MODCON_CONFIG MODCON_USER\n\
              export TERM=xterm-256color MODCON_DATA_DIR='{}'\n\
-             '{binary}' --database-url '{url}' {}\n\
+             '{binary}' {}\n\
              echo MODCON-EXIT=$?\n\
              sleep 600\n",
             data.display(),
@@ -313,6 +320,38 @@ async fn an_inline_edit_keeps_line_breaks_and_is_audited_with_both_texts(db, url
     tmux.assert_restored("0");
 }
 
+async fn the_editor_moves_by_line_and_asks_before_discarding_an_edit(db, url) {
+    scene(&db).await;
+    let comment = comment_on_a_book(&db).await;
+    db.execute_statement(
+        "update comments set content = $1 where id = $2",
+        &[Arg::Text("first line\nsecond line".into()), Arg::Uuid(comment)],
+    ).await.unwrap();
+    let tmux = Tmux::start(&url, &[], 120, 40);
+    sign_in(&tmux);
+    tmux.keys(&["3"]);
+    tmux.wait_for("first line");
+    tmux.keys(&["e"]);
+    tmux.wait_for("Edit comment");
+    // The cursor starts at the end; Up goes to the line above.
+    tmux.keys(&["Up"]);
+    tmux.text("X");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Discard your changes?");
+    // Esc again keeps editing; nothing is lost.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc leaves");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("saved the comment (now version 2)");
+    assert_eq!(
+        count(&db, "select count(*) from comments where id = $1 and content = $2",
+            &[Arg::Uuid(comment), Arg::Text("first lineX\nsecond line".into())]).await,
+        1
+    );
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}
+
 async fn two_consoles_editing_one_comment_never_lose_an_edit(db, url) {
     scene(&db).await;
     operator(&db, "second", Role::Moderator).await;
@@ -427,6 +466,27 @@ async fn a_bulk_user_delete_reports_yourself_and_protected_and_deletes_the_rest(
     tmux.assert_restored("0");
 }
 
+}
+
+#[test]
+fn signing_in_the_moment_a_fresh_demo_shows_its_sign_in_screen_waits_for_the_database() {
+    // A fresh data directory: the demo is created and seeded while the operator types.
+    let tmux = Tmux::launch(&["--demo"], 100, 30);
+    tmux.wait_for("connecting to the database");
+    // Typed in one go, before the demo is ready.
+    tmux.tmux(&[
+        "send-keys",
+        "-t",
+        "e2e",
+        "admin",
+        "Enter",
+        "admin-demo",
+        "Enter",
+    ]);
+    let screen = tmux.wait_for("Chat sessions");
+    assert!(!screen.contains("not connected"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
 }
 
 /// A PostgreSQL server of this test's own, so it can be stopped and started without

@@ -78,6 +78,17 @@ pub struct SignIn {
     pub focus: usize,
     pub message: Option<String>,
     pub busy: bool,
+    /// Enter came before the database answered: sign in as soon as it does.
+    pub queued: bool,
+}
+
+impl SignIn {
+    fn request(&self) -> Request {
+        Request::SignIn {
+            username: self.username.value().trim().to_string(),
+            password: self.password.value().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +147,8 @@ pub struct App {
     user_seq: Option<(u64, Tab)>,
     /// The load of an item to edit, and the save of an edit.
     edit_seq: Option<u64>,
+    /// The row asked for in full; an answer to anything else is not shown.
+    detail_seq: Option<u64>,
 }
 
 /// Rows above and below the list: tabs, title, table header, status bar, hint line.
@@ -172,6 +185,7 @@ impl App {
             operation: None,
             user_seq: None,
             edit_seq: None,
+            detail_seq: None,
         }
     }
 
@@ -194,6 +208,7 @@ impl App {
             || self.sign_in.busy
             || self.operation.as_ref().is_some_and(|op| op.waiting)
             || self.edit_seq.is_some()
+            || self.detail_seq.is_some()
             || self.chats.busy()
             || self.messages.busy()
             || self.content.busy()
@@ -374,6 +389,9 @@ impl App {
                 self.switch(available[next])
             }
             other => {
+                if other == Action::Back {
+                    self.forget_details();
+                }
                 let tab = self.tab;
                 let (effect, mut requests) =
                     self.with_pane(tab, |pane, cx| pane.on_action(other, cx));
@@ -384,6 +402,7 @@ impl App {
     }
 
     fn switch(&mut self, tab: Tab) -> Vec<Request> {
+        self.forget_details();
         if !self.is_tab_available(tab) {
             self.status = Some((
                 "this pane is not available yet in this version".into(),
@@ -420,6 +439,11 @@ impl App {
                 Vec::new()
             }
             Effect::Intent(intent) => self.plan(intent),
+            Effect::Detail(detail) => {
+                let seq = self.next_seq();
+                self.detail_seq = Some(seq);
+                vec![Request::Detail { seq, detail }]
+            }
             Effect::Edit(kind, id) => {
                 let seq = self.next_seq();
                 self.edit_seq = Some(seq);
@@ -432,7 +456,28 @@ impl App {
         }
     }
 
+    /// A row asked for in full or for editing is not wanted any more: its answer, when it
+    /// comes, must not take the popup slot from what the operator is doing now.
+    fn forget_details(&mut self) {
+        self.detail_seq = None;
+        if self.edit_seq.is_some() && !matches!(self.popup, Some(Popup::Editor(_))) {
+            self.edit_seq = None;
+        }
+    }
+
+    /// Is the operation still going: out at the worker, or its popup open? One whose popup
+    /// was replaced (it should not be) would otherwise block every later delete.
+    fn operation_alive(&self) -> bool {
+        self.operation.as_ref().is_some_and(|op| {
+            op.waiting || matches!(self.popup, Some(Popup::Confirm(_) | Popup::Progress(_)))
+        })
+    }
+
     fn plan(&mut self, intent: DeleteIntent) -> Vec<Request> {
+        self.forget_details();
+        if self.operation.is_some() && !self.operation_alive() {
+            self.operation = None;
+        }
         if self.operation.is_some() {
             self.status = Some(("another operation is still running".into(), Level::Error));
             return Vec::new();
@@ -577,11 +622,11 @@ impl App {
                 vec![Request::Edit { seq, edit }]
             }
             PopupEffect::Reopen(editor) => {
-                self.popup = Some(Popup::Editor(*editor));
+                self.popup = Some(Popup::Editor(editor));
                 Vec::new()
             }
             PopupEffect::Edit(item) => {
-                self.popup = Some(Popup::Editor(Editor::new(*item)));
+                self.popup = Some(Popup::Editor(Box::new(Editor::new(*item))));
                 Vec::new()
             }
             PopupEffect::Stop => {
@@ -655,7 +700,7 @@ impl App {
             "In text fields: Enter applies, Esc cancels; Ctrl-c quits anywhere.".into(),
             theme.dim(),
         ));
-        lines.push(("Commands (:):".into(), theme.header()));
+        lines.push((super::strings::COMMANDS_TITLE.into(), theme.header()));
         for line in super::strings::COMMANDS {
             lines.push((format!("  {line}"), Style::default()));
         }
@@ -664,7 +709,12 @@ impl App {
 
     fn on_sign_in_key(&mut self, key: KeyEvent) -> Vec<Request> {
         let form = &mut self.sign_in;
-        if form.busy {
+        if form.queued && key.code == KeyCode::Esc {
+            form.queued = false;
+            form.message = Some(super::strings::SIGN_IN_CANCELLED.into());
+            return Vec::new();
+        }
+        if form.busy || form.queued {
             return Vec::new();
         }
         match key.code {
@@ -681,19 +731,17 @@ impl App {
                 Vec::new()
             }
             KeyCode::Enter => {
-                let username = form.username.value().trim().to_string();
-                let password = form.password.value().to_string();
-                if username.is_empty() || password.is_empty() {
+                if form.username.value().trim().is_empty() || form.password.value().is_empty() {
                     form.message = Some("enter a username and a password".into());
                     return Vec::new();
                 }
+                form.message = None;
                 if !matches!(self.connection, Connection::Connected { .. }) {
-                    form.message = Some("not connected to the database yet".into());
+                    form.queued = true;
                     return Vec::new();
                 }
                 form.busy = true;
-                form.message = None;
-                vec![Request::SignIn { username, password }]
+                vec![form.request()]
             }
             _ => {
                 let input = if form.focus == 0 {
@@ -711,7 +759,12 @@ impl App {
         match response {
             Response::Connected { backend, url } => {
                 self.connection = Connection::Connected { backend, url };
-                Vec::new()
+                let form = &mut self.sign_in;
+                if !std::mem::take(&mut form.queued) {
+                    return Vec::new();
+                }
+                form.busy = true;
+                vec![form.request()]
             }
             Response::ConnectFailed(message) => {
                 self.connection = Connection::Failed(message);
@@ -806,16 +859,27 @@ impl App {
             Response::Detail { seq, result } if self.edit_seq == Some(seq) => {
                 self.edit_seq = None;
                 self.status = None;
+                if self.popup.is_some() {
+                    // Something else holds the slot now; editing was not asked for there.
+                    return Vec::new();
+                }
                 match result {
                     Ok(DetailData::Content(item)) => {
-                        self.popup = Some(Popup::Editor(Editor::new(item)))
+                        self.popup = Some(Popup::Editor(Box::new(Editor::new(item))))
                     }
                     Ok(_) => {}
                     Err(e) => self.popup = Some(error_popup("Cannot edit it", &e, &self.theme())),
                 }
                 Vec::new()
             }
-            Response::Detail { result, .. } => {
+            Response::Detail { seq, result } => {
+                if self.detail_seq != Some(seq) {
+                    return Vec::new();
+                }
+                self.detail_seq = None;
+                if self.popup.is_some() {
+                    return Vec::new();
+                }
                 let theme = self.theme();
                 self.popup = Some(match result {
                     Ok(detail) => {

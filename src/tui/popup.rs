@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Gauge, Paragraph, Widget, Wrap};
+use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 use uuid::Uuid;
@@ -32,7 +33,7 @@ pub enum Popup {
     Progress(Progress),
     Outcome(Report),
     Text(TextView),
-    Editor(Editor),
+    Editor(Box<Editor>),
     Conflict(Conflict),
 }
 
@@ -917,29 +918,85 @@ impl TextView {
     }
 }
 
-/// A comment or review edited in place. Line breaks are kept and shown as ⏎; Enter
-/// saves against the version that was loaded, Esc cancels.
+/// A comment or review edited in place, in a multi-line editor that wraps long lines,
+/// keeps the cursor in view and moves by line. Enter saves against the version that was
+/// loaded; Esc leaves, asking first if anything was changed.
 pub struct Editor {
     pub item: ContentItem,
-    pub input: Input,
+    pub textarea: TextArea<'static>,
     pub rating: Option<i64>,
     pub rating_focused: bool,
     pub saving: bool,
     pub message: Option<String>,
+    /// Esc on changed text: "discard changes?", and which button has the focus.
+    pub discarding: Option<DiscardChoice>,
+    /// How the text breaks lines: "\r\n" when every break is one, else "\n".
+    line_break: &'static str,
+    /// Characters made to hide stand in the editor as stand-ins (see [`StandIns`]).
+    stand_ins: StandIns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscardChoice {
+    KeepEditing,
+    Discard,
 }
 
 impl Editor {
     pub fn new(item: ContentItem) -> Editor {
-        let input = Input::new(item.content.clone());
+        let text = item.content.clone();
         let rating = item.rating;
+        Editor::with_text(item, &text, rating)
+    }
+
+    /// Editing `text` (the operator's own, after a conflict) against `item` as stored.
+    pub fn with_text(item: ContentItem, text: &str, rating: Option<i64>) -> Editor {
+        // Split on the text's own line breaks, so that saving gives back exactly what was
+        // loaded (a final line break too).
+        let crlf_only = text.contains("\r\n") && !text.replace("\r\n", "").contains('\n');
+        let line_break = if crlf_only { "\r\n" } else { "\n" };
+        let stand_ins = StandIns::for_text(text);
+        let lines = text
+            .split(line_break)
+            .map(|line| stand_ins.put_in(line))
+            .collect();
+        let mut textarea = TextArea::new(lines);
+        textarea.set_wrap_mode(WrapMode::WordOrGlyph);
+        // Reverse video and dim numbers read the same with colour and without; line
+        // numbers tell a line break from a wrapped line.
+        textarea.set_style(Style::default());
+        textarea.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
+        textarea.set_cursor_line_style(Style::default());
+        textarea.set_line_number_style(Style::default().add_modifier(Modifier::DIM));
+        textarea.move_cursor(CursorMove::Bottom);
+        textarea.move_cursor(CursorMove::End);
         Editor {
             item,
-            input,
+            textarea,
             rating,
             rating_focused: false,
             saving: false,
             message: None,
+            discarding: None,
+            line_break,
+            stand_ins,
         }
+    }
+
+    /// The text as it stands in the editor.
+    pub fn text(&self) -> String {
+        let lines: Vec<String> = self
+            .textarea
+            .lines()
+            .iter()
+            .map(|line| self.stand_ins.take_out(line))
+            .collect();
+        lines.join(self.line_break)
+    }
+
+    /// Has the operator changed anything since it was loaded?
+    pub fn edited(&self) -> bool {
+        self.rating != self.item.rating || self.text() != self.item.content
     }
 
     /// The edit to save, against the version loaded.
@@ -948,7 +1005,7 @@ impl Editor {
             kind: self.item.kind,
             id: self.item.id,
             expected_version: self.item.version,
-            text: self.input.value().to_string(),
+            text: self.text(),
             rating: if self.rating != self.item.rating {
                 self.rating
             } else {
@@ -963,13 +1020,21 @@ impl Editor {
         if self.saving {
             return PopupEffect::None;
         }
+        if let Some(choice) = self.discarding {
+            return self.on_discard_key(key, choice);
+        }
         let newline = (key.code == KeyCode::Enter && key.modifiers.contains(KeyModifiers::ALT))
             || (key.code == KeyCode::Char('j') && key.modifiers.contains(KeyModifiers::CONTROL));
         if newline {
-            self.input.handle(tui_input::InputRequest::InsertChar('\n'));
+            self.textarea.insert_newline();
+            self.message = None;
             return PopupEffect::None;
         }
         match key.code {
+            KeyCode::Esc if self.edited() => {
+                self.discarding = Some(DiscardChoice::KeepEditing);
+                PopupEffect::None
+            }
             KeyCode::Esc => PopupEffect::Close,
             KeyCode::Enter => {
                 self.saving = true;
@@ -980,6 +1045,8 @@ impl Editor {
                 self.rating_focused = !self.rating_focused;
                 PopupEffect::None
             }
+            // A comment has no other field, and a tab typed by mistake is not wanted.
+            KeyCode::Tab | KeyCode::BackTab => PopupEffect::None,
             _ if self.rating_focused => {
                 let current = self.rating.unwrap_or(3);
                 self.rating = Some(match key.code {
@@ -991,61 +1058,36 @@ impl Editor {
                 PopupEffect::None
             }
             _ => {
-                self.input
-                    .handle_event(&ratatui::crossterm::event::Event::Key(*key));
+                self.textarea.input(*key);
                 self.message = None;
                 PopupEffect::None
             }
         }
     }
 
-    /// The text with the cursor marked and every line break visible.
-    fn text_lines(&self, theme: &Theme) -> Vec<Line<'static>> {
-        let value = self.input.value();
-        let cursor = self.input.cursor();
-        let before: String = value.chars().take(cursor).collect();
-        let after: String = value.chars().skip(cursor).collect();
-        let marked = format!("{before}\u{f8ff}{after}");
-        let logical: Vec<&str> = marked.split('\n').collect();
-        let last = logical.len().saturating_sub(1);
-        logical
-            .iter()
-            .enumerate()
-            .map(|(i, line)| {
-                let clean = crate::sanitize::clean_line;
-                let mut spans = Vec::new();
-                // Split before cleaning: the sanitiser shows a private-use marker as U+FFFD.
-                match line.split_once('\u{f8ff}') {
-                    Some((a, b)) => {
-                        spans.push(Span::raw(clean(a)));
-                        spans.push(Span::styled("▏", theme.cursor()));
-                        spans.push(Span::raw(clean(b)));
-                    }
-                    None => spans.push(Span::raw(clean(line))),
-                }
-                if i < last {
-                    spans.push(Span::styled("⏎", theme.dim()));
-                }
-                Line::from(spans)
-            })
-            .collect()
+    /// "Discard your changes?": keeping them is the default and what Esc and `n` do.
+    fn on_discard_key(&mut self, key: &KeyEvent, choice: DiscardChoice) -> PopupEffect {
+        let keep = |editor: &mut Editor| {
+            editor.discarding = None;
+            PopupEffect::None
+        };
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('n') => keep(self),
+            KeyCode::Char('y') => PopupEffect::Close,
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+                self.discarding = Some(match choice {
+                    DiscardChoice::KeepEditing => DiscardChoice::Discard,
+                    DiscardChoice::Discard => DiscardChoice::KeepEditing,
+                });
+                PopupEffect::None
+            }
+            KeyCode::Enter if choice == DiscardChoice::Discard => PopupEffect::Close,
+            KeyCode::Enter => keep(self),
+            _ => PopupEffect::None,
+        }
     }
 
-    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        let title = format!(
-            " Edit {} by {} on «{}» (version {}) ",
-            self.item.kind.as_str(),
-            fit(
-                self.item.author_name.as_deref().unwrap_or("deleted user"),
-                20
-            ),
-            fit(&self.item.book_title, 24),
-            self.item.version
-        );
-        let inner = frame(area, buf, &title, theme);
-        if inner.height < 4 {
-            return;
-        }
+    fn footer(&self, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         let mut footer = Vec::new();
         if self.item.kind == ContentKind::Review {
             let r = self.rating.unwrap_or(0).clamp(0, 5) as usize;
@@ -1065,7 +1107,7 @@ impl Editor {
                 ),
             ]));
         }
-        let chars = self.input.value().chars().count();
+        let chars = self.text().chars().count();
         footer.push(Line::styled(
             format!(
                 "{chars} of {} characters",
@@ -1077,34 +1119,144 @@ impl Editor {
                 theme.dim()
             },
         ));
-        footer.push(match (&self.message, self.saving) {
-            (_, true) => Line::styled("saving…", theme.dim()),
-            (Some(m), _) => Line::styled(fit(m, inner.width as usize), theme.error()),
-            (None, _) => Line::styled(
-                "Enter saves · Alt-Enter or Ctrl-j new line · Esc cancels",
-                theme.dim(),
-            ),
+        footer.push(match (self.discarding, &self.message, self.saving) {
+            (Some(choice), _, _) => Line::from(vec![
+                Span::styled(strings::DISCARD_QUESTION, theme.warning()),
+                Span::raw("  "),
+                Span::styled(
+                    strings::KEEP_EDITING,
+                    theme.button(choice == DiscardChoice::KeepEditing, true),
+                ),
+                Span::raw("  "),
+                Span::styled(
+                    strings::DISCARD,
+                    theme.danger_button(choice == DiscardChoice::Discard, true),
+                ),
+            ]),
+            (None, _, true) => Line::styled("saving…", theme.dim()),
+            (None, Some(m), _) => Line::styled(fit(m, width as usize), theme.error()),
+            (None, None, _) => Line::styled(strings::EDITOR_HINT, theme.dim()),
         });
+        footer
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let title = format!(
+            " Edit {} by {} on «{}» (version {}) ",
+            self.item.kind.as_str(),
+            fit(
+                self.item.author_name.as_deref().unwrap_or("deleted user"),
+                20
+            ),
+            fit(&self.item.book_title, 24),
+            self.item.version
+        );
+        let inner = frame(area, buf, &title, theme);
+        if inner.height < 4 {
+            return;
+        }
+        let footer = self.footer(theme, inner.width);
         let footer_height = (footer.len() as u16).min(inner.height - 1);
         let body = Rect::new(inner.x, inner.y, inner.width, inner.height - footer_height);
-        let lines = self.text_lines(theme);
-        // Keep the cursor's line in view.
-        let cursor_line = self
-            .input
-            .value()
-            .chars()
-            .take(self.input.cursor())
-            .filter(|c| *c == '\n')
-            .count() as u16;
-        let scroll = cursor_line.saturating_sub(body.height.saturating_sub(2));
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0))
-            .render(body, buf);
+        // The widget keeps its own scroll, following the cursor, from frame to frame.
+        self.textarea.render(body, buf);
+        neutralise(buf, body, self.stand_ins);
         Paragraph::new(footer).render(
             Rect::new(inner.x, inner.y + body.height, inner.width, footer_height),
             buf,
         );
+    }
+}
+
+/// The editor draws the author's text (saving must give it back unchanged); what reaches
+/// the terminal passes the sanitiser cell by cell. A stand-in shows what the sanitiser
+/// shows for the character it stands for (␛, U+FFFD…); anything else that hides in a cell
+/// turns that cell into U+FFFD.
+fn neutralise(buf: &mut Buffer, area: Rect, stand_ins: StandIns) {
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            let symbol = cell.symbol();
+            if symbol.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                continue;
+            }
+            let clean = crate::sanitize::clean_line(&stand_ins.take_out(symbol));
+            if clean == symbol {
+                continue;
+            }
+            let width = crate::sanitize::width(symbol).max(1);
+            let shown = if crate::sanitize::width(&clean) <= width {
+                crate::sanitize::pad(&clean, width)
+            } else {
+                crate::sanitize::pad("\u{fffd}", width)
+            };
+            cell.set_symbol(&shown);
+        }
+    }
+}
+
+/// Characters the sanitiser would not show as they are (controls, bidi overrides,
+/// zero-width spaces) take no cell in the editor's layout, so the cursor would step over
+/// nothing there and "ad\u{200b}min" would read "admin". While editing, each stands in as a
+/// private-use character, one cell wide, drawn as the sanitiser shows it; saving puts the
+/// original back. A text that already holds such private-use characters is edited as it
+/// is (they could not be told apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandIns {
+    on: bool,
+}
+
+/// Supplementary Private Use Area-A: every stand-in is this plus the character's code.
+const STAND_IN_BASE: u32 = 0xF_0000;
+
+impl StandIns {
+    fn for_text(text: &str) -> StandIns {
+        StandIns {
+            on: !text
+                .chars()
+                .any(|c| (STAND_IN_BASE..=0xF_FFFF).contains(&u32::from(c))),
+        }
+    }
+
+    /// Does the sanitiser show `c` as something else, one character in its place?
+    fn hides(c: char) -> bool {
+        if matches!(c, '\t' | '\n') || u32::from(c) > 0xFFFF {
+            return false;
+        }
+        // After a letter, so that marks are judged where they sit.
+        let alone = format!("x{c}");
+        let clean = crate::sanitize::clean_line(&alone);
+        clean != alone && clean.chars().count() == 2
+    }
+
+    fn put_in(self, line: &str) -> String {
+        if !self.on {
+            return line.to_string();
+        }
+        line.chars()
+            .map(|c| {
+                if Self::hides(c) {
+                    char::from_u32(STAND_IN_BASE + u32::from(c)).unwrap_or(c)
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    fn take_out(self, text: &str) -> String {
+        if !self.on {
+            return text.to_string();
+        }
+        text.chars()
+            .map(|c| {
+                u32::from(c)
+                    .checked_sub(STAND_IN_BASE)
+                    .and_then(char::from_u32)
+                    .filter(|original| Self::hides(*original))
+                    .unwrap_or(c)
+            })
+            .collect()
     }
 }
 
@@ -1187,9 +1339,11 @@ impl Conflict {
             }),
             2 => PopupEffect::Close,
             _ => {
-                let mut editor = Editor::new(self.current.clone());
-                editor.input = Input::new(self.yours.clone());
-                editor.rating = self.your_rating.or(self.current.rating);
+                let editor = Editor::with_text(
+                    self.current.clone(),
+                    &self.yours,
+                    self.your_rating.or(self.current.rating),
+                );
                 PopupEffect::Reopen(Box::new(editor))
             }
         }

@@ -6,6 +6,8 @@ pub const USERNAME: &str = "Username";
 pub const PASSWORD: &str = "Password";
 pub const SIGNING_IN: &str = "signing in…";
 pub const CONNECTING: &str = "connecting to the database…";
+pub const SIGN_IN_QUEUED: &str = "signing in as soon as the database answers… (Esc: not now)";
+pub const SIGN_IN_CANCELLED: &str = "not signed in: Enter signs in";
 pub const DEMO_HINT: &str = "Demo operators:";
 pub const READ_ONLY_BADGE: &str = " READ-ONLY ";
 pub const NO_ROWS: &str = "nothing here";
@@ -21,6 +23,10 @@ pub const READ_ONLY_REFUSAL: &str = "read-only session: nothing can be changed";
 pub const NOTHING_SELECTED: &str = "nothing to act on: the list is empty";
 pub const STOPPING: &str = "stopping after the current batch…";
 pub const HELP_TITLE: &str = "Keys";
+pub const EDITOR_HINT: &str = "Enter saves · Alt-Enter or Ctrl-j new line · Esc leaves";
+pub const DISCARD_QUESTION: &str = "Discard your changes?";
+pub const KEEP_EDITING: &str = " Keep editing ";
+pub const DISCARD: &str = " Discard ";
 pub const TEXT_FOOTER: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
 pub const TABS: [&str; 6] = [
     "1 Chats",
@@ -32,12 +38,19 @@ pub const TABS: [&str; 6] = [
 ];
 
 /// The `:` commands, as help lists them.
+pub const COMMANDS_TITLE: &str = "Commands (:):";
 pub const COMMANDS: [&str; 4] = [
-    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME   one user's",
+    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME  one user's rows",
     ":help      this list                       :q, :quit  quit",
     "Comments:  :comments  :reviews  :all (both)",
     "Users:     :admins  :moderators  :users  :all",
 ];
+
+/// Esc while marking all (or inverting): nothing was changed.
+pub fn stopped_marking(invert: bool) -> String {
+    let what = if invert { "inverting" } else { "marking" };
+    format!("stopped {what}: no mark changed")
+}
 
 pub fn unknown_command(name: &str) -> String {
     format!(

@@ -270,6 +270,14 @@ fn render_sign_in(app: &App, area: Rect, buf: &mut Buffer) {
             format!("{} {}", spinner(app), strings::SIGNING_IN),
             theme.dim(),
         ));
+    } else if form.queued {
+        lines.push(Line::styled(
+            fit(
+                &format!("{} {}", spinner(app), strings::SIGN_IN_QUEUED),
+                inner.width as usize,
+            ),
+            theme.dim(),
+        ));
     } else if let Some(message) = &form.message {
         lines.push(Line::styled(
             fit(&clean_line(message), inner.width as usize),

@@ -18,7 +18,7 @@ use crate::tui::list::{ListView, Marks};
 use crate::tui::strings::plural;
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
+use crate::tui::worker::{Detail, OpKind, PageData, Query, RowKey, Slot};
 
 const SESSION_COLUMNS: [Column; 7] = [
     Column::flex("Title"),
@@ -241,14 +241,10 @@ impl Pane for ChatsPane {
         match action {
             Action::Open => {
                 if let Some(view) = &self.open {
-                    if let Some(row) = view.list.selected_row() {
-                        let seq = cx.next_seq();
-                        cx.send(Request::Detail {
-                            seq,
-                            detail: Detail::ChatMessage(row.id),
-                        });
-                    }
-                    return Effect::None;
+                    return match view.list.selected_row() {
+                        Some(row) => Effect::Detail(Detail::ChatMessage(row.id)),
+                        None => Effect::None,
+                    };
                 }
                 if let Some(row) = self.list.selected_row().cloned() {
                     let mut view = SessionView {

@@ -20,7 +20,7 @@ use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
+use crate::tui::worker::{Detail, OpKind, PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 7] = [
     Column::fixed("Kind", 7),
@@ -167,16 +167,10 @@ impl Pane for ContentPane {
             return Effect::None;
         }
         match action {
-            Action::Open => {
-                if let Some(row) = self.list.selected_row() {
-                    let seq = cx.next_seq();
-                    cx.send(Request::Detail {
-                        seq,
-                        detail: Detail::Content(row.kind, row.id),
-                    });
-                }
-                Effect::None
-            }
+            Action::Open => match self.list.selected_row() {
+                Some(row) => Effect::Detail(Detail::Content(row.kind, row.id)),
+                None => Effect::None,
+            },
             Action::Edit => {
                 if let Some(refusal) = refuse(cx, Permission::EditContent) {
                     return refusal;

@@ -16,7 +16,7 @@ use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{Detail, OpKind, PageData, Query, Request, RowKey, Slot};
+use crate::tui::worker::{Detail, OpKind, PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 5] = [
     Column::fixed("From", 14),
@@ -94,16 +94,10 @@ impl Pane for MessagesPane {
             return Effect::None;
         }
         match action {
-            Action::Open => {
-                if let Some(row) = self.list.selected_row() {
-                    let seq = cx.next_seq();
-                    cx.send(Request::Detail {
-                        seq,
-                        detail: Detail::PrivateMessage(row.id),
-                    });
-                }
-                Effect::None
-            }
+            Action::Open => match self.list.selected_row() {
+                Some(row) => Effect::Detail(Detail::PrivateMessage(row.id)),
+                None => Effect::None,
+            },
             Action::Back => {
                 if let Some(stopped) = cancel_keys(&mut self.keys_request) {
                     return stopped;

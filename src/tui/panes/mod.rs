@@ -112,6 +112,8 @@ pub enum Effect {
     Intent(DeleteIntent),
     /// Load a comment or review in full and open the editor.
     Edit(crate::db::comments::ContentKind, Uuid),
+    /// Load a row in full and show it.
+    Detail(super::worker::Detail),
     Popup(Box<Popup>),
     Quit,
 }
@@ -338,12 +340,9 @@ impl KeysRequest {
 pub fn cancel_keys(waiting: &mut Option<KeysRequest>) -> Option<Effect> {
     let request = waiting.take()?;
     request.stop.store(true, Ordering::SeqCst);
-    let what = if request.invert {
-        "inverting"
-    } else {
-        "marking"
-    };
-    Some(Effect::Status(format!("stopped {what}: no mark changed")))
+    Some(Effect::Status(super::strings::stopped_marking(
+        request.invert,
+    )))
 }
 
 /// Applies the answer to a pane's outstanding "mark all" or "invert", if it is that one.
