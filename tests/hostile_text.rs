@@ -465,7 +465,7 @@ fn hostile_text_in_the_data_is_drawn_exactly_where_the_console_measures_it() {
         tmux.keys(&["j"]);
     }
     tmux.keys(&["Enter"]);
-    tmux.wait_for("(1 messages)");
+    tmux.wait_for("(1 message)");
     tmux.keys(&["Enter"]);
     tmux.wait_for("│中文字 wide first");
     let drawn = tmux.settled();
