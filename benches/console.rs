@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use modcon::config::ConfirmConfig;
 use modcon::db::lists::{ChatSessionRow, Page};
-use modcon::db::{Access, Actor, Backend, Db, Role};
+use modcon::db::{Access, Actor, Backend, Db, Id, Role, SchemaMap};
 use modcon::tui::app::{App, Options};
 use modcon::tui::event::Event;
 use modcon::tui::keymap::Keymap;
@@ -37,9 +37,9 @@ const HOSTILE: [&str; 6] = [
 fn rows(n: usize) -> Vec<ChatSessionRow> {
     (0..n)
         .map(|i| ChatSessionRow {
-            id: Uuid::from_u128(i as u128 + 1),
+            id: Id::from(Uuid::from_u128(i as u128 + 1)),
             title: format!("{} #{i}", HOSTILE[i % HOSTILE.len()]),
-            owner_id: (i % 7 != 0).then(|| Uuid::from_u128(10_000 + i as u128)),
+            owner_id: (i % 7 != 0).then(|| Id::from(Uuid::from_u128(10_000 + i as u128))),
             owner_name: (i % 7 != 0).then(|| format!("user{i}")),
             guild_id: None,
             guild_name: (i % 3 == 0).then(|| "Book Lovers".to_string()),
@@ -64,9 +64,10 @@ fn app(width: u16, height: u16) -> App {
     app.update(Event::Data(Box::new(Response::Connected {
         backend: Backend::Postgres,
         url: "x".into(),
+        ids: Default::default(),
     })));
     let requests = app.update(Event::Data(Box::new(Response::SignedIn(Actor {
-        id: Uuid::nil(),
+        id: Id::from(Uuid::nil()),
         username: "admin".into(),
         role: Role::Admin,
     }))));
@@ -147,8 +148,10 @@ async fn memory_bench(messages_per_session: usize, sessions: usize) -> Option<(u
         .await
         .unwrap();
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let map = SchemaMap::reference();
     let db = Db::connect(&url, Access::ReadWrite).await.unwrap();
-    db.migrate().await.unwrap();
+    db.migrate(&map).await.unwrap();
+    let db = db.load_schema(&map).await.unwrap();
     let started = Instant::now();
     modcon::seed::seed_scale(
         &db,

@@ -16,20 +16,25 @@
 //! timings on stderr (both for finding where the time goes; they slow the run).
 //!
 //! A benchmark that measures nothing is worse than none: every timed operation is
-//! checked afterwards (rows really gone, audit rows really written) and panics otherwise.
+//! checked afterwards (rows really gone, the same audit rows written by both sides, row
+//! for row, in `modcon_audit_log`) and panics otherwise.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use modcon::db::ids::TargetIds;
 use modcon::db::insert::{Batch, NewChatMessage, NewSession, NewUser};
 use modcon::db::lists::{ChatSessionFilter, chat_sessions};
-use modcon::db::plan::{Operation, Request, Table, execute, plan};
-use modcon::db::{Access, Actor, Db, Role};
+use modcon::db::ops::{OpKind, Operation, Request};
+use modcon::db::plan::{execute, plan};
+use modcon::db::{Access, Actor, Db, Id, Role, SchemaMap};
 use modcon::seed::{ScaleSpec, seed_scale};
+use serde_json::{Value, json};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
@@ -223,29 +228,39 @@ impl Raw {
         }
     }
 
-    async fn count(&self, sql: &'static str) -> i64 {
+    /// modcon's audit table: in schema `modcon` on PostgreSQL, beside the platform's
+    /// tables on SQLite.
+    fn audit_table(&self) -> &'static str {
         match self {
-            Raw::Pg(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
-            Raw::Lite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+            Raw::Pg(_) => "modcon.modcon_audit_log",
+            Raw::Lite(_) => "modcon_audit_log",
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let sql_text = || AssertSqlSafe(sql.to_string());
+        match self {
+            Raw::Pg(p) => sqlx::query_scalar::<_, i64>(sql_text()).fetch_one(p).await,
+            Raw::Lite(p) => sqlx::query_scalar::<_, i64>(sql_text()).fetch_one(p).await,
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
-    async fn exec(&self, sql: &'static str) {
+    async fn exec(&self, sql: &str) {
         match self {
-            Raw::Pg(p) => p.execute(sql).await.map(|_| ()),
-            Raw::Lite(p) => p.execute(sql).await.map(|_| ()),
+            Raw::Pg(p) => p.execute(AssertSqlSafe(sql.to_string())).await.map(|_| ()),
+            Raw::Lite(p) => p.execute(AssertSqlSafe(sql.to_string())).await.map(|_| ()),
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// Rows of `table` whose `column` is one of `ids` (verification only, not timed).
-    async fn count_in(&self, table: &str, column: &str, ids: &[Uuid]) -> i64 {
+    async fn count_in(&self, table: &str, column: &str, ids: &[Id]) -> i64 {
         match self {
             Raw::Pg(p) => sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
                 "select count(*) from {table} where {column} = any($1)"
             )))
-            .bind(ids.to_vec())
+            .bind(pg_uuids(ids))
             .fetch_one(p)
             .await
             .unwrap(),
@@ -262,22 +277,54 @@ impl Raw {
         }
     }
 
-    async fn audit_rows_in_batch(&self, batch_id: Uuid) -> i64 {
+    /// Every audit row written under `batch_id`, as read back (verification only).
+    async fn audit_batch(&self, batch_id: Uuid) -> Vec<AuditRecord> {
+        let sql = format!(
+            "select actor_id, actor_name, action, target_type, target_id, target_label, \
+             counts, reason, details from {} where batch_id = {} order by id",
+            self.audit_table(),
+            match self {
+                Raw::Pg(_) => "$1",
+                Raw::Lite(_) => "?",
+            }
+        );
         match self {
-            Raw::Pg(p) => {
-                sqlx::query_scalar::<_, i64>("select count(*) from audit_log where batch_id = $1")
-                    .bind(batch_id)
-                    .fetch_one(p)
-                    .await
-                    .unwrap()
-            }
-            Raw::Lite(p) => {
-                sqlx::query_scalar::<_, i64>("select count(*) from audit_log where batch_id = ?")
-                    .bind(batch_id.to_string())
-                    .fetch_one(p)
-                    .await
-                    .unwrap()
-            }
+            Raw::Pg(p) => sqlx::query(AssertSqlSafe(sql))
+                .bind(batch_id)
+                .fetch_all(p)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| AuditRecord {
+                    actor_id: r.get("actor_id"),
+                    actor_name: r.get("actor_name"),
+                    action: r.get("action"),
+                    target_type: r.get("target_type"),
+                    target_id: r.get("target_id"),
+                    target_label: r.get("target_label"),
+                    counts: r.get::<sqlx::types::Json<Value>, _>("counts").0,
+                    reason: r.get("reason"),
+                    details: r.get::<sqlx::types::Json<Value>, _>("details").0,
+                })
+                .collect(),
+            Raw::Lite(p) => sqlx::query(AssertSqlSafe(sql))
+                .bind(batch_id.to_string())
+                .fetch_all(p)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| AuditRecord {
+                    actor_id: r.get("actor_id"),
+                    actor_name: r.get("actor_name"),
+                    action: r.get("action"),
+                    target_type: r.get("target_type"),
+                    target_id: r.get("target_id"),
+                    target_label: r.get("target_label"),
+                    counts: serde_json::from_str(&r.get::<String, _>("counts")).unwrap(),
+                    reason: r.get("reason"),
+                    details: serde_json::from_str(&r.get::<String, _>("details")).unwrap(),
+                })
+                .collect(),
         }
     }
 
@@ -288,14 +335,38 @@ impl Raw {
     async fn settle(&self) {
         match self {
             Raw::Pg(_) => {
-                self.exec("vacuum analyze chat_sessions, chat_messages, audit_log")
-                    .await;
+                self.exec(&format!(
+                    "vacuum analyze chat_sessions, chat_messages, {}",
+                    self.audit_table()
+                ))
+                .await;
                 // Written out now rather than by a checkpoint inside a timed delete.
                 self.exec("checkpoint").await;
             }
             Raw::Lite(_) => self.exec("pragma wal_checkpoint(truncate)").await,
         }
     }
+}
+
+/// The reference schema's uuid ids as PostgreSQL binds them.
+fn pg_uuids(ids: &[Id]) -> Vec<Uuid> {
+    ids.iter()
+        .map(|id| id.as_uuid().expect("a uuid id"))
+        .collect()
+}
+
+/// One audit row as read back from `modcon_audit_log`.
+#[derive(Debug, Clone, PartialEq)]
+struct AuditRecord {
+    actor_id: Option<String>,
+    actor_name: String,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    target_label: String,
+    counts: Value,
+    reason: Option<String>,
+    details: Value,
 }
 
 fn question_marks(n: usize) -> String {
@@ -307,7 +378,7 @@ struct Bench {
     db: Db,
     raw: Raw,
     actor: Actor,
-    owner: Uuid,
+    owner: Id,
 }
 
 enum Cleanup {
@@ -344,20 +415,26 @@ async fn open(kind: Kind) -> (Bench, Cleanup) {
             (format!("sqlite:{}", path.display()), Cleanup::Lite(path))
         }
     };
-    let db = Db::connect(&url, Access::ReadWrite)
-        .await
-        .expect("connect modcon");
-    db.migrate().await.expect("migrate");
+    // `Db::connect` never creates a SQLite file; `Db::create` does (and on PostgreSQL
+    // is the same as a read-write `connect`).
+    let db = match kind {
+        Kind::Postgres => Db::connect(&url, Access::ReadWrite).await,
+        Kind::Sqlite => Db::create(&url).await,
+    }
+    .expect("connect modcon");
+    let map = SchemaMap::reference();
+    db.migrate(&map).await.expect("migrate");
+    let db = db.load_schema(&map).await.expect("load the schema map");
     let raw = Raw::open(kind, &url).await;
 
     let admin = NewUser::new("bench-admin", Role::Admin);
     let owner = NewUser::new("bench-owner", Role::User);
     let actor = Actor {
-        id: admin.id,
+        id: admin.id.clone(),
         username: admin.username.clone(),
         role: Role::Admin,
     };
-    let owner_id = owner.id;
+    let owner_id = owner.id.clone();
     Batch {
         users: vec![admin, owner],
         ..Batch::default()
@@ -402,28 +479,38 @@ async fn clean_up(cleanup: Cleanup) {
 
 // ---------------------------------------------------------------- (a) bulk delete
 
+/// What one round deletes: 100 session ids (in the order the request names them) and
+/// their titles.
+struct Fixture {
+    ids: Vec<Id>,
+    titles: Vec<String>,
+}
+
 /// 100 fresh sessions × 1,000 messages, all newer than anything else.
-fn fixture(owner: Uuid, tag: &str) -> (Batch, Vec<Uuid>) {
+fn fixture(owner: &Id, tag: &str) -> (Batch, Fixture) {
     let now = Utc::now();
     let mut batch = Batch::default();
     let mut ids = Vec::with_capacity(SESSIONS_PER_ROUND);
+    let mut titles = Vec::with_capacity(SESSIONS_PER_ROUND);
     for s in 0..SESSIONS_PER_ROUND {
-        let id = Uuid::new_v4();
-        ids.push(id);
+        let id = Id::from(Uuid::new_v4());
+        let title = format!("bench {tag} session {s}");
+        ids.push(id.clone());
+        titles.push(title.clone());
         batch.sessions.push(NewSession {
-            id,
-            user_id: Some(owner),
+            id: id.clone(),
+            user_id: Some(owner.clone()),
             guild_id: None,
             model: "gpt-bench".into(),
-            title: format!("bench {tag} session {s}"),
+            title,
             created_at: now,
         });
         for m in 0..MESSAGES_PER_SESSION {
             let from_user = m % 2 == 0;
             batch.chat_messages.push(NewChatMessage {
-                id: Uuid::new_v4(),
-                session_id: id,
-                author_id: if from_user { Some(owner) } else { None },
+                id: Id::from(Uuid::new_v4()),
+                session_id: id.clone(),
+                author_id: if from_user { Some(owner.clone()) } else { None },
                 role: if from_user { "user" } else { "assistant" },
                 content: format!(
                     "message {m} of session {s}: an ordinary sentence of about the usual length"
@@ -432,7 +519,7 @@ fn fixture(owner: Uuid, tag: &str) -> (Batch, Vec<Uuid>) {
             });
         }
     }
-    (batch, ids)
+    (batch, Fixture { ids, titles })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -446,13 +533,88 @@ async fn totals(raw: &Raw) -> Totals {
     Totals {
         sessions: raw.count("select count(*) from chat_sessions").await,
         messages: raw.count("select count(*) from chat_messages").await,
-        audit: raw.count("select count(*) from audit_log").await,
+        audit: raw
+            .count(&format!("select count(*) from {}", raw.audit_table()))
+            .await,
     }
 }
 
-/// Panics unless the 100 sessions and their 100,000 messages are gone and exactly 101
-/// audit rows were added under `batch_id`.
-async fn verify_delete(raw: &Raw, who: &str, ids: &[Uuid], before: Totals, batch_id: Uuid) {
+/// A fixture inserted and settled, with the totals before its delete.
+struct Round {
+    fixture: Fixture,
+    before: Totals,
+}
+
+/// The audit rows that deleting `fixture` must leave, whoever deletes it: one per
+/// session and the summary row, as modcon writes them (`record` and `summary_row` in
+/// `src/db/plan.rs`, the snapshot and label of `describe_sessions` in
+/// `src/db/chats.rs`). Written out independently of both sides.
+fn expected_audit(b: &Bench, fixture: &Fixture) -> Vec<AuditRecord> {
+    let owner_id = b.owner.to_string();
+    let record = |action: &str, target_type: &str, target_id, label, counts, details| AuditRecord {
+        actor_id: Some(b.actor.id.to_string()),
+        actor_name: b.actor.username.clone(),
+        action: action.into(),
+        target_type: target_type.into(),
+        target_id,
+        target_label: label,
+        counts,
+        reason: None,
+        details,
+    };
+    let mut rows: Vec<AuditRecord> = fixture
+        .ids
+        .iter()
+        .zip(&fixture.titles)
+        .map(|(id, title)| {
+            record(
+                "chat_session.delete",
+                "chat_session",
+                Some(id.to_string()),
+                format!("{title} — bench-owner"),
+                json!({ "chat_sessions": 1, "chat_messages": MESSAGES_PER_SESSION }),
+                json!({
+                    "title": title,
+                    "model": "gpt-bench",
+                    "owner_id": owner_id,
+                    "owner": "bench-owner",
+                    "guild_id": null,
+                }),
+            )
+        })
+        .collect();
+    rows.push(record(
+        "chat_session.delete.bulk",
+        "batch",
+        None,
+        format!("{n} of {n} chat sessions deleted", n = SESSIONS_PER_ROUND),
+        json!({
+            "chat_sessions": SESSIONS_PER_ROUND,
+            "chat_messages": SESSIONS_PER_ROUND * MESSAGES_PER_SESSION,
+        }),
+        json!({
+            "requested_ids": fixture.ids,
+            "done_ids": fixture.ids,
+            "failed": [],
+            "kept": {},
+            "content_policy": null,
+            "soft_delete": false,
+        }),
+    ));
+    rows
+}
+
+fn audit_order(rows: &mut [AuditRecord]) {
+    rows.sort_by(|a, b| (&a.target_type, &a.target_id).cmp(&(&b.target_type, &b.target_id)));
+}
+
+/// Panics unless the 100 sessions and their 100,000 messages are gone, nothing else
+/// was removed, and exactly the expected 101 audit rows were added under `batch_id`,
+/// field for field (so modcon and the baseline wrote the same rows).
+async fn verify_delete(b: &Bench, who: &str, round: &Round, batch_id: Uuid) {
+    let raw = &b.raw;
+    let ids = &round.fixture.ids;
+    let before = round.before;
     let after = totals(raw).await;
     let want_messages = (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64;
     assert_eq!(
@@ -480,28 +642,37 @@ async fn verify_delete(raw: &Raw, who: &str, ids: &[Uuid], before: Totals, batch
         SESSIONS_PER_ROUND as i64 + 1,
         "{who}: audit rows added"
     );
+    let mut got = raw.audit_batch(batch_id).await;
+    let mut want = expected_audit(b, &round.fixture);
     assert_eq!(
-        raw.audit_rows_in_batch(batch_id).await,
-        SESSIONS_PER_ROUND as i64 + 1,
+        got.len(),
+        SESSIONS_PER_ROUND + 1,
         "{who}: audit rows in the batch"
     );
+    audit_order(&mut got);
+    audit_order(&mut want);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "{who}: an audit row differs from what modcon writes");
+    }
 }
 
-/// Inserts a fresh fixture (not timed as part of the case, but reported) and returns its
-/// ids and the totals with it.
-async fn prepare(b: &Bench, tag: &str, inserts: &mut Vec<Duration>) -> (Vec<Uuid>, Totals) {
-    let (batch, ids) = fixture(b.owner, tag);
+/// Inserts a fresh fixture (not timed as part of the case, but reported) and returns it
+/// with the totals before its delete.
+async fn prepare(b: &Bench, tag: &str, inserts: &mut Vec<Duration>) -> Round {
+    let (batch, fixture) = fixture(&b.owner, tag);
     let t = Instant::now();
     batch.insert(&b.db).await.expect("insert the fixture");
     inserts.push(t.elapsed());
     b.raw.settle().await;
     let before = totals(&b.raw).await;
     assert_eq!(
-        b.raw.count_in("chat_messages", "session_id", &ids).await,
+        b.raw
+            .count_in("chat_messages", "session_id", &fixture.ids)
+            .await,
         (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64,
         "fixture not inserted"
     );
-    (ids, before)
+    Round { fixture, before }
 }
 
 /// modcon: plan (timed apart, as the console shows it before confirmation), then the
@@ -511,19 +682,21 @@ async fn modcon_delete_round(
     tag: &str,
     inserts: &mut Vec<Duration>,
 ) -> (Duration, Duration) {
-    let (ids, before) = prepare(b, tag, inserts).await;
+    let round = prepare(b, tag, inserts).await;
     let request = Request::new(
-        Operation::DeleteChatSessions {
-            ids: TargetIds::new(ids.clone()).unwrap(),
-        },
+        Operation::new(
+            OpKind::DeleteChatSessions,
+            TargetIds::new(round.fixture.ids.clone()).unwrap(),
+        ),
         None,
     );
     let t = Instant::now();
     let confirmed = plan(&b.db, &b.actor, request).await.expect("plan");
     let plan_time = t.elapsed();
     assert_eq!(confirmed.targets.len(), SESSIONS_PER_ROUND, "plan targets");
+    assert!(confirmed.refused.is_empty(), "plan refusals");
     assert_eq!(
-        confirmed.counts.get(Table::ChatMessages),
+        confirmed.counts.get("chat_messages"),
         (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64,
         "plan message count"
     );
@@ -535,10 +708,14 @@ async fn modcon_delete_round(
     assert_eq!(outcome.deleted_count(), SESSIONS_PER_ROUND);
     assert!(outcome.failed_ids().is_empty());
     assert_eq!(
-        outcome.total_messages_deleted(),
+        outcome.counts.get("chat_sessions"),
+        SESSIONS_PER_ROUND as i64
+    );
+    assert_eq!(
+        outcome.counts.get("chat_messages"),
         (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64
     );
-    verify_delete(&b.raw, "modcon", &ids, before, outcome.batch_id).await;
+    verify_delete(b, "modcon", &round, outcome.batch_id).await;
     (plan_time, execute_time)
 }
 
@@ -547,8 +724,13 @@ async fn modcon_delete_round(
 enum CountStyle {
     /// `left join chat_messages … count(m.id) … group by`: the first thing one writes.
     GroupBy,
-    /// A correlated `(select count(*) …)` per session, as modcon's plan does.
+    /// A correlated `(select count(*) …)` per session, in the label select: how modcon
+    /// counted before the data layer was rewritten (the earlier fair baseline).
     Subquery,
+    /// The labels, then one `select session_id, count(*) … group by session_id` over
+    /// the messages alone: the statements modcon now sends (`describe_sessions`, then
+    /// `impact::measure` over the foreign-key graph). The fair baseline.
+    Grouped,
 }
 
 impl CountStyle {
@@ -556,10 +738,12 @@ impl CountStyle {
         match self {
             CountStyle::GroupBy => "baseline (join + group by)",
             CountStyle::Subquery => "baseline (count subquery)",
+            CountStyle::Grouped => "baseline (grouped count)",
         }
     }
 
-    /// The select that collects labels and counts; `{ids}` is the id condition.
+    /// The select that collects labels (and, but for `Grouped`, counts); `{ids}` is the
+    /// id condition.
     fn select(self) -> &'static str {
         match self {
             CountStyle::GroupBy => {
@@ -575,6 +759,22 @@ impl CountStyle {
                  from chat_sessions s left join users u on u.id = s.user_id \
                  where s.id {ids}"
             }
+            CountStyle::Grouped => {
+                "select s.id, s.title, s.model, s.user_id, s.guild_id, u.username \
+                 from chat_sessions s left join users u on u.id = s.user_id \
+                 where s.id {ids}"
+            }
+        }
+    }
+
+    /// The separate count statement, for `Grouped`.
+    fn counts(self) -> Option<&'static str> {
+        match self {
+            CountStyle::Grouped => Some(
+                "select session_id, count(*) as messages from chat_messages \
+                 where session_id {ids} group by session_id",
+            ),
+            CountStyle::GroupBy | CountStyle::Subquery => None,
         }
     }
 }
@@ -586,52 +786,80 @@ async fn baseline_delete_round(
     tag: &str,
     inserts: &mut Vec<Duration>,
 ) -> Duration {
-    let (ids, before) = prepare(b, tag, inserts).await;
+    let round = prepare(b, tag, inserts).await;
+    let ids = &round.fixture.ids;
     let t = Instant::now();
     let batch_id = match &b.raw {
-        Raw::Pg(pool) => baseline_delete_pg(pool, style, &b.actor, &ids).await,
-        Raw::Lite(pool) => baseline_delete_sqlite(pool, style, &b.actor, &ids).await,
+        Raw::Pg(pool) => baseline_delete_pg(pool, style, &b.actor, ids).await,
+        Raw::Lite(pool) => baseline_delete_sqlite(pool, style, &b.actor, ids).await,
     };
     let elapsed = t.elapsed();
-    verify_delete(&b.raw, style.name(), &ids, before, batch_id).await;
+    verify_delete(b, style.name(), &round, batch_id).await;
     elapsed
 }
 
-/// What the hand-written side writes for one deleted session: label, counts, details.
-fn audit_parts(
-    title: &str,
-    model: &str,
+/// One session as the hand-written side read it, ids in text form.
+struct Target {
+    id: String,
+    title: String,
+    model: String,
     owner_id: Option<String>,
-    owner: Option<&str>,
+    owner: Option<String>,
     guild_id: Option<String>,
     messages: i64,
-) -> (String, serde_json::Value, serde_json::Value) {
-    let label = format!("{title} — {}", owner.unwrap_or("orphaned"));
-    let counts = serde_json::json!({ "chat_sessions": 1, "chat_messages": messages });
-    let details = serde_json::json!({
-        "title": title,
-        "model": model,
-        "owner_id": owner_id,
-        "owner": owner,
-        "guild_id": guild_id,
-    });
-    (label, counts, details)
 }
 
-fn summary_parts(ids: &[Uuid], total: i64) -> (String, serde_json::Value, serde_json::Value) {
+/// What the hand-written side writes for one deleted session: label, counts, details.
+fn audit_parts(t: &Target) -> (String, Value, Value) {
+    let label = format!("{} — {}", t.title, t.owner.as_deref().unwrap_or("orphaned"));
+    let mut counts = serde_json::Map::new();
+    counts.insert("chat_sessions".into(), 1.into());
+    if t.messages != 0 {
+        counts.insert("chat_messages".into(), t.messages.into());
+    }
+    let details = json!({
+        "title": t.title,
+        "model": t.model,
+        "owner_id": t.owner_id,
+        "owner": t.owner,
+        "guild_id": t.guild_id,
+    });
+    (label, Value::Object(counts), details)
+}
+
+fn summary_parts(ids: &[Id], total: i64) -> (String, Value, Value) {
+    let n = ids.len();
     (
-        format!("{n} of {n} chat_sessions deleted", n = ids.len()),
-        serde_json::json!({ "chat_sessions": ids.len(), "chat_messages": total }),
-        serde_json::json!({ "requested_ids": ids, "done_ids": ids, "failed": [] }),
+        format!(
+            "{n} of {n} chat {}",
+            if n == 1 {
+                "session deleted"
+            } else {
+                "sessions deleted"
+            }
+        ),
+        json!({ "chat_sessions": n, "chat_messages": total }),
+        json!({
+            "requested_ids": ids,
+            "done_ids": ids,
+            "failed": [],
+            "kept": {},
+            "content_policy": null,
+            "soft_delete": false,
+        }),
     )
 }
 
-/// `insert into audit_log … values ($1, $2, $3, 'action', 'type', $k, $k+1, $k+2, $k+3), …`:
-/// batch id, actor id and actor name are shared binds.
-fn audit_insert_sql(per_session: usize, placeholder: impl Fn(usize) -> String) -> String {
-    let mut sql = String::from(
-        "insert into audit_log (batch_id, actor_id, actor_name, action, target_type, \
-         target_id, target_label, counts, details) values ",
+/// `insert into <audit table> … values ($1, $2, $3, 'action', 'type', $k, $k+1, $k+2,
+/// $k+3), …`: batch id, actor id and actor name are shared binds.
+fn audit_insert_sql(
+    table: &str,
+    per_session: usize,
+    placeholder: impl Fn(usize) -> String,
+) -> String {
+    let mut sql = format!(
+        "insert into {table} (batch_id, actor_id, actor_name, action, target_type, \
+         target_id, target_label, counts, details) values "
     );
     let shared = format!("{}, {}, {}", placeholder(1), placeholder(2), placeholder(3));
     let mut next = 4;
@@ -657,23 +885,54 @@ fn audit_insert_sql(per_session: usize, placeholder: impl Fn(usize) -> String) -
     sql
 }
 
-async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids: &[Uuid]) -> Uuid {
+async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids: &[Id]) -> Uuid {
+    let uuids = pg_uuids(ids);
     let mut tx = pool.begin().await.unwrap();
     let locked =
         sqlx::query("select id from chat_sessions where id = any($1) order by id for update")
-            .bind(ids.to_vec())
+            .bind(&uuids)
             .fetch_all(&mut *tx)
             .await
             .unwrap();
     assert_eq!(locked.len(), ids.len(), "baseline: lock");
     let rows = sqlx::query(AssertSqlSafe(style.select().replace("{ids}", "= any($1)")))
-        .bind(ids.to_vec())
+        .bind(&uuids)
         .fetch_all(&mut *tx)
         .await
         .unwrap();
     assert_eq!(rows.len(), ids.len(), "baseline: plan rows");
+    let mut counted: HashMap<Uuid, i64> = HashMap::new();
+    if let Some(sql) = style.counts() {
+        for r in sqlx::query(AssertSqlSafe(sql.replace("{ids}", "= any($1)")))
+            .bind(&uuids)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap()
+        {
+            counted.insert(r.get("session_id"), r.get("messages"));
+        }
+    }
+    let text = |u: Option<Uuid>| u.map(|u| u.to_string());
+    let targets: Vec<Target> = rows
+        .iter()
+        .map(|r| {
+            let id: Uuid = r.get("id");
+            Target {
+                id: id.to_string(),
+                title: r.get("title"),
+                model: r.get("model"),
+                owner_id: text(r.get("user_id")),
+                owner: r.get("username"),
+                guild_id: text(r.get("guild_id")),
+                messages: match style.counts() {
+                    Some(_) => counted.get(&id).copied().unwrap_or(0),
+                    None => r.get("messages"),
+                },
+            }
+        })
+        .collect();
     let deleted = sqlx::query("delete from chat_sessions where id = any($1)")
-        .bind(ids.to_vec())
+        .bind(&uuids)
         .execute(&mut *tx)
         .await
         .unwrap()
@@ -681,30 +940,19 @@ async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids
     assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
 
     let batch_id = Uuid::new_v4();
-    let sql = audit_insert_sql(rows.len(), |i| format!("${i}"));
+    let sql = audit_insert_sql("modcon.modcon_audit_log", targets.len(), |i| {
+        format!("${i}")
+    });
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(batch_id)
-        .bind(actor.id)
+        .bind(actor.id.to_string())
         .bind(actor.username.clone());
     let mut total = 0;
-    for r in &rows {
-        let messages: i64 = r.get("messages");
-        total += messages;
-        let title: String = r.get("title");
-        let model: String = r.get("model");
-        let owner_id: Option<Uuid> = r.get("user_id");
-        let owner: Option<String> = r.get("username");
-        let guild_id: Option<Uuid> = r.get("guild_id");
-        let (label, counts, details) = audit_parts(
-            &title,
-            &model,
-            owner_id.map(|u| u.to_string()),
-            owner.as_deref(),
-            guild_id.map(|u| u.to_string()),
-            messages,
-        );
+    for t in &targets {
+        total += t.messages;
+        let (label, counts, details) = audit_parts(t);
         q = q
-            .bind(r.get::<Uuid, _>("id"))
+            .bind(t.id.clone())
             .bind(label)
             .bind(sqlx::types::Json(counts))
             .bind(sqlx::types::Json(details));
@@ -723,21 +971,48 @@ async fn baseline_delete_sqlite(
     pool: &SqlitePool,
     style: CountStyle,
     actor: &Actor,
-    ids: &[Uuid],
+    ids: &[Id],
 ) -> Uuid {
     let id_texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-    let list = question_marks(ids.len());
+    let list = format!("in ({})", question_marks(ids.len()));
     let mut tx = pool.begin_with("begin immediate").await.unwrap();
-    let mut q = sqlx::query(AssertSqlSafe(
-        style.select().replace("{ids}", &format!("in ({list})")),
-    ));
+    let mut q = sqlx::query(AssertSqlSafe(style.select().replace("{ids}", &list)));
     for id in &id_texts {
         q = q.bind(id.clone());
     }
     let rows = q.fetch_all(&mut *tx).await.unwrap();
     assert_eq!(rows.len(), ids.len(), "baseline: plan rows");
+    let mut counted: HashMap<String, i64> = HashMap::new();
+    if let Some(sql) = style.counts() {
+        let mut q = sqlx::query(AssertSqlSafe(sql.replace("{ids}", &list)));
+        for id in &id_texts {
+            q = q.bind(id.clone());
+        }
+        for r in q.fetch_all(&mut *tx).await.unwrap() {
+            counted.insert(r.get("session_id"), r.get("messages"));
+        }
+    }
+    let targets: Vec<Target> = rows
+        .iter()
+        .map(|r| {
+            let id: String = r.get("id");
+            let messages = match style.counts() {
+                Some(_) => counted.get(&id).copied().unwrap_or(0),
+                None => r.get("messages"),
+            };
+            Target {
+                id,
+                title: r.get("title"),
+                model: r.get("model"),
+                owner_id: r.get("user_id"),
+                owner: r.get("username"),
+                guild_id: r.get("guild_id"),
+                messages,
+            }
+        })
+        .collect();
     let mut q = sqlx::query(AssertSqlSafe(format!(
-        "delete from chat_sessions where id in ({list})"
+        "delete from chat_sessions where id {list}"
     )));
     for id in &id_texts {
         q = q.bind(id.clone());
@@ -746,28 +1021,17 @@ async fn baseline_delete_sqlite(
     assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
 
     let batch_id = Uuid::new_v4();
-    let sql = audit_insert_sql(rows.len(), |i| format!("?{i}"));
+    let sql = audit_insert_sql("modcon_audit_log", targets.len(), |i| format!("?{i}"));
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(batch_id.to_string())
         .bind(actor.id.to_string())
         .bind(actor.username.clone());
     let mut total = 0;
-    for r in &rows {
-        let messages: i64 = r.get("messages");
-        total += messages;
-        let title: String = r.get("title");
-        let model: String = r.get("model");
-        let owner: Option<String> = r.get("username");
-        let (label, counts, details) = audit_parts(
-            &title,
-            &model,
-            r.get("user_id"),
-            owner.as_deref(),
-            r.get("guild_id"),
-            messages,
-        );
+    for t in &targets {
+        total += t.messages;
+        let (label, counts, details) = audit_parts(t);
         q = q
-            .bind(r.get::<String, _>("id"))
+            .bind(t.id.clone())
             .bind(label)
             .bind(counts.to_string())
             .bind(details.to_string());
@@ -790,7 +1054,11 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
         SESSIONS_PER_ROUND + 1,
         cfg.rounds
     );
-    let styles = [CountStyle::GroupBy, CountStyle::Subquery];
+    let styles = [
+        CountStyle::GroupBy,
+        CountStyle::Subquery,
+        CountStyle::Grouped,
+    ];
     let mut plans = Vec::new();
     let mut modcon = Vec::new();
     let mut baselines: Vec<Vec<Duration>> = vec![Vec::new(); styles.len()];
@@ -812,15 +1080,17 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
                 }
             }
         }
+        let others: Vec<String> = styles
+            .iter()
+            .zip(&baselines)
+            .map(|(style, samples)| format!("{} {}", style.name(), ms(samples[round])))
+            .collect();
         println!(
-            "  round {}: modcon plan {} execute {} | {} {} | {} {} (all verified)",
+            "  round {}: modcon plan {} execute {} | {} (all verified)",
             round + 1,
             ms(plans[round]),
             ms(modcon[round]),
-            styles[0].name(),
-            ms(baselines[0][round]),
-            styles[1].name(),
-            ms(baselines[1][round]),
+            others.join(" | "),
         );
     }
     let (p, m) = (Stats::of(&plans), Stats::of(&modcon));
@@ -846,6 +1116,7 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
             case: match style {
                 CountStyle::GroupBy => "(a) delete 100×1,000 + audit vs join + group by",
                 CountStyle::Subquery => "(a) delete 100×1,000 + audit vs count subquery",
+                CountStyle::Grouped => "(a) delete 100×1,000 + audit vs grouped count",
             },
             modcon: m.median,
             baseline: st.median,
@@ -859,11 +1130,11 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
 
 #[derive(Debug, Clone, PartialEq)]
 struct ListRow {
-    id: Uuid,
+    id: Id,
     title: String,
-    owner_id: Option<Uuid>,
+    owner_id: Option<Id>,
     owner_name: Option<String>,
-    guild_id: Option<Uuid>,
+    guild_id: Option<Id>,
     guild_name: Option<String>,
     model: String,
     messages: i64,
@@ -888,11 +1159,11 @@ async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
             .unwrap()
             .iter()
             .map(|r| ListRow {
-                id: r.get("id"),
+                id: Id::from(r.get::<Uuid, _>("id")),
                 title: r.get("title"),
-                owner_id: r.get("user_id"),
+                owner_id: r.get::<Option<Uuid>, _>("user_id").map(Id::from),
                 owner_name: r.get("owner_name"),
-                guild_id: r.get("guild_id"),
+                guild_id: r.get::<Option<Uuid>, _>("guild_id").map(Id::from),
                 guild_name: r.get("guild_name"),
                 model: r.get("model"),
                 messages: r.get("messages"),
@@ -901,7 +1172,8 @@ async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
             })
             .collect(),
         Raw::Lite(pool) => {
-            let uuid = |t: String| Uuid::parse_str(&t).unwrap();
+            // Uuids are lowercase text in SQLite, as `Id` keeps them.
+            let id = Id::Text;
             let time = |t: String| {
                 DateTime::parse_from_rfc3339(&t)
                     .unwrap()
@@ -913,11 +1185,11 @@ async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
                 .unwrap()
                 .iter()
                 .map(|r| ListRow {
-                    id: uuid(r.get("id")),
+                    id: id(r.get("id")),
                     title: r.get("title"),
-                    owner_id: r.get::<Option<String>, _>("user_id").map(uuid),
+                    owner_id: r.get::<Option<String>, _>("user_id").map(id),
                     owner_name: r.get("owner_name"),
-                    guild_id: r.get::<Option<String>, _>("guild_id").map(uuid),
+                    guild_id: r.get::<Option<String>, _>("guild_id").map(id),
                     guild_name: r.get("guild_name"),
                     model: r.get("model"),
                     messages: r.get("messages"),
@@ -972,7 +1244,8 @@ async fn time_baseline_page(raw: &Raw) -> Duration {
 
 async fn explain_page(raw: &Raw) {
     println!(
-        "  plan of the page query (the baseline's text; modcon's differs only in `where 1 = 1` and `limit $1` = 51):"
+        "  plan of the page query (the baseline's text; modcon's differs only in quoted \
+         identifiers, `where 1 = 1` and `limit $1` = 51):"
     );
     match raw {
         Raw::Pg(pool) => {

@@ -6,78 +6,9 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::cli::{Cli, Command, PasswdArgs, SeedArgs};
 use crate::config::Config;
+pub use crate::connect::{Failure, Source, database_url, open, os_user, schema_map};
 use crate::db::{Access, DataError, Db};
 use crate::exit::Exit;
-
-/// An error that already knows its exit code and message.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Failure {
-    pub exit: Exit,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Failure {
-            exit,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<DataError> for Failure {
-    fn from(error: DataError) -> Self {
-        Failure::new(Exit::for_data_error(&error), error.to_string())
-    }
-}
-
-/// Where the database came from, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Demo(std::path::PathBuf),
-    Url,
-}
-
-pub fn database_url(cli: &Cli, config: &Config) -> Result<(String, Source), Failure> {
-    if cli.demo {
-        let path = crate::paths::demo_database().map_err(|e| {
-            Failure::new(
-                Exit::Failed,
-                format!("cannot create the data directory: {e}"),
-            )
-        })?;
-        return Ok((format!("sqlite:{}", path.display()), Source::Demo(path)));
-    }
-    match cli
-        .database_url
-        .clone()
-        .or_else(|| config.database.url.clone())
-    {
-        Some(url) if !url.trim().is_empty() => Ok((url, Source::Url)),
-        _ => Err(Failure::new(
-            Exit::Usage,
-            "no database: pass --database-url, set DATABASE_URL or [database] url in \
-             config.toml, or try the demo with --demo",
-        )),
-    }
-}
-
-/// Opens the database read-write. The demo is created, migrated and seeded on first use;
-/// other databases must already have the schema (`modcon migrate`).
-pub async fn open(cli: &Cli, config: &Config) -> Result<(Db, Source), Failure> {
-    refuse_mapped(config)?;
-    let (url, source) = database_url(cli, config)?;
-    let db = Db::connect(&url, Access::ReadWrite).await?;
-    if let Source::Demo(_) = source {
-        db.migrate().await?;
-        crate::seed::seed_demo_if_empty(&db).await?;
-    } else {
-        db.check_schema().await?;
-    }
-    tracing::info!(database = %db.display_url(), backend = %db.backend(), "connected");
-    Ok((db, source))
-}
 
 pub async fn run(cli: Cli, config: Config) -> Result<Exit, Failure> {
     if let Some(command) = &cli.command
@@ -95,27 +26,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<Exit, Failure> {
     }
 }
 
-/// The moderation steps still run on the reference schema only: a map for a platform's
-/// own tables is checked and shown (`modcon schema …`) but not yet acted on.
-fn refuse_mapped(config: &Config) -> Result<(), Failure> {
-    let map = config
-        .schema_map()
-        .map_err(|problems| Failure::new(Exit::Usage, problems.join("\n")))?;
-    if map.is_reference() {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            Exit::Usage,
-            "this configuration maps a platform's own tables ([schema.*]): `modcon schema \
-             check | show | init` work on it; the console and the moderation commands do not \
-             act on a mapped schema yet",
-        ))
-    }
-}
-
 async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
     use crate::tui::{self, app::Options, keymap::Keymap, theme::Theme};
-    refuse_mapped(config)?;
+    let map = schema_map(config)?;
     let (url, source) = database_url(cli, config)?;
     let demo = matches!(source, Source::Demo(_));
     let (keymap, keymap_problems) = Keymap::with_overrides(&config.keys);
@@ -134,6 +47,7 @@ async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
     };
     let launch = tui::Launch {
         url,
+        map,
         demo,
         cache: config.cache.clone(),
         options: Options {
@@ -166,9 +80,7 @@ async fn schema(
             .to_string()
             + "\n"
     };
-    let map = config
-        .schema_map()
-        .map_err(|problems| Failure::new(Exit::Usage, problems.join("\n")))?;
+    let map = schema_map(config)?;
     let (url, _) = database_url(cli, config)?;
     let db = Db::connect(&url, Access::ReadOnly).await?;
     let result = match command {
@@ -214,11 +126,28 @@ async fn migrate(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
             "migrate changes the schema; drop --read-only",
         ));
     }
-    let (url, _) = database_url(cli, config)?;
-    let db = Db::connect(&url, Access::ReadWrite).await?;
-    db.migrate().await?;
-    eprintln!("schema up to date on {}", db.display_url());
+    let map = schema_map(config)?;
+    let (url, source) = database_url(cli, config)?;
+    // `migrate` is the one command that may create a new SQLite file.
+    let _ = source;
+    let db = Db::create(&url).await?;
+    let report = db.migrate(&map).await;
+    let where_ = db.display_url();
     db.close().await;
+    let report = report?;
+    let scope = if report.reference {
+        "modcon's tables and the reference schema"
+    } else {
+        "modcon's own tables (the platform's tables are left as they are)"
+    };
+    if report.applied.is_empty() {
+        eprintln!("{scope}: already up to date on {where_}");
+    } else {
+        eprintln!("{scope} on {where_}: applied");
+        for migration in &report.applied {
+            eprintln!("  {migration}");
+        }
+    }
     Ok(Exit::Done)
 }
 
@@ -276,13 +205,6 @@ async fn passwd(cli: &Cli, config: &Config, args: &PasswdArgs) -> Result<Exit, F
     );
     db.close().await;
     Ok(Exit::Done)
-}
-
-/// Who ran a command on this machine, for the audit record.
-pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// From the terminal without echo (asked twice), or the first line of piped stdin.

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use crate::db::Id;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -59,7 +59,7 @@ const DEADLINE: Duration = Duration::from_secs(20);
 const SCAN_COUNT: u64 = 500;
 
 /// Removes the keys of the deleted guilds or users.
-pub async fn invalidate(config: &CacheConfig, owner: Owner, ids: &[Uuid]) -> CacheOutcome {
+pub async fn invalidate(config: &CacheConfig, owner: Owner, ids: &[Id]) -> CacheOutcome {
     let Some(url) = config.redis_url.as_deref().filter(|u| !u.is_empty()) else {
         return CacheOutcome::NotConfigured;
     };
@@ -100,7 +100,19 @@ pub async fn invalidate(config: &CacheConfig, owner: Owner, ids: &[Uuid]) -> Cac
     outcome
 }
 
-async fn remove(url: &str, patterns: &[String], ids: &[Uuid]) -> redis::RedisResult<u64> {
+/// Escapes Redis `MATCH` glob characters.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn remove(url: &str, patterns: &[String], ids: &[Id]) -> redis::RedisResult<u64> {
     let client = redis::Client::open(url)?;
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(TIMEOUT))
@@ -111,8 +123,8 @@ async fn remove(url: &str, patterns: &[String], ids: &[Uuid]) -> redis::RedisRes
     let mut removed = 0;
     for id in ids {
         for pattern in patterns {
-            // Uuids hold no glob characters, so the pattern stays what it says.
-            let pattern = pattern.replace("{id}", &id.to_string());
+            // A text id may hold glob characters: escaped, it matches only itself.
+            let pattern = pattern.replace("{id}", &glob_escape(&id.to_string()));
             let mut cursor = 0u64;
             loop {
                 let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")

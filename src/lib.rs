@@ -2,10 +2,12 @@
 //! database, and the scriptable commands that share its data layer.
 
 pub mod app;
+pub mod batch;
 pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connect;
 pub mod db;
 pub mod exit;
 pub mod files;

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use crate::db::Id;
+
 use crate::db::auth::hash_password;
 use crate::db::insert::{
     Batch, NewAppSession, NewBook, NewChatMessage, NewContent, NewGuild, NewMember,
@@ -62,13 +64,13 @@ impl Rng {
         self.next() % 100 < percent
     }
 
-    fn uuid(&mut self) -> Uuid {
+    fn uuid(&mut self) -> Id {
         let hi = self.next().to_le_bytes();
         let lo = self.next().to_le_bytes();
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&hi);
         bytes[8..].copy_from_slice(&lo);
-        uuid::Builder::from_random_bytes(bytes).into_uuid()
+        Id::from(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -122,7 +124,7 @@ const SAYINGS: &[&str] = &[
 /// Creates the demo data if the database has no users yet. Returns true if it seeded.
 pub async fn seed_demo_if_empty(db: &Db) -> Result<bool, DataError> {
     if db
-        .query_i64("select count(*) from users", &[])
+        .query_i64("select count(*) from {@users}", &[])
         .await?
         .unwrap_or(0)
         > 0
@@ -179,7 +181,7 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
         u.id = rng.uuid();
         u.email = format!("user{}@example.invalid", member_ids.len());
         u.created_at = ago(&mut rng, 200);
-        member_ids.push(u.id);
+        member_ids.push(u.id.clone());
         batch.users.push(u);
     }
     for i in 0..47 {
@@ -188,7 +190,7 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
         u.id = rng.uuid();
         u.is_active = !rng.chance(6);
         u.created_at = ago(&mut rng, 365);
-        member_ids.push(u.id);
+        member_ids.push(u.id.clone());
         batch.users.push(u);
     }
 
@@ -204,25 +206,25 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
     let mut guild_ids = Vec::new();
     for (i, name) in guild_names.iter().enumerate() {
         let id = rng.uuid();
-        let owner = member_ids[i * 3];
+        let owner = member_ids[i * 3].clone();
         batch.guilds.push(NewGuild {
-            id,
+            id: id.clone(),
             name: (*name).to_string(),
-            owner_id: Some(owner),
+            owner_id: Some(owner.clone()),
             created_at: ago(&mut rng, 250),
         });
         batch.members.push(NewMember {
-            guild_id: id,
-            user_id: owner,
+            guild_id: id.clone(),
+            user_id: owner.clone(),
             role: "owner",
         });
         let mut joined = vec![owner];
         for _ in 0..(5 + rng.below(15)) {
-            let user = member_ids[rng.below(member_ids.len())];
+            let user = member_ids[rng.below(member_ids.len())].clone();
             if !joined.contains(&user) {
-                joined.push(user);
+                joined.push(user.clone());
                 batch.members.push(NewMember {
-                    guild_id: id,
+                    guild_id: id.clone(),
                     user_id: user,
                     role: if rng.chance(15) { "admin" } else { "member" },
                 });
@@ -234,7 +236,7 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
             ("welcome", "Welcome aboard"),
         ] {
             batch.settings.push(NewSetting {
-                guild_id: id,
+                guild_id: id.clone(),
                 key: key.into(),
                 value: value.into(),
             });
@@ -245,15 +247,15 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
     // Chat sessions, some orphaned by the legacy bug, with messages.
     for i in 0..320 {
         let id = rng.uuid();
-        let author = member_ids[rng.below(member_ids.len())];
+        let author = member_ids[rng.below(member_ids.len())].clone();
         let orphan = rng.chance(8);
         let created = ago(&mut rng, 90);
         let hostile_title = i % 23 == 0;
         batch.sessions.push(NewSession {
-            id,
-            user_id: if orphan { None } else { Some(author) },
+            id: id.clone(),
+            user_id: if orphan { None } else { Some(author.clone()) },
             guild_id: if rng.chance(25) {
-                Some(guild_ids[rng.below(guild_ids.len())])
+                Some(guild_ids[rng.below(guild_ids.len())].clone())
             } else {
                 None
             },
@@ -286,8 +288,12 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
             };
             batch.chat_messages.push(NewChatMessage {
                 id: rng.uuid(),
-                session_id: id,
-                author_id: if from_user { Some(author) } else { None },
+                session_id: id.clone(),
+                author_id: if from_user {
+                    Some(author.clone())
+                } else {
+                    None
+                },
                 role: if from_user {
                     "user"
                 } else if m == 1 && rng.chance(10) {
@@ -304,8 +310,8 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
     if let Some(first) = batch.sessions.first() {
         batch.chat_messages.push(NewChatMessage {
             id: rng.uuid(),
-            session_id: first.id,
-            author_id: first.user_id,
+            session_id: first.id.clone(),
+            author_id: first.user_id.clone(),
             role: "user",
             content: "A".repeat(20_000),
             created_at: first.created_at + Duration::hours(1),
@@ -314,8 +320,8 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
 
     // Private messages.
     for i in 0..420 {
-        let sender = member_ids[rng.below(member_ids.len())];
-        let recipient = member_ids[rng.below(member_ids.len())];
+        let sender = member_ids[rng.below(member_ids.len())].clone();
+        let recipient = member_ids[rng.below(member_ids.len())].clone();
         batch.private_messages.push(NewPrivateMessage {
             id: rng.uuid(),
             sender_id: Some(sender),
@@ -333,7 +339,7 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
     let mut book_ids = Vec::new();
     for (title, author) in BOOKS {
         let id = rng.uuid();
-        book_ids.push(id);
+        book_ids.push(id.clone());
         batch.books.push(NewBook {
             id,
             title: (*title).into(),
@@ -343,11 +349,11 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
     for i in 0..160 {
         batch.comments.push(NewContent {
             id: rng.uuid(),
-            book_id: book_ids[rng.below(book_ids.len())],
+            book_id: book_ids[rng.below(book_ids.len())].clone(),
             user_id: if rng.chance(5) {
                 None
             } else {
-                Some(member_ids[rng.below(member_ids.len())])
+                Some(member_ids[rng.below(member_ids.len())].clone())
             },
             rating: None,
             content: if i % 13 == 0 {
@@ -363,8 +369,8 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
     for i in 0..110 {
         batch.reviews.push(NewContent {
             id: rng.uuid(),
-            book_id: book_ids[rng.below(book_ids.len())],
-            user_id: Some(member_ids[rng.below(member_ids.len())]),
+            book_id: book_ids[rng.below(book_ids.len())].clone(),
+            user_id: Some(member_ids[rng.below(member_ids.len())].clone()),
             rating: Some(1 + rng.below(5) as i64),
             content: if i % 11 == 0 {
                 HOSTILE_TEXTS[(i + 3) % HOSTILE_TEXTS.len()].into()
@@ -380,9 +386,9 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
         let created = ago(&mut rng, 7);
         batch.app_sessions.push(NewAppSession {
             id: rng.uuid(),
-            user_id: member_ids[rng.below(member_ids.len())],
+            user_id: member_ids[rng.below(member_ids.len())].clone(),
             guild_id: if rng.chance(40) {
-                Some(guild_ids[rng.below(guild_ids.len())])
+                Some(guild_ids[rng.below(guild_ids.len())].clone())
             } else {
                 None
             },
@@ -433,17 +439,17 @@ pub async fn seed_scale(
         let mut u = NewUser::new(&format!("u{run}_{i}"), Role::User);
         u.id = rng.uuid();
         u.created_at = now - Duration::seconds(rng.below(90 * 86_400) as i64);
-        user_ids.push(u.id);
+        user_ids.push(u.id.clone());
         batch.users.push(u);
     }
     let mut guild_ids = Vec::with_capacity(spec.guilds);
     for i in 0..spec.guilds {
         let id = rng.uuid();
-        guild_ids.push(id);
+        guild_ids.push(id.clone());
         batch.guilds.push(NewGuild {
             id,
             name: format!("guild {run} {i}"),
-            owner_id: user_ids.get(rng.below(user_ids.len())).copied(),
+            owner_id: user_ids.get(rng.below(user_ids.len())).cloned(),
             created_at: now - Duration::seconds(rng.below(90 * 86_400) as i64),
         });
     }
@@ -458,14 +464,14 @@ pub async fn seed_scale(
         let mut batch = Batch::default();
         for _ in 0..n {
             let id = rng.uuid();
-            let owner = user_ids.get(rng.below(user_ids.len())).copied();
+            let owner = user_ids.get(rng.below(user_ids.len())).cloned();
             let orphan = owner.is_none() || rng.chance(spec.orphan_percent);
             let created = now - Duration::seconds(rng.below(90 * 86_400) as i64);
             batch.sessions.push(NewSession {
-                id,
-                user_id: if orphan { None } else { owner },
+                id: id.clone(),
+                user_id: if orphan { None } else { owner.clone() },
                 guild_id: if !guild_ids.is_empty() && rng.chance(20) {
-                    Some(guild_ids[rng.below(guild_ids.len())])
+                    Some(guild_ids[rng.below(guild_ids.len())].clone())
                 } else {
                     None
                 },
@@ -481,8 +487,8 @@ pub async fn seed_scale(
                 let from_user = m % 2 == 0;
                 batch.chat_messages.push(NewChatMessage {
                     id: rng.uuid(),
-                    session_id: id,
-                    author_id: if from_user { owner } else { None },
+                    session_id: id.clone(),
+                    author_id: if from_user { owner.clone() } else { None },
                     role: if from_user { "user" } else { "assistant" },
                     content: if from_user {
                         format!("question {m} about {}", rng.pick(TOPICS))
@@ -514,6 +520,6 @@ mod tests {
             assert_eq!(a.next(), b.next());
         }
         assert_eq!(Rng(1).uuid(), Rng(1).uuid());
-        assert_eq!(Rng(1).uuid().get_version_num(), 4);
+        assert_eq!(Rng(1).uuid().as_uuid().unwrap().get_version_num(), 4);
     }
 }

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use common::{count, operator, session, user, user_with};
 use modcon::db::insert::{Batch, NewBook, NewContent, NewGuild};
-use modcon::db::{Arg, Db, Role, auth};
+use modcon::db::{Arg, Db, Id, IdKind, Role, auth};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -68,7 +68,7 @@ fn modcon(url: &str, args: &[&str], stdin: &str) -> Run {
 }
 
 /// An operator with a password, and a file holding it.
-async fn signed(db: &Db, name: &str, role: Role) -> (Uuid, String) {
+async fn signed(db: &Db, name: &str, role: Role) -> (Id, String) {
     let actor = operator(db, name, role).await;
     auth::set_password(db, name, "s3cret-pass", "test")
         .await
@@ -76,6 +76,11 @@ async fn signed(db: &Db, name: &str, role: Role) -> (Uuid, String) {
     let file = std::env::temp_dir().join(format!("modcon-pw-{}", Uuid::new_v4().simple()));
     std::fs::write(&file, "s3cret-pass\n").unwrap();
     (actor.id, file.display().to_string())
+}
+
+/// A reference-schema id (uuid) bound as its column's type.
+fn uid(id: &Id) -> Arg {
+    Arg::Id(IdKind::Uuid, Some(id.clone()))
 }
 
 fn as_op<'a>(name: &'a str, pw: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
@@ -107,7 +112,7 @@ async fn users_delete_replays_the_documented_cases(db, url) {
     assert_eq!(j["failed_users"], serde_json::json!([]));
     assert_eq!(j["message"], "Successfully deleted 3 user(s)");
     assert_eq!(count(&db, "select count(*) from users where id in ($1, $2, $3)",
-        &[Arg::Uuid(u10), Arg::Uuid(u11), Arg::Uuid(u12)]).await, 0);
+        &[uid(&u10), uid(&u11), uid(&u12)]).await, 0);
 
     // 2. Self-deletion prevented; the others proceed.
     let (a, b) = (user(&db, "a").await, user(&db, "b").await);
@@ -128,7 +133,7 @@ async fn users_delete_replays_the_documented_cases(db, url) {
     let run = modcon(&url, &as_op("mod", &mod_pw, &["users", "delete", &c.to_string(), "--json"]), "");
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("forbidden"), "{}", run.stderr);
-    assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(c)]).await, 1);
+    assert_eq!(count(&db, "select count(*) from users where id = $1", &[uid(&c)]).await, 1);
 
     // 4. Empty list.
     let run = modcon(&url, &as_op("root", &pw, &["users", "delete", "--json"]), "");
@@ -155,8 +160,8 @@ async fn users_delete_replays_the_documented_cases(db, url) {
     assert_eq!(j["deleted_users"][0]["user_id"], c.to_string());
     assert_eq!(j["message"], "Deleted 1 out of 3 user(s). 2 failed.");
 
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'user.delete'", &[]).await, 6);
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'user.delete.bulk'", &[]).await, 4);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'user.delete'", &[]).await, 6);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'user.delete.bulk'", &[]).await, 4);
     // Malformed ids are a usage error naming the culprit.
     let run = modcon(&url, &as_op("root", &pw, &["users", "delete", "12", "--json"]), "");
     assert_eq!(run.code, 2);
@@ -171,9 +176,9 @@ async fn users_delete_reports_protected_service_and_guild_owners_and_applies_the
     let writer = user(&db, "writer").await;
     let book = Uuid::new_v4();
     Batch {
-        guilds: vec![NewGuild { id: Uuid::new_v4(), name: "G".into(), owner_id: Some(owner), created_at: chrono::Utc::now() }],
-        books: vec![NewBook { id: book, title: "B".into(), author: "A".into() }],
-        comments: vec![NewContent { id: Uuid::new_v4(), book_id: book, user_id: Some(writer), rating: None,
+        guilds: vec![NewGuild { id: Uuid::new_v4().into(), name: "G".into(), owner_id: Some(owner.clone()), created_at: chrono::Utc::now() }],
+        books: vec![NewBook { id: book.into(), title: "B".into(), author: "A".into() }],
+        comments: vec![NewContent { id: Uuid::new_v4().into(), book_id: book.into(), user_id: Some(writer.clone()), rating: None,
             content: "c".into(), created_at: chrono::Utc::now() }],
         ..Batch::default()
     }.insert(&db).await.unwrap();
@@ -196,7 +201,7 @@ async fn users_delete_reports_protected_service_and_guild_owners_and_applies_the
 
 async fn chats_delete_prints_the_documented_fields_for_one_and_for_many(db, url) {
     let (admin, pw) = signed(&db, "root", Role::Admin).await;
-    let one = session(&db, Some(admin), None, 15, None).await;
+    let one = session(&db, Some(admin.clone()), None, 15, None).await;
     let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &one.to_string(), "--json"]), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let j = run.json();
@@ -207,8 +212,8 @@ async fn chats_delete_prints_the_documented_fields_for_one_and_for_many(db, url)
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["detail"], "Session not found");
 
-    let a = session(&db, Some(admin), None, 20, None).await;
-    let b = session(&db, Some(admin), None, 25, None).await;
+    let a = session(&db, Some(admin.clone()), None, 20, None).await;
+    let b = session(&db, Some(admin.clone()), None, 25, None).await;
     let missing = Uuid::new_v4();
     // --plan shows and changes nothing.
     let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &a.to_string(), &b.to_string(), "--plan", "--json"]), "");
@@ -227,15 +232,15 @@ async fn chats_delete_prints_the_documented_fields_for_one_and_for_many(db, url)
     assert_eq!(j["failed_ids"], serde_json::json!([missing.to_string()]));
     assert_eq!(j["total_messages_deleted"], 45);
     assert_eq!(count(&db, "select count(*) from chat_messages", &[]).await, 0);
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'chat_session.delete' and reason = 'spam wave'", &[]).await, 2);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete' and reason = 'spam wave'", &[]).await, 2);
 
     // Readable without --json, hostile titles neutralised.
     let c = session(&db, Some(admin), None, 1, None).await;
     db.execute_statement("update chat_sessions set title = $1 where id = $2",
-        &[Arg::Text("\u{1b}]0;pwned\u{7}evil".into()), Arg::Uuid(c)]).await.unwrap();
+        &[Arg::Text("\u{1b}]0;pwned\u{7}evil".into()), uid(&c)]).await.unwrap();
     let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &c.to_string()]), "");
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("deleted 1 of 1 chat sessions"), "{}", run.stdout);
+    assert!(run.stdout.contains("deleted 1 of 1 chat session;"), "{}", run.stdout);
     assert!(!run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'), "{:?}", run.stdout);
     assert!(run.stdout.contains("evil"));
 }
@@ -244,7 +249,7 @@ async fn ids_from_stdin_stream_through_in_batches_of_one_hundred(db, url) {
     let (admin, pw) = signed(&db, "root", Role::Admin).await;
     let mut ids = Vec::new();
     for _ in 0..230 {
-        ids.push(session(&db, Some(admin), None, 0, None).await);
+        ids.push(session(&db, Some(admin.clone()), None, 0, None).await);
     }
     let lines: String = ids.iter().map(|id| format!("{id}\n")).collect();
     let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", "--json"]), &lines);
@@ -253,11 +258,11 @@ async fn ids_from_stdin_stream_through_in_batches_of_one_hundred(db, url) {
     assert_eq!(j["deleted_count"], 230);
     assert_eq!(j["batch_ids"].as_array().unwrap().len(), 3);
     assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 0);
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'chat_session.delete.bulk'", &[]).await, 3);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete.bulk'", &[]).await, 3);
     // On the command line more than 100 ids need --batches; nothing happens without it.
     let mut more = Vec::new();
     for _ in 0..101 {
-        more.push(session(&db, Some(admin), None, 0, None).await.to_string());
+        more.push(session(&db, Some(admin.clone()), None, 0, None).await.to_string());
     }
     let mut args = vec!["chats", "delete"];
     args.extend(more.iter().map(String::as_str));
@@ -275,10 +280,10 @@ async fn ids_from_stdin_stream_through_in_batches_of_one_hundred(db, url) {
 async fn moderators_are_refused_admin_commands_and_allowed_content_commands(db, url) {
     let (_, pw) = signed(&db, "mod", Role::Moderator).await;
     let owner = user(&db, "alice").await;
-    let s = session(&db, Some(owner), None, 2, None).await.to_string();
-    let orphan = session(&db, None, None, 2, Some(owner)).await;
+    let s = session(&db, Some(owner.clone()), None, 2, None).await.to_string();
+    let orphan = session(&db, None, None, 2, Some(owner.clone())).await;
     let g = Uuid::new_v4();
-    Batch { guilds: vec![NewGuild { id: g, name: "G".into(), owner_id: None, created_at: chrono::Utc::now() }],
+    Batch { guilds: vec![NewGuild { id: g.into(), name: "G".into(), owner_id: None, created_at: chrono::Utc::now() }],
         ..Batch::default() }.insert(&db).await.unwrap();
     for args in [
         vec!["chats", "delete", s.as_str()],
@@ -295,7 +300,7 @@ async fn moderators_are_refused_admin_commands_and_allowed_content_commands(db, 
     }
     let run = modcon(&url, &as_op("mod", &pw, &["chats", "orphans", "--repair"]), "");
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert_eq!(count(&db, "select count(*) from chat_sessions where id = $1 and user_id is null", &[Arg::Uuid(orphan)]).await, 1);
+    assert_eq!(count(&db, "select count(*) from chat_sessions where id = $1 and user_id is null", &[uid(&orphan)]).await, 1);
     assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 2);
     assert_eq!(count(&db, "select count(*) from guilds", &[]).await, 1);
     // Chat messages are the moderator's to delete.
@@ -328,10 +333,10 @@ async fn comments_and_reviews_are_edited_with_a_version_check_and_deleted(db, ur
     let book = Uuid::new_v4();
     let (comment, review) = (Uuid::new_v4(), Uuid::new_v4());
     Batch {
-        books: vec![NewBook { id: book, title: "B".into(), author: "A".into() }],
-        comments: vec![NewContent { id: comment, book_id: book, user_id: Some(writer), rating: None,
+        books: vec![NewBook { id: book.into(), title: "B".into(), author: "A".into() }],
+        comments: vec![NewContent { id: comment.into(), book_id: book.into(), user_id: Some(writer.clone()), rating: None,
             content: "old text".into(), created_at: chrono::Utc::now() }],
-        reviews: vec![NewContent { id: review, book_id: book, user_id: Some(writer), rating: Some(1),
+        reviews: vec![NewContent { id: review.into(), book_id: book.into(), user_id: Some(writer), rating: Some(1),
             content: "bad".into(), created_at: chrono::Utc::now() }],
         ..Batch::default()
     }.insert(&db).await.unwrap();
@@ -363,14 +368,14 @@ async fn comments_and_reviews_are_edited_with_a_version_check_and_deleted(db, ur
     let run = modcon(&url, &as_op("mod", &pw, &["reviews", "delete", &r, "--json"]), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(count(&db, "select count(*) from comments", &[]).await + count(&db, "select count(*) from reviews", &[]).await, 0);
-    let edits = count(&db, "select count(*) from audit_log where action in ('comment.edit', 'review.edit')", &[]).await;
+    let edits = count(&db, "select count(*) from {#modcon_audit_log} where action in ('comment.edit', 'review.edit')", &[]).await;
     assert_eq!(edits, 2);
 }
 
 async fn orphans_are_listed_and_repaired_and_messages_deleted_from_the_shell(db, url) {
     let (_, pw) = signed(&db, "root", Role::Admin).await;
     let alice = user(&db, "alice").await;
-    let fixable = session(&db, None, None, 3, Some(alice)).await;
+    let fixable = session(&db, None, None, 3, Some(alice.clone())).await;
     let hopeless = session(&db, None, None, 0, None).await;
     let run = modcon(&url, &as_op("root", &pw, &["chats", "orphans", "--ids-only"]), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -385,30 +390,30 @@ async fn orphans_are_listed_and_repaired_and_messages_deleted_from_the_shell(db,
     assert_eq!(j["repaired_count"], 1);
     assert_eq!(j["repaired"][0]["new_owner"], "alice");
     assert_eq!(j["failed"][0]["reason"], "no user message with a known author");
-    assert_eq!(count(&db, "select count(*) from chat_sessions where user_id = $1", &[Arg::Uuid(alice)]).await, 1);
+    assert_eq!(count(&db, "select count(*) from chat_sessions where user_id = $1", &[uid(&alice)]).await, 1);
 
     let (_, mod_pw) = signed(&db, "mod", Role::Moderator).await;
     let pm = Uuid::new_v4();
-    Batch { private_messages: vec![modcon::db::insert::NewPrivateMessage { id: pm, sender_id: Some(alice),
+    Batch { private_messages: vec![modcon::db::insert::NewPrivateMessage { id: pm.into(), sender_id: Some(alice),
         recipient_id: None, content: "spam".into(), created_at: chrono::Utc::now() }], ..Batch::default() }
         .insert(&db).await.unwrap();
     let run = modcon(&url, &as_op("mod", &mod_pw, &["messages", "delete", &pm.to_string(), "--json"]), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["deleted_count"], 1);
-    let first = db.query_i64("select count(*) from chat_messages where session_id = $1", &[Arg::Uuid(fixable)]).await.unwrap();
+    let first = db.query_i64("select count(*) from chat_messages where session_id = $1", &[uid(&fixable)]).await.unwrap();
     assert_eq!(first, Some(3));
-    let ids = modcon::db::lists::chat_messages(&db, fixable, None, None, 10).await.unwrap();
+    let ids = modcon::db::lists::chat_messages(&db, &fixable, None, None, 10).await.unwrap();
     let run = modcon(&url, &as_op("mod", &mod_pw, &["chats", "messages", "delete", &ids.rows[0].id.to_string(), "--json"]), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(count(&db, "select count(*) from chat_messages where session_id = $1", &[Arg::Uuid(fixable)]).await, 2);
+    assert_eq!(count(&db, "select count(*) from chat_messages where session_id = $1", &[uid(&fixable)]).await, 2);
 }
 
 async fn guilds_delete_and_audit_list_work_from_the_shell(db, url) {
     let (_, pw) = signed(&db, "root", Role::Admin).await;
     let g = Uuid::new_v4();
-    Batch { guilds: vec![NewGuild { id: g, name: "Spam Guild".into(), owner_id: None, created_at: chrono::Utc::now() }],
+    Batch { guilds: vec![NewGuild { id: g.into(), name: "Spam Guild".into(), owner_id: None, created_at: chrono::Utc::now() }],
         ..Batch::default() }.insert(&db).await.unwrap();
-    session(&db, None, Some(g), 4, None).await;
+    session(&db, None, Some(g.into()), 4, None).await;
     let run = modcon(&url, &as_op("root", &pw, &["guilds", "delete", &g.to_string(), "--json"]), "");
     assert_eq!(run.code, 0, "{}", run.stderr);
     let j = run.json();
@@ -429,8 +434,8 @@ async fn guild_and_user_deletes_clear_their_cache_keys_and_survive_redis_being_d
     let (_, pw) = signed(&db, "root", Role::Admin).await;
     let (doomed, kept) = (Uuid::new_v4(), Uuid::new_v4());
     Batch { guilds: vec![
-        NewGuild { id: doomed, name: "Doomed".into(), owner_id: None, created_at: chrono::Utc::now() },
-        NewGuild { id: kept, name: "Kept".into(), owner_id: None, created_at: chrono::Utc::now() },
+        NewGuild { id: doomed.into(), name: "Doomed".into(), owner_id: None, created_at: chrono::Utc::now() },
+        NewGuild { id: kept.into(), name: "Kept".into(), owner_id: None, created_at: chrono::Utc::now() },
     ], ..Batch::default() }.insert(&db).await.unwrap();
     let victim = user(&db, "victim").await;
     let bystander = user(&db, "bystander").await;
@@ -493,7 +498,7 @@ async fn passwd_seed_and_migrate_work_from_the_shell(db, url) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.contains("a-long-password") && !run.stderr.contains("a-long-password"));
     auth::sign_in(&db, "newop", "a-long-password").await.unwrap();
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'auth.password_set' and actor_name like 'passwd:%'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.password_set' and actor_name like 'passwd:%'", &[]).await, 1);
     let run = modcon(&url, &["passwd", "newop"], "short\n");
     assert_eq!(run.code, 2, "{}", run.stderr);
     let run = modcon(&url, &["passwd", "nobody"], "long enough password\n");
@@ -554,4 +559,161 @@ fn a_password_in_the_database_url_never_reaches_the_log_or_the_screen() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
     assert_eq!(out.status.code(), Some(2));
+}
+
+both_backends_with_url! {
+
+// A run that stops after some batches committed says exactly which ids were done and
+// which never ran, exits 1 ("partly done"), and with --json prints one document.
+async fn a_run_stopped_after_some_batches_lists_the_ids_done_and_never_run(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let mut ids = Vec::new();
+    for _ in 0..250 {
+        ids.push(session(&db, Some(admin.clone()), None, 1, None).await);
+    }
+    // The database refuses to delete one session of the second batch.
+    let blocker = ids[150].to_string();
+    let statements: Vec<String> = if url.starts_with("sqlite:") {
+        vec![format!(
+            "create trigger stop_here before delete on chat_sessions when old.id = '{blocker}' \
+             begin select raise(abort, 'refused by the test'); end"
+        )]
+    } else {
+        vec![
+            "create function stop_here() returns trigger language plpgsql as \
+             'begin raise exception ''refused by the test''; end;'"
+                .to_string(),
+            format!(
+                "create trigger stop_here before delete on chat_sessions for each row \
+                 when (old.id = '{blocker}') execute function stop_here()"
+            ),
+        ]
+    };
+    for statement in statements {
+        let statement: &'static str = Box::leak(statement.into_boxed_str());
+        db.execute_statement(statement, &[]).await.unwrap();
+    }
+    let stdin: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", "--json"]), &stdin);
+    assert_eq!(run.code, 1, "partly done: {}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["success"], false);
+    assert_eq!(j["partly_done"], true);
+    assert_eq!(j["deleted_count"], 100);
+    assert!(j["stopped_because"].as_str().unwrap().contains("refused by the test"), "{j}");
+    let done: Vec<String> = j["done_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let never: Vec<String> = j["never_ran_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let expected_done: Vec<String> = ids[..100].iter().map(|id| id.to_string()).collect();
+    let expected_never: Vec<String> = ids[100..].iter().map(|id| id.to_string()).collect();
+    assert_eq!(done, expected_done);
+    assert_eq!(never, expected_never);
+    // What it printed is what the database holds.
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 150);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete'", &[]).await, 100);
+    // Without --json, the same in words, on stderr "partly done".
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete"]), &stdin);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("partly done"), "{}", run.stderr);
+    assert!(run.stdout.contains("never ran"), "{}", run.stdout);
+}
+
+// `[confirm] require_reason` applies to commands too; `audit list --limit 0` lists
+// nothing; a NUL in a comment's new text is refused on every backend.
+async fn commands_honour_require_reason_limit_zero_and_refuse_nul_text(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let s = session(&db, Some(admin), None, 1, None).await.to_string();
+    let config = std::env::temp_dir().join(format!("modcon-cfg-{}.toml", Uuid::new_v4().simple()));
+    std::fs::write(&config, "[confirm]\nrequire_reason = true\n").unwrap();
+    let config = config.display().to_string();
+    let mut args = vec!["--config", config.as_str()];
+    args.extend(as_op("root", &pw, &["chats", "delete", &s]));
+    let run = modcon(&url, &args, "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("reason is required"), "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 1);
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list", "--limit", "0", "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["entries"], serde_json::json!([]));
+    let text_file = std::env::temp_dir().join(format!("modcon-nul-{}", Uuid::new_v4().simple()));
+    std::fs::write(&text_file, "a\u{0}b").unwrap();
+    let text_file = text_file.display().to_string();
+    let run = modcon(&url, &as_op("root", &pw, &["comments", "edit", &Uuid::new_v4().to_string(), "--text-file", &text_file]), "");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("NUL"), "{}", run.stderr);
+}
+
+// An operation refused for permission is on the audit record, with who and why.
+async fn a_refused_operation_is_audited(db, url) {
+    let (admin, _) = signed(&db, "root", Role::Admin).await;
+    let (_, mod_pw) = signed(&db, "mod", Role::Moderator).await;
+    let s = session(&db, Some(admin), None, 2, None).await.to_string();
+    let run = modcon(&url, &as_op("mod", &mod_pw, &["chats", "delete", &s]), "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 1);
+    assert_eq!(
+        count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete.refused' and actor_name = 'mod' and target_id = ?", &[Arg::Text(s.clone())]).await,
+        1
+    );
+}
+
+// A role that cannot sign in gets no password, and nothing changes.
+async fn passwd_refuses_a_platform_role_that_cannot_sign_in(db, url) {
+    user(&db, "plain").await;
+    let run = modcon(&url, &["passwd", "plain"], "long-enough-pw\n");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot sign in"), "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from {#modcon_operators}", &[]).await, 0);
+}
+
+}
+
+/// `--read-only` on a SQLite file that cannot be written (opened read-only): the
+/// operator signs in (checked, not recorded, as nothing can be written) and reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_works_on_a_sqlite_file_that_cannot_be_written() {
+    let test = common::TestDb::sqlite().await;
+    let (_, pw) = signed(&test.db, "root", Role::Admin).await;
+    let before = count(&test.db, "select count(*) from {#modcon_audit_log}", &[]).await;
+    let url = format!("{}?mode=ro", test.url);
+    let run = modcon(
+        &url,
+        &[
+            "--read-only",
+            "audit",
+            "list",
+            "--user",
+            "root",
+            "--password-file",
+            &pw,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("auth.password_set"), "{}", run.stdout);
+    let wrong = std::env::temp_dir().join(format!("modcon-pw-{}", Uuid::new_v4().simple()));
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    let run = modcon(
+        &url,
+        &[
+            "--read-only",
+            "audit",
+            "list",
+            "--user",
+            "root",
+            "--password-file",
+            &wrong.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("wrong username or password"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        count(&test.db, "select count(*) from {#modcon_audit_log}", &[]).await,
+        before
+    );
+    test.finish().await;
 }

@@ -9,17 +9,17 @@ use modcon::db::audit::AuditEntry;
 use modcon::db::ids::TargetIds;
 use modcon::db::lists::{ChatSessionRow, Page, PrivateMessageRow, TimeCursor};
 use modcon::db::plan::{
-    Done, FailReason, Operation, Outcome, Plan, PlannedTarget, Refusal, Request as OpRequest,
-    RowCounts, Table,
+    Done, FailReason, OpKind, Operation, Outcome, Plan, PlannedTarget, Refusal,
+    Request as OpRequest, RowCounts,
 };
-use modcon::db::{Actor, Backend, DataError, Role};
+use modcon::db::{Actor, Backend, DataError, Id, Role};
 use modcon::tui::app::{App, Options, Tab};
 use modcon::tui::event::Event;
 use modcon::tui::keymap::Keymap;
 use modcon::tui::popup::Popup;
 use modcon::tui::theme::Theme;
 use modcon::tui::ui;
-use modcon::tui::worker::{OpKind, PageData, Query, Request, Response, Slot};
+use modcon::tui::worker::{PageData, Query, Request, Response, Slot};
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
@@ -62,8 +62,10 @@ fn typed(app: &mut App, text: &str) -> Vec<Request> {
     text.chars().flat_map(|c| app.update(ch(c))).collect()
 }
 
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(0x1000_0000_0000_4000_8000_0000_0000_0000 + n)
+fn id(n: u128) -> Id {
+    Id::from(Uuid::from_u128(
+        0x1000_0000_0000_4000_8000_0000_0000_0000 + n,
+    ))
 }
 
 fn at(minute: u32) -> chrono::DateTime<Utc> {
@@ -123,6 +125,7 @@ fn signed_in(actor: Actor, read_only: bool, size: (u16, u16)) -> App {
     app.update(data(Response::Connected {
         backend: Backend::Sqlite,
         url: "sqlite:demo.db".into(),
+        ids: Default::default(),
     }));
     let requests = app.update(data(Response::SignedIn(actor)));
     let seq = requests
@@ -178,16 +181,16 @@ fn assert_harmless(text: &str) {
     }
 }
 
-fn plan_for(ids: &[Uuid], messages: i64, refused: Vec<Refusal>) -> Plan {
+fn plan_for(ids: &[Id], messages: i64, refused: Vec<Refusal>) -> Plan {
     let targets: Vec<PlannedTarget> = ids
         .iter()
         .enumerate()
         .map(|(i, id)| PlannedTarget {
-            id: *id,
+            id: id.clone(),
             label: format!("session {i} — alice"),
             counts: RowCounts::new()
-                .with(Table::ChatSessions, 1)
-                .with(Table::ChatMessages, messages),
+                .with("chat_sessions", 1)
+                .with("chat_messages", messages),
             kept: RowCounts::new(),
             new_owner: None,
             snapshot: serde_json::Value::Null,
@@ -197,26 +200,25 @@ fn plan_for(ids: &[Uuid], messages: i64, refused: Vec<Refusal>) -> Plan {
     for t in &targets {
         counts.add_all(&t.counts);
     }
-    let mut all: Vec<Uuid> = ids.to_vec();
-    all.extend(refused.iter().map(|r| r.id));
+    let mut all: Vec<Id> = ids.to_vec();
+    all.extend(refused.iter().map(|r| r.id.clone()));
     Plan {
         request: OpRequest::new(
-            Operation::DeleteChatSessions {
-                ids: TargetIds::new(all).unwrap(),
-            },
+            Operation::new(OpKind::DeleteChatSessions, TargetIds::new(all).unwrap()),
             None,
         ),
         targets,
         refused,
         counts,
         kept: RowCounts::new(),
+        soft_delete: false,
     }
 }
 
-fn plan_request(requests: &[Request]) -> Option<(u64, OpKind, Vec<Uuid>)> {
+fn plan_request(requests: &[Request]) -> Option<(u64, OpKind, Vec<Id>)> {
     requests.iter().find_map(|r| match r {
         Request::Plan { seq, groups, .. } if groups.len() == 1 => {
-            Some((*seq, groups[0].0, groups[0].1.clone()))
+            Some((*seq, groups[0].kind, groups[0].ids.clone()))
         }
         _ => None,
     })
@@ -228,6 +230,7 @@ fn sign_in_sends_credentials_to_the_worker_and_shows_demo_operators() {
     app.update(data(Response::Connected {
         backend: Backend::Sqlite,
         url: "sqlite:demo.db".into(),
+        ids: Default::default(),
     }));
     let (text, _) = screen(&app, 80, 24);
     insta::assert_snapshot!("sign_in_80x24", text);
@@ -343,17 +346,18 @@ fn marking_three_sessions_and_deleting_plans_confirms_and_executes() {
         done: ids
             .iter()
             .map(|id| Done {
-                id: *id,
+                id: id.clone(),
                 label: "session — alice".into(),
-                counts: RowCounts::new().with(Table::ChatMessages, 15),
+                counts: RowCounts::new().with("chat_messages", 15),
                 new_owner: None,
             })
             .collect(),
         failed: vec![],
         counts: RowCounts::new()
-            .with(Table::ChatSessions, 3)
-            .with(Table::ChatMessages, 45),
+            .with("chat_sessions", 3)
+            .with("chat_messages", 45),
         kept: RowCounts::new(),
+        soft_delete: false,
     };
     let requests = app.update(data(Response::Executed {
         cache: None,
@@ -627,11 +631,11 @@ fn messages_and_audit_panes_render_and_audit_rows_open_in_full() {
         id: 42,
         at: at(3),
         batch_id: Uuid::nil(),
-        actor_id: Some(id(999)),
+        actor_id: Some(id(999).to_string()),
         actor_name: "mod".into(),
         action: "comment.edit".into(),
         target_type: "comment".into(),
-        target_id: Some(id(700)),
+        target_id: Some(id(700).to_string()),
         target_label: "alice on «The Book»".into(),
         counts: serde_json::json!({"comments": 1}),
         reason: Some("cleanup".into()),
@@ -676,6 +680,7 @@ fn help_lists_every_binding_from_the_live_keymap() {
     app.update(data(Response::Connected {
         backend: Backend::Sqlite,
         url: "x".into(),
+        ids: Default::default(),
     }));
     app.update(data(Response::SignedIn(admin())));
     app.update(Event::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
@@ -721,14 +726,14 @@ mod issue_four {
         let row = |n: u128, kind, author: Option<&str>, rating, text: &str| ContentRow {
             kind,
             id: id(n),
-            book_id: id(300),
+            book_id: Some(id(300)),
             book_title: "The Long Afternoon".into(),
             author_id: author.map(|_| id(400 + n)),
             author_name: author.map(str::to_string),
             rating,
             excerpt: text.into(),
             length: text.chars().count() as i64,
-            version: 1,
+            version: Some(1),
             created_at: at(10),
             updated_at: at(40 - n as u32),
         };
@@ -762,7 +767,7 @@ mod issue_four {
         ContentItem {
             kind: ContentKind::Comment,
             id: id(1),
-            book_id: id(300),
+            book_id: Some(id(300)),
             book_title: "The Long Afternoon".into(),
             author_id: Some(id(401)),
             author_name: Some("alice".into()),
@@ -788,14 +793,25 @@ mod issue_four {
         }));
     }
 
-    fn plan_groups(requests: &[Request]) -> (u64, Vec<(OpKind, Vec<Uuid>)>) {
+    fn plan_groups(requests: &[Request]) -> (u64, Vec<(OpKind, Vec<Id>)>) {
         requests
             .iter()
             .find_map(|r| match r {
-                Request::Plan { seq, groups, .. } => Some((*seq, groups.clone())),
+                Request::Plan { seq, groups, .. } => Some((
+                    *seq,
+                    groups.iter().map(|g| (g.kind, g.ids.clone())).collect(),
+                )),
                 _ => None,
             })
             .expect("a plan request")
+    }
+
+    /// The content policy the last plan request asks for.
+    fn planned_policy(requests: &[Request]) -> Option<ContentPolicy> {
+        requests.iter().find_map(|r| match r {
+            Request::Plan { groups, .. } => groups.first().map(|g| g.content),
+            _ => None,
+        })
     }
 
     fn comments_app(actor: Actor) -> App {
@@ -1032,19 +1048,17 @@ mod issue_four {
         assert_eq!(groups, vec![(OpKind::DeleteGuilds, vec![id(1)])]);
         let mut plan = plan_for(&[id(1)], 87, vec![]);
         plan.request = OpRequest::new(
-            Operation::DeleteGuilds {
-                ids: TargetIds::new(vec![id(1)]).unwrap(),
-            },
+            Operation::new(OpKind::DeleteGuilds, TargetIds::new(vec![id(1)]).unwrap()),
             None,
         );
         plan.targets[0].label = "Book Lovers".into();
         plan.targets[0].counts = RowCounts::new()
-            .with(Table::Guilds, 1)
-            .with(Table::GuildMembers, 12)
-            .with(Table::GuildSettings, 3)
-            .with(Table::ChatSessions, 4)
-            .with(Table::ChatMessages, 87)
-            .with(Table::AppSessions, 2);
+            .with("guilds", 1)
+            .with("guild_members", 12)
+            .with("guild_settings", 3)
+            .with("chat_sessions", 4)
+            .with("chat_messages", 87)
+            .with("app_sessions", 2);
         plan.counts = plan.targets[0].counts.clone();
         app.update(super::data(Response::Planned {
             seq,
@@ -1065,6 +1079,7 @@ mod issue_four {
         hostile.update(super::data(Response::Connected {
             backend: Backend::Sqlite,
             url: "x".into(),
+            ids: Default::default(),
         }));
         let requests = hostile.update(super::data(Response::SignedIn(admin())));
         let _ = requests;
@@ -1081,9 +1096,7 @@ mod issue_four {
         let (seq, _) = plan_groups(&hostile.update(ch('d')));
         let mut hostile_plan = plan_for(&[id(2)], 1, vec![]);
         hostile_plan.request = OpRequest::new(
-            Operation::DeleteGuilds {
-                ids: TargetIds::new(vec![id(2)]).unwrap(),
-            },
+            Operation::new(OpKind::DeleteGuilds, TargetIds::new(vec![id(2)]).unwrap()),
             None,
         );
         hostile.update(super::data(Response::Planned {
@@ -1111,6 +1124,7 @@ mod issue_four {
             failed: vec![],
             counts: plans[0].counts.clone(),
             kept: RowCounts::new(),
+            soft_delete: false,
         };
         app.update(super::data(Response::Executed {
             seq,
@@ -1138,6 +1152,7 @@ mod issue_four {
             is_protected: protected,
             is_service: false,
             is_active: true,
+            is_deleted: false,
             locked_until: None,
             owned_guilds: 0,
             comments: 2,
@@ -1181,8 +1196,10 @@ mod issue_four {
         for _ in 0..4 {
             app.update(ch(' '));
         }
-        let (seq, groups) = plan_groups(&app.update(ch('d')));
-        assert_eq!(groups[0].0, OpKind::DeleteUsers(ContentPolicy::Keep));
+        let requests = app.update(ch('d'));
+        let (seq, groups) = plan_groups(&requests);
+        assert_eq!(groups[0].0, OpKind::DeleteUsers);
+        assert_eq!(planned_policy(&requests), Some(ContentPolicy::Keep));
         let ids = groups[0].1.clone();
         let refused = vec![
             Refusal {
@@ -1198,15 +1215,10 @@ mod issue_four {
         ];
         let mut plan = plan_for(&[id(2), id(4)], 0, refused.clone());
         plan.request = OpRequest::new(
-            Operation::DeleteUsers {
-                ids: TargetIds::new(ids).unwrap(),
-                content: ContentPolicy::Keep,
-            },
+            Operation::delete_users(TargetIds::new(ids).unwrap(), ContentPolicy::Keep),
             None,
         );
-        plan.kept = RowCounts::new()
-            .with(Table::Comments, 4)
-            .with(Table::Messages, 10);
+        plan.kept = RowCounts::new().with("comments", 4).with("messages", 10);
         app.update(super::data(Response::Planned {
             seq,
             result: Ok(vec![plan.clone()]),
@@ -1225,7 +1237,8 @@ mod issue_four {
         app.update(key(KeyCode::Tab));
         let requests = app.update(ch(' '));
         let (seq, groups) = plan_groups(&requests);
-        assert_eq!(groups[0].0, OpKind::DeleteUsers(ContentPolicy::Delete));
+        assert_eq!(groups[0].0, OpKind::DeleteUsers);
+        assert_eq!(planned_policy(&requests), Some(ContentPolicy::Delete));
         app.update(super::data(Response::Planned {
             seq,
             result: Ok(vec![plan.clone()]),
@@ -1246,7 +1259,7 @@ mod issue_four {
             done: vec![Done {
                 id: id(4),
                 label: "spammer".into(),
-                counts: RowCounts::new().with(Table::Users, 1),
+                counts: RowCounts::new().with("users", 1),
                 new_owner: None,
             }],
             failed: vec![
@@ -1258,8 +1271,9 @@ mod issue_four {
                     reason: FailReason::LastActiveAdmin,
                 },
             ],
-            counts: RowCounts::new().with(Table::Users, 1),
+            counts: RowCounts::new().with("users", 1),
             kept: RowCounts::new(),
+            soft_delete: false,
         };
         app.update(super::data(Response::Executed {
             seq,
@@ -1433,6 +1447,7 @@ mod in_daily_use {
             is_protected: false,
             is_service: false,
             is_active: true,
+            is_deleted: false,
             locked_until: None,
             owned_guilds: 0,
             comments: 1,
@@ -1447,7 +1462,7 @@ mod in_daily_use {
         ContentItem {
             kind: ContentKind::Comment,
             id: id(1),
-            book_id: id(300),
+            book_id: Some(id(300)),
             book_title: "The Long Afternoon".into(),
             author_id: Some(id(401)),
             author_name: Some("alice".into()),
@@ -1464,14 +1479,14 @@ mod in_daily_use {
         let row = ContentRow {
             kind: ContentKind::Comment,
             id: id(1),
-            book_id: id(300),
+            book_id: Some(id(300)),
             book_title: "The Long Afternoon".into(),
             author_id: Some(id(401)),
             author_name: Some("alice".into()),
             rating: None,
             excerpt: text.chars().take(80).collect(),
             length: text.chars().count() as i64,
-            version: 1,
+            version: Some(1),
             created_at: at(1),
             updated_at: at(2),
         };
@@ -1627,11 +1642,11 @@ mod in_daily_use {
             id: 42,
             at: at(3),
             batch_id: Uuid::nil(),
-            actor_id: Some(id(999)),
+            actor_id: Some(id(999).to_string()),
             actor_name: "mod".into(),
             action: "comment.edit".into(),
             target_type: "comment".into(),
-            target_id: Some(id(700)),
+            target_id: Some(id(700).to_string()),
             target_label: "alice on «The Book»".into(),
             counts: serde_json::json!({"comments": 1}),
             reason: None,
@@ -1901,12 +1916,13 @@ mod in_daily_use {
             done: vec![Done {
                 id: id(500),
                 label: "alice: hello".into(),
-                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                counts: RowCounts::new().with("chat_messages", 1),
                 new_owner: None,
             }],
             failed: vec![],
-            counts: RowCounts::new().with(Table::ChatMessages, 1),
+            counts: RowCounts::new().with("chat_messages", 1),
             kept: RowCounts::new(),
+            soft_delete: false,
         };
         let requests = app.update(data(Response::Executed {
             seq,
@@ -2009,12 +2025,13 @@ mod in_daily_use {
             done: vec![Done {
                 id: id(501),
                 label: "deleted user: beep boop".into(),
-                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                counts: RowCounts::new().with("chat_messages", 1),
                 new_owner: None,
             }],
             failed: vec![],
-            counts: RowCounts::new().with(Table::ChatMessages, 1),
+            counts: RowCounts::new().with("chat_messages", 1),
             kept: RowCounts::new(),
+            soft_delete: false,
         };
         app.update(data(Response::Executed {
             seq,
@@ -2159,7 +2176,7 @@ mod in_daily_use {
             id: 43,
             at: at(3),
             batch_id: Uuid::nil(),
-            actor_id: Some(id(999)),
+            actor_id: Some(id(999).to_string()),
             actor_name: "admin".into(),
             action: "chat_session.delete.bulk".into(),
             target_type: "chat_session".into(),
@@ -2228,16 +2245,17 @@ mod in_daily_use {
             batch_id: Uuid::nil(),
             request: plans[0].request.clone(),
             done: vec![Done {
-                id: ids[0],
+                id: ids[0].clone(),
                 label: "session — alice".into(),
-                counts: RowCounts::new().with(Table::ChatMessages, 1),
+                counts: RowCounts::new().with("chat_messages", 1),
                 new_owner: None,
             }],
             failed: vec![refused],
             counts: RowCounts::new()
-                .with(Table::ChatSessions, 1)
-                .with(Table::ChatMessages, 1),
+                .with("chat_sessions", 1)
+                .with("chat_messages", 1),
             kept: RowCounts::new(),
+            soft_delete: false,
         };
         app.update(data(Response::Executed {
             seq,
@@ -2271,6 +2289,7 @@ mod in_daily_use {
         let requests = app.update(data(Response::Connected {
             backend: Backend::Sqlite,
             url: "sqlite:demo.db".into(),
+            ids: Default::default(),
         }));
         assert!(
             matches!(requests.as_slice(), [Request::SignIn { username, password }] if username == "admin" && password == "admin-demo"),

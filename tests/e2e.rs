@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{count, operator, session};
-use modcon::db::{Arg, Db, Role, auth};
+use modcon::db::{Arg, Db, Id, Role, auth};
 use uuid::Uuid;
 
 /// A tmux server of its own, with one window running modcon.
@@ -148,7 +148,12 @@ impl Drop for Tmux {
     }
 }
 
-async fn scene(db: &Db) -> Vec<Uuid> {
+/// A reference-schema id (uuid) bound as its column's type.
+fn uid(id: &Id) -> Arg {
+    Arg::Id(modcon::db::IdKind::Uuid, Some(id.clone()))
+}
+
+async fn scene(db: &Db) -> Vec<Id> {
     operator(db, "root", Role::Admin).await;
     auth::set_password(db, "root", "root-password", "test")
         .await
@@ -156,23 +161,23 @@ async fn scene(db: &Db) -> Vec<Uuid> {
     let owner = common::user(db, "alice").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(session(db, Some(owner), None, 4 + i, None).await);
+        ids.push(session(db, Some(owner.clone()), None, 4 + i, None).await);
     }
     ids
 }
 
-async fn comment_on_a_book(db: &Db) -> Uuid {
-    let book = Uuid::new_v4();
-    let comment = Uuid::new_v4();
+async fn comment_on_a_book(db: &Db) -> Id {
+    let book = Id::from(Uuid::new_v4());
+    let comment = Id::from(Uuid::new_v4());
     modcon::db::insert::Batch {
         books: vec![modcon::db::insert::NewBook {
-            id: book,
+            id: book.clone(),
             title: "The Book".into(),
             author: "A".into(),
         }],
         comments: vec![modcon::db::insert::NewContent {
-            id: comment,
-            book_id: book,
+            id: comment.clone(),
+            book_id: book.clone(),
             user_id: None,
             rating: None,
             content: "the original text".into(),
@@ -216,9 +221,9 @@ async fn an_admin_marks_three_sessions_deletes_them_and_quits_cleanly(db, url) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 2);
     let after = count(&db, "select count(*) from chat_messages", &[]).await;
-    let deleted_audit = count(&db, "select count(*) from audit_log where action = 'chat_session.delete' and actor_name = 'root'", &[]).await;
+    let deleted_audit = count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete' and actor_name = 'root'", &[]).await;
     assert_eq!(deleted_audit, 3);
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'chat_session.delete.bulk'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete.bulk'", &[]).await, 1);
     let summary = modcon::db::audit::list_audit(
         &db,
         &modcon::db::audit::AuditFilter { action: Some("chat_session.delete.bulk".into()), ..Default::default() },
@@ -252,7 +257,7 @@ async fn hostile_titles_neither_retitle_the_terminal_nor_move_the_cursor(db, url
     let ids = scene(&db).await;
     db.execute_statement(
         "update chat_sessions set title = $1 where id = $2",
-        &[Arg::Text("\u{1b}]0;PWNED-TITLE\u{7}\u{1b}[2J\u{1b}[10;10Hmoved".into()), Arg::Uuid(ids[4])],
+        &[Arg::Text("\u{1b}]0;PWNED-TITLE\u{7}\u{1b}[2J\u{1b}[10;10Hmoved".into()), uid(&ids[4])],
     ).await.unwrap();
     let tmux = Tmux::start(&url, &[], 120, 40);
     let title_before = tmux.format("#{pane_title}");
@@ -310,7 +315,7 @@ async fn an_inline_edit_keeps_line_breaks_and_is_audited_with_both_texts(db, url
     tmux.wait_for("saved the comment (now version 2)");
     assert_eq!(
         count(&db, "select count(*) from comments where id = $1 and version = 2 and content = $2",
-            &[Arg::Uuid(comment), Arg::Text("the original text\nan added line".into())]).await,
+            &[uid(&comment), Arg::Text("the original text\nan added line".into())]).await,
         1
     );
     let audit = modcon::db::audit::list_audit(&db, &modcon::db::audit::AuditFilter { action: Some("comment.edit".into()), ..Default::default() }, None, 5).await.unwrap();
@@ -325,7 +330,7 @@ async fn the_editor_moves_by_line_and_asks_before_discarding_an_edit(db, url) {
     let comment = comment_on_a_book(&db).await;
     db.execute_statement(
         "update comments set content = $1 where id = $2",
-        &[Arg::Text("first line\nsecond line".into()), Arg::Uuid(comment)],
+        &[Arg::Text("first line\nsecond line".into()), uid(&comment)],
     ).await.unwrap();
     let tmux = Tmux::start(&url, &[], 120, 40);
     sign_in(&tmux);
@@ -345,7 +350,7 @@ async fn the_editor_moves_by_line_and_asks_before_discarding_an_edit(db, url) {
     tmux.wait_for("saved the comment (now version 2)");
     assert_eq!(
         count(&db, "select count(*) from comments where id = $1 and content = $2",
-            &[Arg::Uuid(comment), Arg::Text("first lineX\nsecond line".into())]).await,
+            &[uid(&comment), Arg::Text("first lineX\nsecond line".into())]).await,
         1
     );
     tmux.keys(&["q"]);
@@ -386,10 +391,10 @@ async fn two_consoles_editing_one_comment_never_lose_an_edit(db, url) {
     second.keys(&["Tab", "Enter"]);
     second.wait_for("saved the comment (now version 3)");
     assert_eq!(
-        count(&db, "select count(*) from comments where id = $1 and version = 3 and content = 'the original text (second)'", &[Arg::Uuid(comment)]).await,
+        count(&db, "select count(*) from comments where id = $1 and version = 3 and content = 'the original text (second)'", &[uid(&comment)]).await,
         1
     );
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'comment.edit'", &[]).await, 2);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'comment.edit'", &[]).await, 2);
     for console in [&first, &second] {
         console.keys(&["q"]);
         console.assert_restored("0");
@@ -398,16 +403,16 @@ async fn two_consoles_editing_one_comment_never_lose_an_edit(db, url) {
 
 async fn a_guild_delete_needs_its_name_and_clears_its_cache_keys(db, url) {
     scene(&db).await;
-    let doomed = Uuid::new_v4();
-    let kept = Uuid::new_v4();
+    let doomed = Id::from(Uuid::new_v4());
+    let kept = Id::from(Uuid::new_v4());
     modcon::db::insert::Batch {
         guilds: vec![
-            modcon::db::insert::NewGuild { id: doomed, name: "Spam Ring".into(), owner_id: None, created_at: chrono::Utc::now() },
-            modcon::db::insert::NewGuild { id: kept, name: "Readers".into(), owner_id: None, created_at: chrono::Utc::now() - chrono::Duration::days(1) },
+            modcon::db::insert::NewGuild { id: doomed.clone(), name: "Spam Ring".into(), owner_id: None, created_at: chrono::Utc::now() },
+            modcon::db::insert::NewGuild { id: kept.clone(), name: "Readers".into(), owner_id: None, created_at: chrono::Utc::now() - chrono::Duration::days(1) },
         ],
         ..Default::default()
     }.insert(&db).await.unwrap();
-    session(&db, None, Some(doomed), 6, None).await;
+    session(&db, None, Some(doomed.clone()), 6, None).await;
     let redis = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
     let mut con = redis.get_multiplexed_async_connection().await.expect("Redis at 127.0.0.1:6379");
     for key in [format!("guild:{doomed}:a"), format!("guild:{doomed}:b"), format!("guild:{kept}:a")] {
@@ -458,10 +463,10 @@ async fn a_bulk_user_delete_reports_yourself_and_protected_and_deletes_the_rest(
     tmux.keys(&["Tab", "Tab", "Tab", "Tab", "y"]);
     let screen = tmux.wait_for("Outcome");
     assert!(screen.contains("deleted 1 user") && screen.contains("Refused (2)"), "{screen}");
-    assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(zed)]).await, 0);
-    assert_eq!(count(&db, "select count(*) from users where id = $1", &[Arg::Uuid(keeper)]).await, 1);
+    assert_eq!(count(&db, "select count(*) from users where id = $1", &[uid(&zed)]).await, 0);
+    assert_eq!(count(&db, "select count(*) from users where id = $1", &[uid(&keeper)]).await, 1);
     assert_eq!(count(&db, "select count(*) from users where username = 'root'", &[]).await, 1);
-    assert_eq!(count(&db, "select count(*) from audit_log where action = 'user.delete.bulk'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'user.delete.bulk'", &[]).await, 1);
     tmux.keys(&["Enter", "q"]);
     tmux.assert_restored("0");
 }
@@ -617,7 +622,9 @@ async fn the_console_survives_postgresql_going_away_and_works_again_when_it_retu
     let db = Db::connect(&pg.url(), modcon::db::Access::ReadWrite)
         .await
         .unwrap();
-    db.migrate().await.unwrap();
+    let map = modcon::db::SchemaMap::reference();
+    db.migrate(&map).await.unwrap();
+    let db = db.load_schema(&map).await.unwrap();
     scene(&db).await;
     let tmux = Tmux::start(&pg.url(), &[], 120, 40);
     sign_in(&tmux);
@@ -644,4 +651,69 @@ async fn the_console_survives_postgresql_going_away_and_works_again_when_it_retu
         4
     );
     db.close().await;
+}
+
+/// The console on a platform's own schema (the admin-API fixture: text ids, its own
+/// table and column names, a `corrections` table modcon does not know), driven in a
+/// real terminal: the plan counts the cascaded corrections, the delete removes exactly
+/// that, and the audit record has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_deletes_a_guild_on_a_mapped_platform_schema_with_what_its_foreign_keys_take() {
+    for backend in [modcon::db::Backend::Sqlite, modcon::db::Backend::Postgres] {
+        let test = common::TestDb::on(backend, common::Platform::AdminApi).await;
+        let db = &test.db;
+        scene(db).await;
+        let guild = Id::from("g-spam");
+        modcon::db::insert::Batch {
+            guilds: vec![modcon::db::insert::NewGuild {
+                id: guild.clone(),
+                name: "Spam Ring".into(),
+                owner_id: None,
+                created_at: chrono::Utc::now(),
+            }],
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        session(db, None, Some(guild.clone()), 3, None).await;
+        for n in 1..=2 {
+            let sql: &'static str = Box::leak(
+                format!("insert into corrections (correction_id, guild_id) values ({n}, 'g-spam')")
+                    .into_boxed_str(),
+            );
+            db.execute_statement(sql, &[]).await.unwrap();
+        }
+        let tmux = Tmux::start(
+            &test.url,
+            &["--config", "tests/fixtures/adminapi/map.toml"],
+            120,
+            40,
+        );
+        sign_in(&tmux);
+        tmux.keys(&["4"]);
+        tmux.wait_for("Spam Ring");
+        tmux.keys(&["d"]);
+        let screen = tmux.wait_for("Type Spam Ring to confirm");
+        assert!(screen.contains("2  corrections rows"), "{screen}");
+        assert!(screen.contains("3  chat messages"), "{screen}");
+        tmux.text("Spam Ring");
+        tmux.keys(&["Tab", "Tab", "Tab", "y"]);
+        tmux.wait_for("deleted 1 guild");
+        assert_eq!(count(db, "select count(*) from corrections", &[]).await, 0);
+        assert_eq!(count(db, "select count(*) from {@guilds}", &[]).await, 0);
+        assert_eq!(
+            count(
+                db,
+                "select count(*) from {#modcon_audit_log} where action = 'guild.delete' and target_id = 'g-spam'",
+                &[]
+            )
+            .await,
+            1
+        );
+        tmux.keys(&["Enter", "q"]);
+        tmux.assert_restored("0");
+        drop(tmux);
+        test.finish().await;
+    }
 }

@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::TestDb;
+use modcon::db::model::RowCounts;
 use modcon::db::{Backend, DataError, Db, Entity, Id, SchemaMap};
 
 fn fixture_sql(name: &str, backend: Backend) -> String {
@@ -79,14 +80,12 @@ async fn table_sizes(db: &Db) -> BTreeMap<String, i64> {
 }
 
 /// What disappeared between two snapshots, per table.
-fn removed(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
-    before
-        .iter()
-        .filter_map(|(t, n)| {
-            let gone = n - after.get(t).copied().unwrap_or(0);
-            (gone != 0).then(|| (t.clone(), gone))
-        })
-        .collect()
+fn removed(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> RowCounts {
+    let mut gone = RowCounts::new();
+    for (table, n) in before {
+        gone.add(table, n - after.get(table).copied().unwrap_or(0));
+    }
+    gone
 }
 
 async fn exec(db: &Db, sql: &'static str) {
@@ -214,7 +213,7 @@ on_both! {
             .delete_impact(&schema, Entity::Guilds, &[Id::from("g-1")])
             .await
             .unwrap();
-        let expected: BTreeMap<String, i64> = [
+        let expected: RowCounts = [
             ("guilds", 1),
             ("user_guilds", 2),
             ("guild_settings", 2),
@@ -225,10 +224,9 @@ on_both! {
             ("user_sessions", 1),
         ]
         .into_iter()
-        .map(|(t, n)| (t.to_string(), n))
-        .collect();
+        .fold(RowCounts::new(), |c, (t, n)| c.with(t, n));
         assert_eq!(impact.total, expected);
-        assert_eq!(impact.total_kept, BTreeMap::from([("admin_audit_log".to_string(), 1)]));
+        assert_eq!(impact.total_kept, RowCounts::new().with("admin_audit_log", 1));
         assert!(impact.blockers.is_empty());
 
         let before = table_sizes(db).await;
@@ -297,12 +295,12 @@ on_both! {
             .delete_impact(&schema, Entity::Users, &[Id::Int(10)])
             .await
             .unwrap();
-        assert_eq!(impact.total.get("chat_feedback"), Some(&2));
-        assert_eq!(impact.total.get("chat_messages"), Some(&2));
+        assert_eq!(impact.total.get("chat_feedback"), 2);
+        assert_eq!(impact.total.get("chat_messages"), 2);
         // Message 3 (user 10's, in someone else's session) stays without its author; so
         // does user 12's deleted_by.
-        assert_eq!(impact.total_kept.get("chat_messages"), Some(&1));
-        assert_eq!(impact.total_kept.get("users"), Some(&1));
+        assert_eq!(impact.total_kept.get("chat_messages"), 1);
+        assert_eq!(impact.total_kept.get("users"), 1);
 
         let before = table_sizes(db).await;
         exec(db, "delete from users where id = 10").await;
@@ -322,26 +320,29 @@ mod reference {
         assert_eq!(schema.id_kind(Entity::Users), expected_users);
         let owner = common::user(db, "owner").await;
         let other = common::user(db, "other").await;
-        common::session(db, Some(owner), None, 7, None).await;
-        common::session(db, Some(other), None, 3, Some(owner)).await;
+        common::session(db, Some(owner.clone()), None, 7, None).await;
+        common::session(db, Some(other), None, 3, Some(owner.clone())).await;
         let impact = db
-            .delete_impact(&schema, Entity::Users, &[Id::from(owner)])
+            .delete_impact(&schema, Entity::Users, std::slice::from_ref(&owner))
             .await
             .unwrap();
-        assert_eq!(impact.total.get("chat_messages"), Some(&7));
+        assert_eq!(impact.total.get("chat_messages"), 7);
         // The owner's two messages in the other session stay, without their author.
-        assert_eq!(impact.total_kept.get("chat_messages"), Some(&2));
+        assert_eq!(impact.total_kept.get("chat_messages"), 2);
         let before = table_sizes(db).await;
-        db.execute_statement("delete from users where id = $1", &[owner.into()])
-            .await
-            .unwrap();
+        db.execute_statement(
+            "delete from {@users} as u where {u.id} = ?",
+            &[modcon::db::Arg::Id(modcon::db::IdKind::Uuid, Some(owner))],
+        )
+        .await
+        .unwrap();
         assert_eq!(removed(&before, &table_sizes(db).await), impact.total);
         test.finish().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_reference_schema_needs_no_map_and_its_plans_match_real_deletes_on_sqlite() {
-        body(TestDb::sqlite().await, modcon::db::IdKind::Text).await;
+        body(TestDb::sqlite().await, modcon::db::IdKind::Uuid).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,7 +352,7 @@ mod reference {
 }
 
 /// The real binary: `schema check` prints one line per problem on stderr and exits 2;
-/// `schema show` and `init` print to stdout; the console refuses a mapped schema.
+/// `schema show` and `init` print to stdout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_commands_run_from_the_shell_with_their_exit_codes() {
     let test = fixture("fastapi", Backend::Sqlite).await;
@@ -390,9 +391,90 @@ async fn the_schema_commands_run_from_the_shell_with_their_exit_codes() {
         stdout.contains("← invoices(user_id) on delete restrict   (not in the map)"),
         "{stdout}"
     );
-    let console = run("tests/fixtures/fastapi/map.toml", &[]);
-    assert_eq!(console.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&console.stderr).contains("do not act on a mapped schema yet"));
     let _ = std::fs::remove_dir_all(&data_dir);
     test.finish().await;
+}
+
+/// The moderation commands on a mapped platform schema, from the shell: ids are the
+/// platform's integers (a malformed one is named, nothing happens), and the JSON of the
+/// bulk-user-delete design note carries them as numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_delete_from_the_shell_takes_the_platforms_integer_ids() {
+    use modcon::db::insert::Batch;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let test = common::TestDb::on(backend, common::Platform::FastApi).await;
+        let db = &test.db;
+        let mut admin = common::new_user(db, "root", modcon::db::Role::Admin);
+        admin.id = Id::Int(5);
+        let mut users = vec![admin];
+        for n in [10, 11, 12] {
+            let mut user = common::new_user(db, &format!("user{n}"), modcon::db::Role::User);
+            user.id = Id::Int(n);
+            users.push(user);
+        }
+        Batch {
+            users,
+            ..Batch::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        modcon::db::auth::set_password(db, "root", "s3cret-pass", "test")
+            .await
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("modcon-fx-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw = dir.join("pw");
+        std::fs::write(&pw, "s3cret-pass\n").unwrap();
+        let run = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_modcon"))
+                .env("MODCON_DATA_DIR", &dir)
+                .env_remove("DATABASE_URL")
+                .args([
+                    "--config",
+                    "tests/fixtures/fastapi/map.toml",
+                    "--database-url",
+                    &test.url,
+                ])
+                .args(args)
+                .args(["--user", "root", "--password-file", pw.to_str().unwrap()])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run modcon")
+        };
+        let bad = run(&["users", "delete", "10", "ten"]);
+        assert_eq!(bad.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            stderr.contains("'ten'") && stderr.contains("an integer"),
+            "{stderr}"
+        );
+        let done = run(&["users", "delete", "5", "10", "11", "--json"]);
+        assert_eq!(
+            done.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+        assert_eq!(json["deleted_count"], 2);
+        assert_eq!(json["deleted_users"][0]["user_id"], 10);
+        assert_eq!(json["deleted_users"][1]["user_id"], 11);
+        assert_eq!(json["failed_users"][0]["user_id"], 5);
+        assert_eq!(
+            json["failed_users"][0]["reason"],
+            "Cannot delete currently logged in user"
+        );
+        assert_eq!(json["soft_delete"], true);
+        // Soft-deleted: the rows stay, marked, by the operator.
+        let marked = common::count(
+            db,
+            "select count(*) from {@users} u where u.deleted_at is not null and u.deleted_by = 5",
+            &[],
+        )
+        .await;
+        assert_eq!(marked, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+        test.finish().await;
+    }
 }

@@ -6,23 +6,23 @@ mod output;
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use uuid::Uuid;
-
-use crate::app::{self, Failure};
-use crate::cache::{CacheOutcome, Owner};
+use crate::batch::{self, Group, Run};
 use crate::cli::{
     AuditListArgs, ChatsCommand, Cli, Command, ContentChoice, ContentCommand, DeleteArgs, EditArgs,
     GuildsCommand, MessagesCommand, OperatorArgs, OrphansArgs, UsersCommand,
 };
 use crate::config::Config;
+use crate::connect::{self, Failure};
 use crate::db::audit::{AuditFilter, list_audit};
 use crate::db::auth::{self, SignInError};
 use crate::db::comments::{self, ContentEdit, ContentKind, EditOutcome};
-use crate::db::ids::{MAX_TARGETS, Reason, TargetIds, parse_ids};
+use crate::db::ids::{MAX_TARGETS, Reason, parse_ids};
 use crate::db::lists::{self, ChatSessionFilter};
-use crate::db::plan::{self, ContentPolicy, Operation, Outcome, Plan, Request};
-use crate::db::{Access, Actor, DataError, Db};
+use crate::db::plan::{ContentPolicy, OpKind, Plan};
+use crate::db::{Access, Actor, DataError, Db, Id};
 use crate::exit::Exit;
 
 pub use output::safe_json;
@@ -31,27 +31,55 @@ pub use output::safe_json;
 pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result<Exit, Failure>> {
     let result = match command {
         Command::Chats(ChatsCommand::Delete(args)) => {
-            delete(cli, config, args, Kind::ChatSessions, ContentPolicy::Keep).await
+            delete(
+                cli,
+                config,
+                args,
+                OpKind::DeleteChatSessions,
+                ContentPolicy::Keep,
+            )
+            .await
         }
         Command::Chats(ChatsCommand::Orphans(args)) => orphans(cli, config, args).await,
         Command::Chats(ChatsCommand::Messages(MessagesCommand::Delete(args))) => {
-            delete(cli, config, args, Kind::ChatMessages, ContentPolicy::Keep).await
+            delete(
+                cli,
+                config,
+                args,
+                OpKind::DeleteChatMessages,
+                ContentPolicy::Keep,
+            )
+            .await
         }
         Command::Messages(MessagesCommand::Delete(args)) => {
             delete(
                 cli,
                 config,
                 args,
-                Kind::PrivateMessages,
+                OpKind::DeletePrivateMessages,
                 ContentPolicy::Keep,
             )
             .await
         }
         Command::Comments(ContentCommand::Delete(args)) => {
-            delete(cli, config, args, Kind::Comments, ContentPolicy::Keep).await
+            delete(
+                cli,
+                config,
+                args,
+                OpKind::DeleteComments,
+                ContentPolicy::Keep,
+            )
+            .await
         }
         Command::Reviews(ContentCommand::Delete(args)) => {
-            delete(cli, config, args, Kind::Reviews, ContentPolicy::Keep).await
+            delete(
+                cli,
+                config,
+                args,
+                OpKind::DeleteReviews,
+                ContentPolicy::Keep,
+            )
+            .await
         }
         Command::Comments(ContentCommand::Edit(args)) => {
             edit(cli, config, args, ContentKind::Comment).await
@@ -60,14 +88,14 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result
             edit(cli, config, args, ContentKind::Review).await
         }
         Command::Guilds(GuildsCommand::Delete(args)) => {
-            delete(cli, config, args, Kind::Guilds, ContentPolicy::Keep).await
+            delete(cli, config, args, OpKind::DeleteGuilds, ContentPolicy::Keep).await
         }
         Command::Users(UsersCommand::Delete(args)) => {
             let policy = match args.content {
                 ContentChoice::Keep => ContentPolicy::Keep,
                 ContentChoice::Delete => ContentPolicy::Delete,
             };
-            delete(cli, config, &args.delete, Kind::Users, policy).await
+            delete(cli, config, &args.delete, OpKind::DeleteUsers, policy).await
         }
         Command::Audit(crate::cli::AuditCommand::List(args)) => audit(cli, config, args).await,
         Command::Migrate | Command::Seed(_) | Command::Passwd(_) | Command::Schema(_) => {
@@ -75,49 +103,6 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result
         }
     };
     Some(result)
-}
-
-/// What a delete command acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    ChatSessions,
-    ChatMessages,
-    PrivateMessages,
-    Comments,
-    Reviews,
-    Guilds,
-    Users,
-    OrphanRepair,
-}
-
-impl Kind {
-    fn operation(self, ids: TargetIds, policy: ContentPolicy) -> Operation {
-        match self {
-            Kind::ChatSessions => Operation::DeleteChatSessions { ids },
-            Kind::ChatMessages => Operation::DeleteChatMessages { ids },
-            Kind::PrivateMessages => Operation::DeletePrivateMessages { ids },
-            Kind::Comments => Operation::DeleteComments { ids },
-            Kind::Reviews => Operation::DeleteReviews { ids },
-            Kind::Guilds => Operation::DeleteGuilds { ids },
-            Kind::Users => Operation::DeleteUsers {
-                ids,
-                content: policy,
-            },
-            Kind::OrphanRepair => Operation::RepairOrphanSessions { ids },
-        }
-    }
-
-    pub(crate) fn noun(self) -> &'static str {
-        match self {
-            Kind::ChatSessions | Kind::OrphanRepair => "chat session",
-            Kind::ChatMessages => "chat message",
-            Kind::PrivateMessages => "message",
-            Kind::Comments => "comment",
-            Kind::Reviews => "review",
-            Kind::Guilds => "guild",
-            Kind::Users => "user",
-        }
-    }
 }
 
 fn usage(message: impl Into<String>) -> Failure {
@@ -179,7 +164,7 @@ async fn sign_in(
     if password.is_empty() {
         return Err(usage("empty password"));
     }
-    let (db, _) = app::open(cli, config).await?;
+    let (db, _) = connect::open(cli, config).await?;
     let actor = auth::sign_in(&db, &username, &password)
         .await
         .map_err(sign_in_failure)?;
@@ -192,9 +177,9 @@ async fn sign_in(
     Ok((db, actor))
 }
 
-/// The ids to act on, all validated before anything happens; and whether they came
-/// from stdin.
-fn gather_ids(args: &DeleteArgs) -> Result<(Vec<Uuid>, bool), Failure> {
+/// The ids to act on as typed, checked for count before anything happens; and whether
+/// they came from stdin.
+fn gather_id_texts(args: &DeleteArgs) -> Result<(Vec<String>, bool), Failure> {
     let from_stdin = args.ids.is_empty() || args.ids == ["-"];
     let texts: Vec<String> = if from_stdin {
         if std::io::stdin().is_terminal() {
@@ -212,146 +197,194 @@ fn gather_ids(args: &DeleteArgs) -> Result<(Vec<Uuid>, bool), Failure> {
     } else {
         args.ids.clone()
     };
-    let ids = parse_ids(&texts)?;
-    if ids.is_empty() {
+    if texts.is_empty() {
         return Err(usage("no ids given (as arguments or on stdin)"));
     }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
-        return Err(usage(format!("id {dup} is given twice")));
-    }
-    if !from_stdin && ids.len() > MAX_TARGETS && !args.batches {
+    if !from_stdin && texts.len() > MAX_TARGETS && !args.batches {
         return Err(usage(format!(
             "{} ids given; one request takes at most {MAX_TARGETS} — pass --batches to run \
              them in batches of {MAX_TARGETS}, or pipe them on stdin",
-            ids.len()
+            texts.len()
         )));
     }
-    Ok((ids, from_stdin))
+    Ok((texts, from_stdin))
+}
+
+/// Parses ids as the platform's column type for `kind` (read from the live catalog),
+/// every malformed one named, duplicates refused.
+fn parse_targets(db: &Db, kind: OpKind, texts: &[String]) -> Result<Vec<Id>, Failure> {
+    let schema = db.schema()?;
+    if !schema.is_enabled(kind.entity()) {
+        return Err(usage(format!(
+            "this platform has no {} (disabled in the schema map)",
+            kind.nouns().1
+        )));
+    }
+    let ids = parse_ids(texts, schema.id_kind(kind.entity()))?;
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    if let Some(dup) = ids.iter().find(|id| !seen.insert((*id).clone())) {
+        return Err(usage(format!(
+            "id {} is given twice",
+            crate::sanitize::clean_line(&dup.to_string())
+        )));
+    }
+    Ok(ids)
+}
+
+/// The reason given, which `[confirm] require_reason` makes mandatory.
+fn reason_of(config: &Config, text: Option<&str>) -> Result<Option<Reason>, Failure> {
+    let reason = Reason::new(text)?;
+    if reason.is_none() && config.confirm.require_reason {
+        return Err(usage(
+            "a reason is required for every change here ([confirm] require_reason): pass \
+             --reason TEXT",
+        ));
+    }
+    Ok(reason)
+}
+
+/// Set on Ctrl-C: the run stops after the batch in flight.
+fn stop_on_interrupt() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("modcon: stopping after the batch in flight (Ctrl-C)");
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    stop
 }
 
 async fn delete(
     cli: &Cli,
     config: &Config,
     args: &DeleteArgs,
-    kind: Kind,
+    kind: OpKind,
     policy: ContentPolicy,
 ) -> Result<Exit, Failure> {
-    let (ids, from_stdin) = gather_ids(args)?;
-    let reason = Reason::new(args.reason.as_deref())?;
+    let (texts, from_stdin) = gather_id_texts(args)?;
+    let reason = reason_of(config, args.reason.as_deref())?;
     let (db, actor) = sign_in(cli, config, &args.operator, from_stdin).await?;
-    let single = ids.len() == 1 && !from_stdin;
-    let result = act_in_batches(&db, &actor, kind, policy, &ids, reason, args.plan).await;
-    db.close().await;
-    let cache = match kind {
-        Kind::Guilds | Kind::Users if !args.plan => {
-            let owner = if kind == Kind::Guilds {
-                Owner::Guild
-            } else {
-                Owner::User
-            };
-            let done: Vec<Uuid> = result
-                .outcomes
-                .iter()
-                .flat_map(|o| o.done.iter().map(|d| d.id))
-                .collect();
-            let outcome = crate::cache::invalidate(&config.cache, owner, &done).await;
-            if let CacheOutcome::NotCleared { .. } = &outcome {
-                eprintln!(
-                    "modcon: the delete is committed, but the {}",
-                    crate::sanitize::clean_line(&outcome.to_string())
-                );
-            }
-            Some(outcome)
+    let ids = match parse_targets(&db, kind, &texts) {
+        Ok(ids) => ids,
+        Err(failure) => {
+            db.close().await;
+            return Err(failure);
         }
-        _ => None,
     };
-    report(kind, single, args.output.json, result, cache)
+    let single = ids.len() == 1 && !from_stdin;
+    let group = Group {
+        kind,
+        ids,
+        content: policy,
+    };
+    let result = act_in_batches(cli, config, &db, &actor, group, reason, args.plan).await;
+    let schema = db.schema().cloned();
+    db.close().await;
+    report(&schema?, kind, single, args.output.json, result)
 }
 
-/// The plans or outcomes of the batches done, and the error that stopped the rest.
-pub(crate) struct BatchResults {
-    pub plans: Vec<Plan>,
-    pub outcomes: Vec<Outcome>,
-    pub error: Option<DataError>,
-}
-
+/// Plans only (`--plan`), or plans and executes batch by batch through the batch
+/// service; Ctrl-C stops between batches.
 async fn act_in_batches(
+    cli: &Cli,
+    config: &Config,
     db: &Db,
     actor: &Actor,
-    kind: Kind,
-    policy: ContentPolicy,
-    ids: &[Uuid],
+    group: Group,
     reason: Option<Reason>,
     plan_only: bool,
-) -> BatchResults {
-    let mut results = BatchResults {
-        plans: Vec::new(),
-        outcomes: Vec::new(),
-        error: None,
-    };
-    let batches = ids.len().div_ceil(MAX_TARGETS);
-    for (i, chunk) in ids.chunks(MAX_TARGETS).enumerate() {
-        let request = match TargetIds::new(chunk.to_vec()) {
-            Ok(targets) => Request::new(kind.operation(targets, policy), reason.clone()),
-            Err(e) => {
-                results.error = Some(e);
-                break;
-            }
-        };
-        let step = if plan_only {
-            plan::plan(db, actor, request)
-                .await
-                .map(|p| results.plans.push(p))
-        } else {
-            plan::run(db, actor, request)
-                .await
-                .map(|o| results.outcomes.push(o))
-        };
-        if let Err(e) = step {
-            results.error = Some(e);
-            break;
-        }
-        if batches > 1 {
-            eprintln!("batch {} of {batches} done", i + 1);
-        }
+) -> Acted {
+    let _ = cli;
+    if plan_only {
+        return Acted::Planned(batch::plan_batches(db, actor, &[group], reason).await);
     }
-    results
+    let stop = stop_on_interrupt();
+    let run = batch::run_batches(
+        db,
+        actor,
+        &config.cache,
+        &[group],
+        reason,
+        &stop,
+        |done, total| {
+            if total > 1 {
+                eprintln!("batch {done} of {total} done");
+            }
+        },
+    )
+    .await;
+    if let Some(cache @ crate::cache::CacheOutcome::NotCleared { .. }) = &run.cache {
+        eprintln!(
+            "modcon: the delete is committed, but the {}",
+            crate::sanitize::clean_line(&cache.to_string())
+        );
+    }
+    Acted::Ran(run)
+}
+
+/// What a delete command did.
+enum Acted {
+    Planned(Result<Vec<Plan>, DataError>),
+    Ran(Run),
 }
 
 fn report(
-    kind: Kind,
+    schema: &crate::db::Schema,
+    kind: OpKind,
     single: bool,
     json: bool,
-    results: BatchResults,
-    cache: Option<CacheOutcome>,
+    acted: Acted,
 ) -> Result<Exit, Failure> {
-    let done_something = !results.plans.is_empty() || !results.outcomes.is_empty();
-    if let Some(error) = &results.error {
-        if let DataError::PlanChanged(fresh) = error {
-            output::print_plans(kind, json, std::slice::from_ref(fresh.as_ref()));
-        } else if done_something {
-            eprintln!(
-                "modcon: stopped after the batches below: {}",
-                crate::sanitize::clean_line(&error.to_string())
-            );
+    match acted {
+        Acted::Planned(plans) => {
+            let plans = plans?;
+            output::print_plans(schema, kind, json, &plans);
+            Ok(Exit::Done)
+        }
+        Acted::Ran(run) => {
+            if let Some(DataError::PlanChanged(_)) = &run.error
+                && run.outcomes.is_empty()
+            {
+                // Nothing ran: the fresh plan is what the operator needs to see.
+                output::print_plans(schema, kind, json, &run.not_run[..1.min(run.not_run.len())]);
+                return Err(Failure::from(DataError::PlanChanged(Box::new(
+                    run.not_run
+                        .first()
+                        .cloned()
+                        .ok_or(DataError::Internal("no plan"))?,
+                ))));
+            }
+            if run.outcomes.is_empty()
+                && let Some(error) = run.error
+            {
+                return Err(error.into());
+            }
+            output::print_outcomes(schema, kind, single, json, &run);
+            if let Some(error) = &run.error {
+                eprintln!(
+                    "modcon: partly done — stopped after the batches above: {}",
+                    crate::sanitize::clean_line(&error.to_string())
+                );
+            } else if run.stopped {
+                eprintln!("modcon: partly done — stopped on request after the batches above");
+            }
+            Ok(if run.is_complete() {
+                Exit::Done
+            } else {
+                Exit::Partial
+            })
         }
     }
-    if !results.plans.is_empty() {
-        output::print_plans(kind, json, &results.plans);
-    }
-    if !results.outcomes.is_empty() {
-        output::print_outcomes(kind, single, json, &results.outcomes, cache.as_ref());
-    }
-    if let Some(error) = results.error {
-        return Err(error.into());
-    }
-    let complete = results.outcomes.iter().all(Outcome::is_complete);
-    Ok(if complete { Exit::Done } else { Exit::Partial })
 }
 
 async fn orphans(cli: &Cli, config: &Config, args: &OrphansArgs) -> Result<Exit, Failure> {
-    let reason = Reason::new(args.reason.as_deref())?;
+    let reason = if args.repair {
+        reason_of(config, args.reason.as_deref())?
+    } else {
+        Reason::new(args.reason.as_deref())?
+    };
     let (db, actor) = sign_in(cli, config, &args.operator, false).await?;
     let filter = ChatSessionFilter {
         orphans_only: true,
@@ -373,25 +406,18 @@ async fn orphans(cli: &Cli, config: &Config, args: &OrphansArgs) -> Result<Exit,
         output::print_orphans(&rows, args.json, args.ids_only);
         return Ok(Exit::Done);
     }
+    let kind = OpKind::RepairOrphanSessions;
+    let schema = db.schema().cloned();
     if rows.is_empty() {
         db.close().await;
         eprintln!("no orphaned chat sessions");
-        output::print_outcomes(Kind::OrphanRepair, false, args.json, &[], None);
+        output::print_outcomes(&schema?, kind, false, args.json, &Run::default());
         return Ok(Exit::Done);
     }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let results = act_in_batches(
-        &db,
-        &actor,
-        Kind::OrphanRepair,
-        ContentPolicy::Keep,
-        &ids,
-        reason,
-        args.plan,
-    )
-    .await;
+    let group = Group::new(kind, rows.iter().map(|r| r.id.clone()).collect());
+    let acted = act_in_batches(cli, config, &db, &actor, group, reason, args.plan).await;
     db.close().await;
-    report(Kind::OrphanRepair, false, args.json, results, None)
+    report(&schema?, kind, false, args.json, acted)
 }
 
 async fn edit(
@@ -400,10 +426,6 @@ async fn edit(
     args: &EditArgs,
     kind: ContentKind,
 ) -> Result<Exit, Failure> {
-    let id = parse_ids(std::slice::from_ref(&args.id))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| usage("no id given"))?;
     let text_from_stdin = args.text_file.as_deref() == Some(Path::new("-"));
     let text = match (&args.text, &args.text_file) {
         (Some(text), _) => text.clone(),
@@ -418,21 +440,42 @@ async fn edit(
             .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?,
         (None, None) => return Err(usage("give the new text with --text or --text-file")),
     };
-    let reason = Reason::new(args.reason.as_deref())?;
+    if text.contains('\0') {
+        return Err(usage(
+            "the text holds a NUL character, which a comment cannot store",
+        ));
+    }
+    let reason = reason_of(config, args.reason.as_deref())?;
     let (db, actor) = sign_in(cli, config, &args.operator, text_from_stdin).await?;
+    let id = {
+        let schema = db.schema()?;
+        let kind_of_id = schema.id_kind(kind.entity());
+        match parse_ids(std::slice::from_ref(&args.id), kind_of_id) {
+            Ok(ids) => ids.into_iter().next().ok_or_else(|| usage("no id given"))?,
+            Err(e) => {
+                db.close().await;
+                return Err(e.into());
+            }
+        }
+    };
     let expected_version = match args.if_version {
         Some(v) => v,
-        None => match comments::content_item(&db, kind, id).await? {
+        None => match comments::content_item(&db, kind, &id).await? {
             Some(item) => item.version,
             None => {
                 db.close().await;
-                return Err(DataError::NotFound(format!("{} {id}", kind.as_str())).into());
+                return Err(DataError::NotFound(format!(
+                    "{} {}",
+                    kind.as_str(),
+                    crate::sanitize::clean_line(&id.to_string())
+                ))
+                .into());
             }
         },
     };
     let edit = ContentEdit {
         kind,
-        id,
+        id: id.clone(),
         expected_version,
         text,
         rating: args.rating,
@@ -441,7 +484,7 @@ async fn edit(
     let outcome = comments::edit(&db, &actor, &edit).await;
     db.close().await;
     let outcome = outcome?;
-    output::print_edit(kind, id, args.output.json, &outcome);
+    output::print_edit(kind, &id, args.output.json, &outcome);
     Ok(match outcome {
         EditOutcome::Saved { .. } | EditOutcome::Unchanged { .. } => Exit::Done,
         EditOutcome::Conflict { .. } | EditOutcome::Gone { .. } => Exit::PlanChanged,
@@ -457,7 +500,14 @@ async fn audit(cli: &Cli, config: &Config, args: &AuditListArgs) -> Result<Exit,
         target: args.target.clone(),
         batch_id: None,
     };
-    let page = list_audit(&db, &filter, args.before, args.limit.clamp(1, 10_000)).await;
+    let page = if args.limit == 0 {
+        Ok(crate::db::lists::Page {
+            rows: Vec::new(),
+            next: None,
+        })
+    } else {
+        list_audit(&db, &filter, args.before, args.limit.min(10_000)).await
+    };
     db.close().await;
     output::print_audit(&page?, args.output.json);
     Ok(Exit::Done)

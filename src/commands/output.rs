@@ -5,13 +5,19 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Kind;
+use crate::batch::Run;
 use crate::cache::CacheOutcome;
 use crate::db::audit::AuditEntry;
 use crate::db::comments::{ContentKind, EditOutcome};
 use crate::db::lists::{ChatSessionRow, Page};
-use crate::db::plan::{FailReason, Outcome, Plan, RowCounts, Table};
+use crate::db::plan::{FailReason, OpKind, Outcome, Plan, RowCounts};
+use crate::db::{Entity, Id, Schema};
 use crate::sanitize::{clean_line, clean_lines, fit};
+
+/// An id from the database, safe to print (a text id is written by strangers too).
+fn show_id(id: &Id) -> String {
+    clean_line(&id.to_string())
+}
 
 /// JSON with every character outside printable ASCII escaped (`\u001b`, `\u202e`…), so
 /// printing it on a terminal can neither run an escape sequence nor reorder text.
@@ -35,13 +41,17 @@ fn print_json(value: &impl Serialize) {
     println!("{}", safe_json(value));
 }
 
-fn counts_text(counts: &RowCounts) -> String {
+/// "chat messages 12, chat sessions 1", messages first, in the platform's own words
+/// for tables modcon does not know.
+fn counts_text(schema: &Schema, counts: &RowCounts) -> String {
     if counts.is_empty() {
         return "nothing".into();
     }
-    counts
+    let mut items: Vec<(&str, i64)> = counts.iter().collect();
+    items.sort_by_key(|(table, _)| schema.display_rank(table));
+    items
         .iter()
-        .map(|(table, n)| format!("{} {n}", table.noun()))
+        .map(|(table, n)| format!("{} {n}", clean_line(&schema.count_noun(table, 2))))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -69,7 +79,7 @@ fn user_reason(reason: &FailReason) -> String {
     }
 }
 
-pub(crate) fn print_plans(kind: Kind, json: bool, plans: &[Plan]) {
+pub(crate) fn print_plans(schema: &Schema, kind: OpKind, json: bool, plans: &[Plan]) {
     let counts = sum(plans.iter().map(|p| &p.counts));
     let kept = sum(plans.iter().map(|p| &p.kept));
     let targets: Vec<_> = plans.iter().flat_map(|p| &p.targets).collect();
@@ -82,6 +92,7 @@ pub(crate) fn print_plans(kind: Kind, json: bool, plans: &[Plan]) {
             "refused_count": refused.len(),
             "counts": counts,
             "kept": kept,
+            "soft_delete": plans.iter().any(|p| p.soft_delete),
             "targets": targets,
             "refused": refused.iter().map(|r| json!({
                 "id": r.id,
@@ -91,16 +102,11 @@ pub(crate) fn print_plans(kind: Kind, json: bool, plans: &[Plan]) {
         }));
         return;
     }
-    let verb = if kind == Kind::OrphanRepair {
-        "repair"
-    } else {
-        "delete"
-    };
+    let verb = kind.spec().verb;
     println!(
-        "plan (nothing changed): {verb} {} of {} {}s",
+        "plan (nothing changed): {verb} {} of {}",
         targets.len(),
-        targets.len() + refused.len(),
-        kind.noun()
+        kind.count(targets.len() + refused.len()),
     );
     for t in &targets {
         let owner = t
@@ -110,67 +116,74 @@ pub(crate) fn print_plans(kind: Kind, json: bool, plans: &[Plan]) {
             .unwrap_or_default();
         println!(
             "  {verb:<8} {}  {}  {}{owner}",
-            t.id,
+            show_id(&t.id),
             fit(&t.label, 50),
-            counts_text(&t.counts)
+            counts_text(schema, &t.counts)
         );
     }
     for r in &refused {
         println!(
             "  refused  {}  {}  {}",
-            r.id,
+            show_id(&r.id),
             fit(r.label.as_deref().unwrap_or(""), 30),
-            r.reason
+            clean_line(&r.reason.to_string())
         );
     }
-    let what = if kind == Kind::OrphanRepair {
+    let what = if kind.is_repair() {
         "rows that would change"
+    } else if plans.iter().any(|p| p.soft_delete) {
+        "rows that would go (users are marked deleted, not removed)"
     } else {
         "rows that would go"
     };
-    println!("{what}: {}", counts_text(&counts));
+    println!("{what}: {}", counts_text(schema, &counts));
     if !kept.is_empty() {
         println!(
-            "kept, with \"deleted user\" as author: {}",
-            counts_text(&kept)
+            "kept, unlinked from what goes: {}",
+            counts_text(schema, &kept)
         );
     }
 }
 
-pub(crate) fn print_outcomes(
-    kind: Kind,
-    single: bool,
-    json: bool,
-    outcomes: &[Outcome],
-    cache: Option<&CacheOutcome>,
-) {
+/// The outcome of a run: its committed batches and, where it stopped early, the ids
+/// that never ran and why — one JSON document with `--json`.
+pub(crate) fn print_outcomes(schema: &Schema, kind: OpKind, single: bool, json: bool, run: &Run) {
+    let outcomes: &[Outcome] = &run.outcomes;
+    let cache = run.cache.as_ref();
+    let messages_table = schema.table_name(Entity::ChatMessages).to_string();
+    let never_ran = run.never_ran_ids();
+    let stopped = match (&run.error, run.stopped) {
+        (Some(error), _) => Some(error.to_string()),
+        (None, true) => Some("stopped on request".to_string()),
+        (None, false) => None,
+    };
     let done: Vec<_> = outcomes.iter().flat_map(|o| &o.done).collect();
     let failed: Vec<_> = outcomes.iter().flat_map(|o| &o.failed).collect();
     let counts = sum(outcomes.iter().map(|o| &o.counts));
     let kept = sum(outcomes.iter().map(|o| &o.kept));
     let batch_ids: Vec<_> = outcomes.iter().map(|o| o.batch_id).collect();
-    let success = failed.is_empty();
+    let success = failed.is_empty() && never_ran.is_empty() && stopped.is_none();
     if json {
         let value = match kind {
-            Kind::ChatSessions if single => match done.first() {
+            OpKind::DeleteChatSessions if single && never_ran.is_empty() => match done.first() {
                 Some(d) => json!({
                     "success": true,
                     "deleted_session_id": d.id,
-                    "deleted_messages_count": d.counts.get(Table::ChatMessages),
+                    "deleted_messages_count": d.counts.get(&messages_table),
                 }),
                 None => json!({ "success": false, "detail": "Session not found" }),
             },
-            Kind::ChatSessions => json!({
+            OpKind::DeleteChatSessions => json!({
                 "success": success,
                 "deleted_count": done.len(),
-                "failed_ids": failed.iter().map(|f| f.id).collect::<Vec<_>>(),
-                "total_messages_deleted": counts.get(Table::ChatMessages),
+                "failed_ids": failed.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
+                "total_messages_deleted": counts.get(&messages_table),
                 "failures": failed.iter().map(|f| json!({
                     "id": f.id, "reason": f.reason.to_string(),
                 })).collect::<Vec<_>>(),
                 "batch_ids": batch_ids,
             }),
-            Kind::Users => {
+            OpKind::DeleteUsers => {
                 let total = done.len() + failed.len();
                 let message = if done.is_empty() {
                     "No users were deleted".to_string()
@@ -204,13 +217,13 @@ pub(crate) fn print_outcomes(
                     "batch_ids": batch_ids,
                 })
             }
-            Kind::OrphanRepair => json!({
+            OpKind::RepairOrphanSessions => json!({
                 "success": success,
                 "repaired_count": done.len(),
                 "failed_count": failed.len(),
                 "repaired": done.iter().map(|d| json!({
                     "id": d.id,
-                    "new_owner_id": d.new_owner.as_ref().map(|(id, _)| *id),
+                    "new_owner_id": d.new_owner.as_ref().map(|(id, _)| id.clone()),
                     "new_owner": d.new_owner.as_ref().map(|(_, name)| name.clone()),
                 })).collect::<Vec<_>>(),
                 "failed": failed.iter().map(|f| json!({
@@ -233,31 +246,43 @@ pub(crate) fn print_outcomes(
             }),
         };
         let mut value = value;
-        if let (Some(cache), Some(map)) = (cache, value.as_object_mut()) {
-            map.insert(
-                "cache".into(),
-                serde_json::to_value(cache).unwrap_or(Value::Null),
-            );
+        if let Some(map) = value.as_object_mut() {
+            if let Some(cache) = cache {
+                map.insert(
+                    "cache".into(),
+                    serde_json::to_value(cache).unwrap_or(Value::Null),
+                );
+            }
+            if let Some(why) = &stopped {
+                map.insert("partly_done".into(), Value::Bool(!outcomes.is_empty()));
+                map.insert("stopped_because".into(), Value::String(why.clone()));
+                map.insert(
+                    "done_ids".into(),
+                    serde_json::to_value(run.done_ids()).unwrap_or(Value::Null),
+                );
+                map.insert(
+                    "never_ran_ids".into(),
+                    serde_json::to_value(&never_ran).unwrap_or(Value::Null),
+                );
+            }
+            if outcomes.iter().any(|o| o.soft_delete) {
+                map.insert("soft_delete".into(), Value::Bool(true));
+            }
         }
         print_json(&value);
         return;
     }
-    let verb = if kind == Kind::OrphanRepair {
-        "repaired"
-    } else {
-        "deleted"
-    };
+    let verb = kind.spec().past;
     println!(
-        "{verb} {} of {} {}s; {}: {}",
+        "{verb} {} of {}; {}: {}",
         done.len(),
-        done.len() + failed.len(),
-        kind.noun(),
-        if kind == Kind::OrphanRepair {
+        kind.count(done.len() + failed.len()),
+        if kind.is_repair() {
             "rows changed"
         } else {
             "rows removed"
         },
-        counts_text(&counts)
+        counts_text(schema, &counts)
     );
     for d in &done {
         let owner = d
@@ -267,27 +292,36 @@ pub(crate) fn print_outcomes(
             .unwrap_or_default();
         println!(
             "  {verb:<8} {}  {}  {}{owner}",
-            d.id,
+            show_id(&d.id),
             fit(&d.label, 50),
-            counts_text(&d.counts)
+            counts_text(schema, &d.counts)
         );
     }
     for f in &failed {
-        let reason = if kind == Kind::Users {
+        let reason = if kind == OpKind::DeleteUsers {
             user_reason(&f.reason)
         } else {
             f.reason.to_string()
         };
         println!(
-            "  failed   {}  {}  {reason}",
-            f.id,
-            fit(f.label.as_deref().unwrap_or(""), 30)
+            "  refused  {}  {}  {}",
+            show_id(&f.id),
+            fit(f.label.as_deref().unwrap_or(""), 30),
+            clean_line(&reason)
         );
     }
     if !kept.is_empty() {
         println!(
-            "kept, with \"deleted user\" as author: {}",
-            counts_text(&kept)
+            "kept, unlinked from what went: {}",
+            counts_text(schema, &kept)
+        );
+    }
+    if let Some(why) = &stopped {
+        println!(
+            "stopped before the rest ({}): {} never ran: {}",
+            clean_line(why),
+            kind.count(never_ran.len()),
+            never_ran.iter().map(show_id).collect::<Vec<_>>().join(" ")
         );
     }
     if let Some(cache) = cache.filter(|c| **c != CacheOutcome::NotConfigured) {
@@ -298,7 +332,7 @@ pub(crate) fn print_outcomes(
 pub(crate) fn print_orphans(rows: &[ChatSessionRow], json: bool, ids_only: bool) {
     if ids_only {
         for r in rows {
-            println!("{}", r.id);
+            println!("{}", show_id(&r.id));
         }
         return;
     }
@@ -320,7 +354,7 @@ pub(crate) fn print_orphans(rows: &[ChatSessionRow], json: bool, ids_only: bool)
     for r in rows {
         println!(
             "{}  {}  {:>5} msgs  {}",
-            r.id,
+            show_id(&r.id),
             r.created_at.format("%Y-%m-%d %H:%M"),
             r.messages,
             fit(&r.title, 50)
@@ -328,7 +362,8 @@ pub(crate) fn print_orphans(rows: &[ChatSessionRow], json: bool, ids_only: bool)
     }
 }
 
-pub(crate) fn print_edit(kind: ContentKind, id: uuid::Uuid, json: bool, outcome: &EditOutcome) {
+pub(crate) fn print_edit(kind: ContentKind, id: &Id, json: bool, outcome: &EditOutcome) {
+    let shown = show_id(id);
     if json {
         let value = match outcome {
             EditOutcome::Saved { version, batch_id } => json!({
@@ -355,13 +390,15 @@ pub(crate) fn print_edit(kind: ContentKind, id: uuid::Uuid, json: bool, outcome:
     }
     let noun = kind.as_str();
     match outcome {
-        EditOutcome::Saved { version, .. } => println!("saved {noun} {id}: now version {version}"),
+        EditOutcome::Saved { version, .. } => {
+            println!("saved {noun} {shown}: now version {version}")
+        }
         EditOutcome::Unchanged { version } => {
-            println!("{noun} {id} already says that (version {version}); nothing written")
+            println!("{noun} {shown} already says that (version {version}); nothing written")
         }
         EditOutcome::Conflict { current, yours } => {
             eprintln!(
-                "not saved: someone changed {noun} {id} since version you edited; it is now \
+                "not saved: someone changed {noun} {shown} since version you edited; it is now \
                  version {} — nothing was overwritten",
                 current.version
             );
@@ -375,7 +412,7 @@ pub(crate) fn print_edit(kind: ContentKind, id: uuid::Uuid, json: bool, outcome:
             }
         }
         EditOutcome::Gone { yours } => {
-            eprintln!("not saved: {noun} {id} was deleted meanwhile; your text:");
+            eprintln!("not saved: {noun} {shown} was deleted meanwhile; your text:");
             for line in clean_lines(yours) {
                 println!("{line}");
             }
@@ -395,11 +432,11 @@ pub(crate) fn print_audit(page: &Page<AuditEntry, i64>, json: bool) {
     }
     for e in &page.rows {
         println!(
-            "{:>7}  {}  {:<16}  {:<26}  {}  {}",
+            "{:>7}  {}  {}  {}  {}  {}",
             e.id,
             e.at.format("%Y-%m-%d %H:%M:%S"),
-            fit(&e.actor_name, 16),
-            fit(&e.action, 26),
+            crate::sanitize::pad(&fit(&e.actor_name, 16), 16),
+            crate::sanitize::pad(&fit(&e.action, 26), 26),
             fit(&e.target_label, 40),
             e.reason
                 .as_deref()

@@ -1,8 +1,7 @@
 //! Operators and what each role may do (SPEC §3), checked here, in the data layer.
 
-use uuid::Uuid;
-
-use super::{DataError, Tx, sql::args};
+use super::schema::Entity;
+use super::{DataError, Id, Schema, Sql, Tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,7 +77,7 @@ impl Permission {
 /// A signed-in operator: who acts, as recorded in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Actor {
-    pub id: Uuid,
+    pub id: Id,
     pub username: String,
     pub role: Role,
 }
@@ -105,26 +104,27 @@ impl Actor {
     pub(crate) async fn verify(
         &self,
         tx: &mut Tx,
+        schema: &Schema,
         permission: Permission,
     ) -> Result<(), DataError> {
         self.require(permission)?;
-        let row = tx
-            .fetch_optional(
-                "select role, is_active from users where id = $1",
-                &args![self.id],
-            )
-            .await?;
-        let Some(row) = row else {
+        let mut q = Sql::new(schema);
+        q.alias("u", Entity::Users)
+            .push("select {u.role} as role, ({u.active|1 = 1}) as is_active, ");
+        deleted_flag(&mut q, schema, "u");
+        q.push(" from {@users} u where {u.id} = ")
+            .bind_id(schema.id_kind(Entity::Users), &self.id);
+        let Some(row) = tx.fetch_optional_sql(&q).await? else {
             return Err(DataError::Forbidden(
                 "your operator account no longer exists".into(),
             ));
         };
-        if !row.bool("is_active")? {
+        if !row.bool("is_active")? || row.bool("is_deleted")? {
             return Err(DataError::Forbidden(
                 "your operator account is inactive".into(),
             ));
         }
-        let role = Role::parse(&row.text("role")?).unwrap_or(Role::User);
+        let role = schema.role_of(&row.text("role")?);
         if !permission.allows(role) {
             return Err(DataError::Forbidden(format!(
                 "{} is not allowed for the {role} role (your role changed since sign-in)",
@@ -133,6 +133,19 @@ impl Actor {
         }
         Ok(())
     }
+}
+
+/// Appends `(… is not null) as is_deleted` for a soft-delete map, else a false flag.
+pub(crate) fn deleted_flag(q: &mut Sql<'_>, schema: &Schema, alias: &str) {
+    match &schema.soft_delete {
+        Some(soft) => q
+            .push("(")
+            .push(alias)
+            .push(".")
+            .ident(&soft.at.name)
+            .push(" is not null) as is_deleted"),
+        None => q.push("(1 = 0) as is_deleted"),
+    };
 }
 
 #[cfg(test)]

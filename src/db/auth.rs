@@ -1,5 +1,9 @@
-//! Operator sign-in (SPEC §3): argon2 passwords, role `user` refused, five failures lock
-//! the account for fifteen minutes, every attempt audited.
+//! Operator sign-in (SPEC §3): operators are platform users with a credential in
+//! modcon's own `modcon_operators`; argon2 passwords; a platform role that maps to no
+//! operator role is refused; five attempts lock the account for fifteen minutes, counted
+//! before the password is checked so that parallel attempts cannot get more; every
+//! attempt audited with its precise reason, while the operator is told only "wrong
+//! username or password" or "locked until".
 
 use std::sync::OnceLock;
 
@@ -9,9 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::audit::{self, ActorSnapshot, AuditRow};
-use super::plan::excerpt;
-use super::sql::args;
-use super::{Actor, DataError, Db, Role};
+use super::model::excerpt;
+use super::schema::Entity;
+use super::{Actor, Backend, DataError, Db, Id, Role, Schema, Sql, Tx};
 
 pub const MAX_FAILED_SIGN_INS: i64 = 5;
 pub const LOCKOUT_MINUTES: i64 = 15;
@@ -24,9 +28,11 @@ pub enum SignInError {
     WrongCredentials,
     #[error("account locked until {} UTC after {MAX_FAILED_SIGN_INS} failed sign-ins", until.format("%H:%M"))]
     Locked { until: DateTime<Utc> },
-    #[error("accounts with the role 'user' cannot sign in to modcon")]
+    /// Told to the operator as a wrong password; the audit keeps the reason.
+    #[error("wrong username or password")]
     RoleNotAllowed,
-    #[error("this account is inactive")]
+    /// Likewise.
+    #[error("wrong username or password")]
     Inactive,
     #[error(transparent)]
     Data(#[from] DataError),
@@ -69,142 +75,208 @@ fn dummy_hash() -> &'static str {
 }
 
 struct Account {
-    id: Uuid,
+    id: Id,
     username: String,
-    role: String,
+    role: Role,
     is_active: bool,
+}
+
+/// The platform user a name signs in as (case-insensitive), if any.
+async fn find_account(
+    tx: &mut Tx,
+    schema: &Schema,
+    username: &str,
+) -> Result<Option<Account>, DataError> {
+    let mut q = Sql::new(schema);
+    q.alias("u", Entity::Users).push(
+        "select {u.id} as id, {u.username} as username, {u.role} as role, \
+         ({u.active|1 = 1}) as is_active, ",
+    );
+    super::actor::deleted_flag(&mut q, schema, "u");
+    q.push(" from {@users} u where lower({u.username}) = lower(")
+        .bind(username.to_string())
+        .push(")");
+    let Some(r) = tx.fetch_optional_sql(&q).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Account {
+        id: r.id("id")?,
+        username: r.text("username")?,
+        role: schema.role_of(&r.text("role")?),
+        is_active: r.bool("is_active")? && !r.bool("is_deleted")?,
+    }))
+}
+
+/// The operator's credential row, locked for this transaction on PostgreSQL (SQLite's
+/// write transaction already holds the database); created empty on first use.
+async fn credential(tx: &mut Tx, user_id: &Id) -> Result<Credential, DataError> {
+    let backend = tx.backend();
+    let mut q = Sql::raw(backend);
+    q.push("insert into {#modcon_operators} (user_id) values (")
+        .bind(user_id.to_string())
+        .push(") on conflict (user_id) do nothing");
+    tx.execute_sql(&q).await?;
+    let mut q = Sql::raw(backend);
+    q.push(
+        "select password_hash, failed_logins, locked_until from {#modcon_operators} \
+         where user_id = ",
+    )
+    .bind(user_id.to_string());
+    if backend == Backend::Postgres {
+        q.push(" for update");
+    }
+    let r = tx.fetch_one_sql(&q).await?;
+    Ok(Credential {
+        password_hash: r.opt_text("password_hash")?,
+        failed_logins: r.int("failed_logins")?,
+        locked_until: r.opt_time("locked_until")?,
+    })
+}
+
+struct Credential {
     password_hash: Option<String>,
+    failed_logins: i64,
     locked_until: Option<DateTime<Utc>>,
 }
 
-/// Signs an operator in. Needs a writable handle: the attempt is recorded.
+/// Signs an operator in. The attempt is counted and recorded; on a database that
+/// refuses every write (a read-only SQLite file opened with `--read-only`) it cannot be,
+/// and the password is checked without a record (the log says so).
 pub async fn sign_in(db: &Db, username: &str, password: &str) -> Result<Actor, SignInError> {
-    let account = {
-        let mut tx = db.read().await?;
-        let row = tx
-            .fetch_optional(
-                "select id, username, role, is_active, password_hash, locked_until \
-                 from users where lower(username) = lower($1)",
-                &args![username],
-            )
-            .await?;
-        tx.rollback().await?;
-        row.map(|r| -> Result<Account, DataError> {
-            Ok(Account {
-                id: r.uuid("id")?,
-                username: r.text("username")?,
-                role: r.text("role")?,
-                is_active: r.bool("is_active")?,
-                password_hash: r.opt_text("password_hash")?,
-                locked_until: r.opt_time("locked_until")?,
-            })
-        })
-        .transpose()?
+    match sign_in_recorded(db, username, password).await {
+        Err(SignInError::Data(DataError::ReadOnly)) => {
+            tracing::warn!("the database refuses writes: this sign-in is checked but not recorded");
+            sign_in_unrecorded(db, username, password).await
+        }
+        other => other,
+    }
+}
+
+async fn sign_in_unrecorded(db: &Db, username: &str, password: &str) -> Result<Actor, SignInError> {
+    let schema = db.schema()?;
+    let mut tx = db.read().await?;
+    let account = find_account(&mut tx, schema, username).await?;
+    let credential = match &account {
+        Some(account) => {
+            let mut q = Sql::raw(tx.backend());
+            q.push("select password_hash, locked_until from {#modcon_operators} where user_id = ")
+                .bind(account.id.to_string());
+            tx.fetch_optional_sql(&q).await?
+        }
+        None => None,
     };
-    let now = Utc::now();
-    let Some(account) = account else {
-        verify_password(password, None).await;
-        record_failure(db, None, username, "unknown username", None).await?;
-        return Err(SignInError::WrongCredentials);
+    tx.rollback().await?;
+    let (hash, locked_until) = match &credential {
+        Some(row) => (
+            row.opt_text("password_hash")?,
+            row.opt_time("locked_until")?,
+        ),
+        None => (None, None),
     };
-    if let Some(until) = account.locked_until.filter(|until| *until > now) {
-        record_failure(db, Some(&account), username, "account locked", None).await?;
+    if let Some(until) = locked_until.filter(|until| *until > Utc::now()) {
         return Err(SignInError::Locked { until });
     }
-    if !verify_password(password, account.password_hash.clone()).await {
-        let mut tx = db.write().await?;
-        let failures = tx
-            .fetch_one(
-                "update users set failed_logins = failed_logins + 1 where id = $1 \
-                 returning failed_logins",
-                &args![account.id],
-            )
-            .await?
-            .int("failed_logins")?;
-        let locked_until = if failures >= MAX_FAILED_SIGN_INS {
-            let until = now + Duration::minutes(LOCKOUT_MINUTES);
-            tx.execute(
-                "update users set failed_logins = 0, locked_until = $1 where id = $2",
-                &args![until, account.id],
-            )
-            .await?;
-            Some(until)
-        } else {
-            None
-        };
-        let reason = if account.password_hash.is_none() {
-            "no password set"
-        } else {
-            "wrong password"
-        };
+    let verified = verify_password(password, hash).await;
+    match account {
+        Some(account) if verified && account.role != Role::User && account.is_active => Ok(Actor {
+            id: account.id,
+            username: account.username,
+            role: account.role,
+        }),
+        _ => Err(SignInError::WrongCredentials),
+    }
+}
+
+async fn sign_in_recorded(db: &Db, username: &str, password: &str) -> Result<Actor, SignInError> {
+    let schema = db.schema()?;
+    let now = Utc::now();
+    // One write transaction decides whether this attempt may check a password at all,
+    // and counts it before it does.
+    let mut tx = db.write().await?;
+    let Some(account) = find_account(&mut tx, schema, username).await? else {
+        write_failure(&mut tx, None, username, "unknown username", None).await?;
+        tx.commit().await?;
+        verify_password(password, None).await;
+        return Err(SignInError::WrongCredentials);
+    };
+    let credential = credential(&mut tx, &account.id).await?;
+    if let Some(until) = credential.locked_until.filter(|until| *until > now) {
+        write_failure(&mut tx, Some(&account), username, "account locked", None).await?;
+        tx.commit().await?;
+        return Err(SignInError::Locked { until });
+    }
+    let attempts = credential.failed_logins + 1;
+    let lock = (attempts >= MAX_FAILED_SIGN_INS).then(|| now + Duration::minutes(LOCKOUT_MINUTES));
+    let mut q = Sql::raw(tx.backend());
+    q.push("update {#modcon_operators} set failed_logins = ")
+        .bind(if lock.is_some() { 0 } else { attempts })
+        .push(", locked_until = ")
+        .bind(lock)
+        .push(" where user_id = ")
+        .bind(account.id.to_string());
+    tx.execute_sql(&q).await?;
+    tx.commit().await?;
+
+    let verified = verify_password(password, credential.password_hash.clone()).await;
+    let refusal = if !verified {
+        Some((
+            if credential.password_hash.is_none() {
+                "no password set"
+            } else {
+                "wrong password"
+            },
+            match lock {
+                Some(until) => SignInError::Locked { until },
+                None => SignInError::WrongCredentials,
+            },
+        ))
+    } else if account.role == Role::User {
+        Some(("platform role cannot sign in", SignInError::RoleNotAllowed))
+    } else if !account.is_active {
+        Some(("account inactive", SignInError::Inactive))
+    } else {
+        None
+    };
+    let mut tx = db.write().await?;
+    if let Some((reason, error)) = refusal {
+        let counted = if verified { 0 } else { attempts };
         write_failure(
             &mut tx,
             Some(&account),
             username,
             reason,
-            Some((failures, locked_until)),
+            Some((counted, lock)),
         )
         .await?;
         tx.commit().await?;
-        return Err(match locked_until {
-            Some(until) => SignInError::Locked { until },
-            None => SignInError::WrongCredentials,
-        });
-    }
-    let role = Role::parse(&account.role).unwrap_or(Role::User);
-    if role == Role::User {
-        record_failure(
-            db,
-            Some(&account),
-            username,
-            "role user may not sign in",
-            None,
-        )
-        .await?;
-        return Err(SignInError::RoleNotAllowed);
-    }
-    if !account.is_active {
-        record_failure(db, Some(&account), username, "account inactive", None).await?;
-        return Err(SignInError::Inactive);
+        return Err(error);
     }
     let actor = Actor {
-        id: account.id,
+        id: account.id.clone(),
         username: account.username.clone(),
-        role,
+        role: account.role,
     };
-    let mut tx = db.write().await?;
-    tx.execute(
-        "update users set failed_logins = 0, locked_until = null where id = $1",
-        &args![account.id],
+    let mut q = Sql::raw(tx.backend());
+    q.push(
+        "update {#modcon_operators} set failed_logins = 0, locked_until = null where user_id = ",
     )
-    .await?;
+    .bind(account.id.to_string());
+    tx.execute_sql(&q).await?;
     let row = AuditRow {
         action: "auth.sign_in".into(),
         target_type: "user",
-        target_id: Some(account.id),
+        target_id: Some(account.id.clone()),
         target_label: account.username.clone(),
         counts: serde_json::json!({}),
-        details: serde_json::json!({ "role": role }),
+        details: serde_json::json!({ "role": account.role }),
     };
     audit::write(&mut tx, Uuid::new_v4(), &actor, None, &[row]).await?;
     tx.commit().await?;
     Ok(actor)
 }
 
-async fn record_failure(
-    db: &Db,
-    account: Option<&Account>,
-    typed_name: &str,
-    reason: &str,
-    failures: Option<(i64, Option<DateTime<Utc>>)>,
-) -> Result<(), DataError> {
-    let mut tx = db.write().await?;
-    write_failure(&mut tx, account, typed_name, reason, failures).await?;
-    tx.commit().await
-}
-
 async fn write_failure(
-    tx: &mut super::Tx,
+    tx: &mut Tx,
     account: Option<&Account>,
     typed_name: &str,
     reason: &str,
@@ -218,7 +290,7 @@ async fn write_failure(
     let row = AuditRow {
         action: "auth.sign_in_failed".into(),
         target_type: "user",
-        target_id: account.map(|a| a.id),
+        target_id: account.map(|a| a.id.clone()),
         target_label: name.clone(),
         counts: serde_json::json!({}),
         details: serde_json::json!({
@@ -228,20 +300,20 @@ async fn write_failure(
         }),
     };
     let actor = ActorSnapshot {
-        id: account.map(|a| a.id),
+        id: account.map(|a| a.id.clone()),
         name,
     };
     audit::write(tx, Uuid::new_v4(), actor, None, &[row]).await
 }
 
 /// Sets an operator's password (the `passwd` command) and clears any lock; audited
-/// with `by` as the actor.
+/// with `by` as the actor. A platform user whose role cannot sign in gets none.
 pub async fn set_password(
     db: &Db,
     username: &str,
     password: &str,
     by: &str,
-) -> Result<Uuid, DataError> {
+) -> Result<Id, DataError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
         return Err(DataError::invalid(format!(
@@ -253,30 +325,47 @@ pub async fn set_password(
             "the password is too long: at most {MAX_PASSWORD_CHARS} characters"
         )));
     }
+    let schema = db.schema()?;
     let hash = hash_password(password).await?;
     let mut tx = db.write().await?;
-    let row = tx
-        .fetch_optional(
-            "update users set password_hash = $1, failed_logins = 0, locked_until = null, \
-             updated_at = $2 where lower(username) = lower($3) returning id, username, role",
-            &args![hash, Utc::now(), username],
-        )
-        .await?;
-    let Some(row) = row else {
+    let Some(account) = find_account(&mut tx, schema, username).await? else {
         tx.rollback().await?;
         return Err(DataError::NotFound(format!(
             "no user named {}",
             excerpt(username, 64)
         )));
     };
-    let id = row.uuid("id")?;
+    if account.role == Role::User {
+        tx.rollback().await?;
+        return Err(DataError::invalid(format!(
+            "{}'s platform role cannot sign in to modcon (operators need one of the roles \
+             mapped to admin or moderator); nothing was changed",
+            excerpt(&account.username, 64)
+        )));
+    }
+    let now = Utc::now();
+    let mut q = Sql::raw(tx.backend());
+    q.push(
+        "insert into {#modcon_operators} (user_id, password_hash, failed_logins, \
+         locked_until, updated_at) values (",
+    )
+    .bind(account.id.to_string())
+    .push(", ")
+    .bind(hash.clone())
+    .push(", 0, null, ")
+    .bind(now)
+    .push(
+        ") on conflict (user_id) do update set password_hash = excluded.password_hash, \
+         failed_logins = 0, locked_until = null, updated_at = excluded.updated_at",
+    );
+    tx.execute_sql(&q).await?;
     let audit_row = AuditRow {
         action: "auth.password_set".into(),
         target_type: "user",
-        target_id: Some(id),
-        target_label: row.text("username")?,
+        target_id: Some(account.id.clone()),
+        target_label: account.username.clone(),
         counts: serde_json::json!({}),
-        details: serde_json::json!({ "role": row.text("role")? }),
+        details: serde_json::json!({ "role": account.role }),
     };
     let actor = ActorSnapshot {
         id: None,
@@ -284,5 +373,5 @@ pub async fn set_password(
     };
     audit::write(&mut tx, Uuid::new_v4(), actor, None, &[audit_row]).await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(account.id)
 }

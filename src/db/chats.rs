@@ -2,16 +2,11 @@
 //! delete single chat messages (admin and moderator).
 
 use chrono::Utc;
-use uuid::Uuid;
 
 use super::ids::TargetIds;
-use super::plan::{
-    FailReason, Plan, PlannedTarget, Refusal, RowCounts, Table, excerpt, fetch_targets,
-};
-use super::sql::args;
-use super::{DataError, Db, Tx};
-
-type Planned = (Vec<PlannedTarget>, Vec<Refusal>);
+use super::model::{Described, FailReason, Plan, Refusal, excerpt, fetch_targets};
+use super::schema::Entity;
+use super::{DataError, Db, Id, Schema, Sql, Tx};
 
 fn session_label(title: &str, owner: Option<&str>) -> String {
     let title = if title.is_empty() {
@@ -25,65 +20,95 @@ fn session_label(title: &str, owner: Option<&str>) -> String {
     }
 }
 
-pub(crate) async fn plan_session_delete(
+/// Who wrote a chat message, for a label: the author, or for a message with none, its
+/// role (an assistant's reply has no author); only a user's message whose author is
+/// gone is by "deleted user".
+pub fn author_label(author: Option<&str>, role: &str) -> String {
+    match author {
+        Some(author) => author.to_string(),
+        None if matches!(role, "assistant" | "system" | "tool") => role.to_string(),
+        None => "deleted user".to_string(),
+    }
+}
+
+pub(crate) async fn describe_sessions(
     tx: &mut Tx,
+    schema: &Schema,
     ids: &TargetIds,
-) -> Result<Planned, DataError> {
-    let (rows, refused) = fetch_targets(
-        tx,
-        "select s.id, s.title, s.model, s.user_id, s.guild_id, u.username as owner, \
-         (select count(*) from chat_messages m where m.session_id = s.id) as messages \
-         from chat_sessions s left join users u on u.id = s.user_id where s.id in ({ids})",
-        ids,
+) -> Result<(Vec<Described>, Vec<Refusal>), DataError> {
+    let mut q = Sql::new(schema);
+    q.alias("s", Entity::ChatSessions).alias("u", Entity::Users);
+    q.push(
+        "select {s.id} as id, {s.title|''} as title, {s.model|''} as model, \
+         {s.owner} as user_id, {s.guild|null} as guild_id, {u.username} as owner \
+         from {@chat_sessions} s left join {@users} u on {u.id} = {s.owner} where {s.id} in (",
     )
-    .await?;
+    .bind_ids(schema.id_kind(Entity::ChatSessions), ids.as_slice())
+    .push(")");
+    let (rows, refused) = fetch_targets(tx, &q, ids).await?;
     let targets = rows
         .iter()
         .map(|r| {
-            let title = r.text("title")?;
+            let title = r.opt_text("title")?.unwrap_or_default();
             let owner = r.opt_text("owner")?;
-            Ok(PlannedTarget {
-                id: r.uuid("id")?,
-                label: session_label(&title, owner.as_deref()),
-                counts: RowCounts::new()
-                    .with(Table::ChatSessions, 1)
-                    .with(Table::ChatMessages, r.int("messages")?),
-                kept: RowCounts::new(),
-                new_owner: None,
-                snapshot: serde_json::json!({
+            Ok(Described::new(
+                r.id("id")?,
+                session_label(&title, owner.as_deref()),
+                serde_json::json!({
                     "title": title,
-                    "model": r.text("model")?,
-                    "owner_id": r.opt_uuid("user_id")?,
+                    "model": r.opt_text("model")?.unwrap_or_default(),
+                    "owner_id": r.opt_id("user_id")?,
                     "owner": owner,
-                    "guild_id": r.opt_uuid("guild_id")?,
+                    "guild_id": r.opt_id("guild_id")?,
                 }),
-            })
+            ))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok((targets, refused))
 }
 
+/// `(select <what> from the first message of s with a known author …)`.
+fn first_author(q: &mut Sql<'_>, schema: &Schema, what: &str) {
+    q.push("(select ").push(what).push(
+        " from {@chat_messages} m join {@users} a on {a.id} = {m.author} \
+             where {m.session} = {s.id}",
+    );
+    if schema.has(Entity::ChatMessages, "role") {
+        q.push(" and {m.role} = 'user'");
+    }
+    q.push(" order by {m.created_at}, {m.id} limit 1)");
+}
+
 /// A session is repaired from the author of its first user message whose account still
 /// exists; the plan says which sessions can and cannot be repaired.
-pub(crate) async fn plan_orphan_repair(tx: &mut Tx, ids: &TargetIds) -> Result<Planned, DataError> {
-    let (rows, mut refused) = fetch_targets(
-        tx,
-        "select s.id, s.title, s.user_id, \
-         (select m.author_id from chat_messages m join users a on a.id = m.author_id \
-           where m.session_id = s.id and m.role = 'user' \
-           order by m.created_at, m.id limit 1) as first_author_id, \
-         (select a.username from chat_messages m join users a on a.id = m.author_id \
-           where m.session_id = s.id and m.role = 'user' \
-           order by m.created_at, m.id limit 1) as first_author \
-         from chat_sessions s where s.id in ({ids})",
-        ids,
-    )
-    .await?;
+pub(crate) async fn describe_orphan_repair(
+    tx: &mut Tx,
+    schema: &Schema,
+    ids: &TargetIds,
+) -> Result<(Vec<Described>, Vec<Refusal>), DataError> {
+    if !schema.has(Entity::ChatMessages, "author") {
+        return Err(DataError::invalid(
+            "orphaned sessions cannot be repaired: the schema map names no author column \
+             for chat messages",
+        ));
+    }
+    let mut q = Sql::new(schema);
+    q.alias("s", Entity::ChatSessions)
+        .alias("m", Entity::ChatMessages)
+        .alias("a", Entity::Users);
+    q.push("select {s.id} as id, {s.title|''} as title, {s.owner} as user_id, ");
+    first_author(&mut q, schema, "{m.author}");
+    q.push(" as first_author_id, ");
+    first_author(&mut q, schema, "{a.username}");
+    q.push(" as first_author from {@chat_sessions} s where {s.id} in (")
+        .bind_ids(schema.id_kind(Entity::ChatSessions), ids.as_slice())
+        .push(")");
+    let (rows, mut refused) = fetch_targets(tx, &q, ids).await?;
     let mut targets = Vec::new();
     for r in &rows {
-        let id = r.uuid("id")?;
-        let title = r.text("title")?;
-        if r.opt_uuid("user_id")?.is_some() {
+        let id = r.id("id")?;
+        let title = r.opt_text("title")?.unwrap_or_default();
+        if r.opt_id("user_id")?.is_some() {
             refused.push(Refusal {
                 id,
                 label: Some(session_label(&title, Some("owned"))),
@@ -91,15 +116,16 @@ pub(crate) async fn plan_orphan_repair(tx: &mut Tx, ids: &TargetIds) -> Result<P
             });
             continue;
         }
-        match (r.opt_uuid("first_author_id")?, r.opt_text("first_author")?) {
-            (Some(owner_id), Some(owner)) => targets.push(PlannedTarget {
-                id,
-                label: session_label(&title, None),
-                counts: RowCounts::new().with(Table::ChatSessions, 1),
-                kept: RowCounts::new(),
-                new_owner: Some((owner_id, owner)),
-                snapshot: serde_json::json!({ "title": title, "old_owner_id": null }),
-            }),
+        match (r.opt_id("first_author_id")?, r.opt_text("first_author")?) {
+            (Some(owner_id), Some(owner)) => {
+                let mut target = Described::new(
+                    id,
+                    session_label(&title, None),
+                    serde_json::json!({ "title": title, "old_owner_id": null }),
+                );
+                target.new_owner = Some((owner_id, owner));
+                targets.push(target);
+            }
             _ => refused.push(Refusal {
                 id,
                 label: Some(session_label(&title, None)),
@@ -110,20 +136,32 @@ pub(crate) async fn plan_orphan_repair(tx: &mut Tx, ids: &TargetIds) -> Result<P
     Ok((targets, refused))
 }
 
-pub(crate) async fn apply_orphan_repair(tx: &mut Tx, plan: &Plan) -> Result<(), DataError> {
+pub(crate) async fn apply_orphan_repair(
+    tx: &mut Tx,
+    schema: &Schema,
+    plan: &Plan,
+) -> Result<(), DataError> {
     let now = Utc::now();
+    let users = schema.id_kind(Entity::Users);
+    let sessions = schema.id_kind(Entity::ChatSessions);
     for target in &plan.targets {
         let Some((owner_id, _)) = &target.new_owner else {
             return Err(DataError::Internal("a repair target without a new owner"));
         };
-        let changed = tx
-            .execute(
-                "update chat_sessions set user_id = $1, updated_at = $2 \
-                 where id = $3 and user_id is null",
-                &args![*owner_id, now, target.id],
-            )
-            .await?;
-        if changed != 1 {
+        let mut q = Sql::new(schema);
+        q.alias("s", Entity::ChatSessions)
+            .push("update {@chat_sessions} set ");
+        column(&mut q, schema, "owner");
+        q.push(" = ").bind_id(users, owner_id);
+        if let Some(updated) = schema.column(Entity::ChatSessions, "updated_at") {
+            q.push(", ").ident(&updated.name).push(" = ").bind(now);
+        }
+        q.push(" where ");
+        column(&mut q, schema, "id");
+        q.push(" = ").bind_id(sessions, &target.id).push(" and ");
+        column(&mut q, schema, "owner");
+        q.push(" is null");
+        if tx.execute_sql(&q).await? != 1 {
             return Err(DataError::Internal(
                 "an orphaned session changed under its lock",
             ));
@@ -132,44 +170,61 @@ pub(crate) async fn apply_orphan_repair(tx: &mut Tx, plan: &Plan) -> Result<(), 
     Ok(())
 }
 
-pub(crate) async fn plan_chat_message_delete(
+fn column(q: &mut Sql<'_>, schema: &Schema, key: &str) {
+    match schema.column(Entity::ChatSessions, key) {
+        Some(c) => q.ident(&c.name),
+        None => q.push(&format!("{{missing.{key}}}")),
+    };
+}
+
+/// `select` of chat messages with their author and session title, aliased m, u, s.
+fn select_chat_messages(q: &mut Sql<'_>) {
+    q.alias("m", Entity::ChatMessages)
+        .alias("u", Entity::Users)
+        .alias("s", Entity::ChatSessions)
+        .push(
+            "select {m.id} as id, {m.session} as session_id, {m.author|null} as author_id, \
+             {m.role|''} as role, {m.content} as content, {m.created_at} as created_at, \
+             {u.username} as author, {s.title|''} as title from {@chat_messages} m \
+             join {@chat_sessions} s on {s.id} = {m.session} \
+             left join {@users} u on {u.id} = {m.author|null} where ",
+        );
+}
+
+pub(crate) async fn describe_chat_messages(
     tx: &mut Tx,
+    schema: &Schema,
     ids: &TargetIds,
-) -> Result<Planned, DataError> {
-    let (rows, refused) = fetch_targets(
-        tx,
-        "select m.id, m.session_id, m.author_id, m.role, m.content, m.created_at, \
-         u.username as author, s.title from chat_messages m \
-         join chat_sessions s on s.id = m.session_id \
-         left join users u on u.id = m.author_id where m.id in ({ids})",
-        ids,
-    )
-    .await?;
+) -> Result<(Vec<Described>, Vec<Refusal>), DataError> {
+    let mut q = Sql::new(schema);
+    select_chat_messages(&mut q);
+    q.push("{m.id} in (")
+        .bind_ids(schema.id_kind(Entity::ChatMessages), ids.as_slice())
+        .push(")");
+    let (rows, refused) = fetch_targets(tx, &q, ids).await?;
     let targets = rows
         .iter()
         .map(|r| {
             let content = r.text("content")?;
             let author = r.opt_text("author")?;
-            Ok(PlannedTarget {
-                id: r.uuid("id")?,
-                label: format!(
+            let role = r.opt_text("role")?.unwrap_or_default();
+            Ok(Described::new(
+                r.id("id")?,
+                format!(
                     "{}: {}",
-                    author.as_deref().unwrap_or("deleted user"),
+                    author_label(author.as_deref(), &role),
                     excerpt(&content, 80)
                 ),
-                counts: RowCounts::new().with(Table::ChatMessages, 1),
-                kept: RowCounts::new(),
-                new_owner: None,
-                snapshot: serde_json::json!({
-                    "session_id": r.uuid("session_id")?,
-                    "session_title": r.text("title")?,
-                    "author_id": r.opt_uuid("author_id")?,
+                serde_json::json!({
+                    "session_id": r.id("session_id")?,
+                    "session_title": r.opt_text("title")?.unwrap_or_default(),
+                    "author_id": r.opt_id("author_id")?,
                     "author": author,
-                    "role": r.text("role")?,
+                    "role": role,
                     "created_at": r.time("created_at")?,
                     "content": content,
                 }),
-            })
+            ))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok((targets, refused))
@@ -178,30 +233,29 @@ pub(crate) async fn plan_chat_message_delete(
 /// A chat message in full, for its detail view.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ChatMessageDetail {
-    pub id: Uuid,
-    pub session_id: Uuid,
+    pub id: Id,
+    pub session_id: Id,
     pub author_name: Option<String>,
     pub role: String,
     pub content: String,
     pub created_at: chrono::DateTime<Utc>,
 }
 
-pub async fn chat_message(db: &Db, id: Uuid) -> Result<Option<ChatMessageDetail>, DataError> {
+pub async fn chat_message(db: &Db, id: &Id) -> Result<Option<ChatMessageDetail>, DataError> {
+    let schema = db.schema()?;
+    let mut q = Sql::new(schema);
+    select_chat_messages(&mut q);
+    q.push("{m.id} = ")
+        .bind_id(schema.id_kind(Entity::ChatMessages), id);
     let mut tx = db.read().await?;
-    let row = tx
-        .fetch_optional(
-            "select m.id, m.session_id, u.username, m.role, m.content, m.created_at \
-             from chat_messages m left join users u on u.id = m.author_id where m.id = $1",
-            &args![id],
-        )
-        .await?;
+    let row = tx.fetch_optional_sql(&q).await?;
     tx.rollback().await?;
     row.map(|r| {
         Ok(ChatMessageDetail {
-            id: r.uuid("id")?,
-            session_id: r.uuid("session_id")?,
-            author_name: r.opt_text("username")?,
-            role: r.text("role")?,
+            id: r.id("id")?,
+            session_id: r.id("session_id")?,
+            author_name: r.opt_text("author")?,
+            role: r.opt_text("role")?.unwrap_or_default(),
             content: r.text("content")?,
             created_at: r.time("created_at")?,
         })

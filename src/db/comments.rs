@@ -1,5 +1,7 @@
-//! Comments and reviews on books: edited in place with an optimistic `version` check
-//! (SPEC §4.8), deleted one or many; the audit keeps the old text.
+//! Comments and reviews on books: edited in place with an optimistic version check
+//! (SPEC §4.8), deleted one or many; the audit keeps the old text. Where the platform
+//! has no version column, the version is a fingerprint of the stored text, so a
+//! concurrent edit is still caught.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -7,9 +9,9 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditRow};
 use super::ids::{Reason, TargetIds};
-use super::plan::{PlannedTarget, Refusal, RowCounts, Table, excerpt, fetch_targets};
-use super::sql::args;
-use super::{Actor, Backend, DataError, Db, Permission, Row, Tx};
+use super::model::{Described, Refusal, RowCounts, excerpt, fetch_targets};
+use super::schema::Entity;
+use super::{Actor, Backend, DataError, Db, Id, Permission, Row, Schema, Sql, Tx};
 
 /// The longest comment or review text an edit may save, in characters.
 pub const MAX_CONTENT_CHARS: usize = 10_000;
@@ -29,61 +31,84 @@ impl ContentKind {
         }
     }
 
-    fn table(self) -> Table {
+    pub fn entity(self) -> Entity {
         match self {
-            ContentKind::Comment => Table::Comments,
-            ContentKind::Review => Table::Reviews,
+            ContentKind::Comment => Entity::Comments,
+            ContentKind::Review => Entity::Reviews,
         }
     }
 }
 
-pub(crate) async fn plan_delete(
+/// `select` of one kind's rows with book and author, aliased c, b and u; the caller adds
+/// the `where`.
+fn select_items(q: &mut Sql<'_>, schema: &Schema, kind: ContentKind) {
+    let entity = kind.entity();
+    let with_book = schema.has(entity, "book") && schema.is_enabled(Entity::Books);
+    q.alias("c", entity).alias("u", Entity::Users);
+    if with_book {
+        q.alias("b", Entity::Books);
+    }
+    q.push(
+        "select {c.id} as id, {c.book|null} as book_id, {c.author} as user_id, \
+         {u.username} as username, {c.content} as content, ",
+    );
+    if kind == ContentKind::Review {
+        q.push("{c.rating} as rating, ");
+    } else {
+        q.push("cast(null as integer) as rating, ");
+    }
+    q.push("{c.version|null} as version, ");
+    if schema.has(entity, "updated_at") {
+        q.push("{c.updated_at} as updated_at, ");
+    } else {
+        q.push("{c.created_at} as updated_at, ");
+    }
+    if with_book {
+        q.push("{b.title} as title");
+    } else {
+        q.push("'' as title");
+    }
+    q.push(&format!(" from {{@{}}} c", entity.name()));
+    if with_book {
+        q.push(" left join {@books} b on {b.id} = {c.book}");
+    }
+    q.push(" left join {@users} u on {u.id} = {c.author} where ");
+}
+
+pub(crate) async fn describe(
     tx: &mut Tx,
+    schema: &Schema,
     kind: ContentKind,
     ids: &TargetIds,
-) -> Result<(Vec<PlannedTarget>, Vec<Refusal>), DataError> {
-    let template = match kind {
-        ContentKind::Comment => {
-            "select c.id, c.book_id, c.user_id, c.content, cast(null as integer) as rating, \
-             c.version, b.title as book, u.username as author from comments c \
-             join books b on b.id = c.book_id left join users u on u.id = c.user_id \
-             where c.id in ({ids})"
-        }
-        ContentKind::Review => {
-            "select c.id, c.book_id, c.user_id, c.content, c.rating, c.version, \
-             b.title as book, u.username as author from reviews c \
-             join books b on b.id = c.book_id left join users u on u.id = c.user_id \
-             where c.id in ({ids})"
-        }
-    };
-    let (rows, refused) = fetch_targets(tx, template, ids).await?;
+) -> Result<(Vec<Described>, Vec<Refusal>), DataError> {
+    let mut q = Sql::new(schema);
+    select_items(&mut q, schema, kind);
+    q.push("{c.id} in (")
+        .bind_ids(schema.id_kind(kind.entity()), ids.as_slice())
+        .push(")");
+    let (rows, refused) = fetch_targets(tx, &q, ids).await?;
     let targets = rows
         .iter()
         .map(|r| {
-            let content = r.text("content")?;
-            let author = r.opt_text("author")?;
-            let book = r.text("book")?;
-            Ok(PlannedTarget {
-                id: r.uuid("id")?,
-                label: format!(
+            let item = item_from_row(kind, r)?;
+            Ok(Described::new(
+                item.id.clone(),
+                format!(
                     "{} on «{}»: {}",
-                    author.as_deref().unwrap_or("deleted user"),
-                    excerpt(&book, 40),
-                    excerpt(&content, 60)
+                    item.author_name.as_deref().unwrap_or("deleted user"),
+                    excerpt(&item.book_title, 40),
+                    excerpt(&item.content, 60)
                 ),
-                counts: RowCounts::new().with(kind.table(), 1),
-                kept: RowCounts::new(),
-                new_owner: None,
-                snapshot: serde_json::json!({
-                    "book_id": r.uuid("book_id")?,
-                    "book": book,
-                    "author_id": r.opt_uuid("user_id")?,
-                    "author": author,
-                    "rating": r.opt_int("rating")?,
-                    "version": r.int("version")?,
-                    "content": content,
+                serde_json::json!({
+                    "book_id": item.book_id,
+                    "book": item.book_title,
+                    "author_id": item.author_id,
+                    "author": item.author_name,
+                    "rating": item.rating,
+                    "version": item.version,
+                    "content": item.content,
                 }),
-            })
+            ))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok((targets, refused))
@@ -93,10 +118,10 @@ pub(crate) async fn plan_delete(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContentItem {
     pub kind: ContentKind,
-    pub id: Uuid,
-    pub book_id: Uuid,
+    pub id: Id,
+    pub book_id: Option<Id>,
     pub book_title: String,
-    pub author_id: Option<Uuid>,
+    pub author_id: Option<Id>,
     pub author_name: Option<String>,
     pub rating: Option<i64>,
     pub content: String,
@@ -104,57 +129,61 @@ pub struct ContentItem {
     pub updated_at: DateTime<Utc>,
 }
 
-fn item_sql(kind: ContentKind, backend: Backend) -> &'static str {
-    match (kind, backend) {
-        (ContentKind::Comment, Backend::Postgres) => {
-            "select c.id, c.book_id, b.title, c.user_id, u.username, cast(null as integer) as rating, \
-             c.content, c.version, c.updated_at from comments c join books b on b.id = c.book_id \
-             left join users u on u.id = c.user_id where c.id = $1 for update of c"
-        }
-        (ContentKind::Comment, Backend::Sqlite) => {
-            "select c.id, c.book_id, b.title, c.user_id, u.username, cast(null as integer) as rating, \
-             c.content, c.version, c.updated_at from comments c join books b on b.id = c.book_id \
-             left join users u on u.id = c.user_id where c.id = $1"
-        }
-        (ContentKind::Review, Backend::Postgres) => {
-            "select c.id, c.book_id, b.title, c.user_id, u.username, c.rating, \
-             c.content, c.version, c.updated_at from reviews c join books b on b.id = c.book_id \
-             left join users u on u.id = c.user_id where c.id = $1 for update of c"
-        }
-        (ContentKind::Review, Backend::Sqlite) => {
-            "select c.id, c.book_id, b.title, c.user_id, u.username, c.rating, \
-             c.content, c.version, c.updated_at from reviews c join books b on b.id = c.book_id \
-             left join users u on u.id = c.user_id where c.id = $1"
-        }
+/// The version an edit is checked against: the version column, or where the platform
+/// has none, a fingerprint of the stored text and rating.
+fn fingerprint(content: &str, rating: Option<i64>) -> i64 {
+    // FNV-1a: stable across runs and builds, unlike the standard hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in content.bytes().chain(rating.unwrap_or(0).to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    (hash >> 1) as i64
 }
 
 fn item_from_row(kind: ContentKind, r: &Row) -> Result<ContentItem, DataError> {
+    let content = r.text("content")?;
+    let rating = r.opt_int("rating")?;
     Ok(ContentItem {
         kind,
-        id: r.uuid("id")?,
-        book_id: r.uuid("book_id")?,
+        id: r.id("id")?,
+        book_id: r.opt_id("book_id")?,
         book_title: r.text("title")?,
-        author_id: r.opt_uuid("user_id")?,
+        author_id: r.opt_id("user_id")?,
         author_name: r.opt_text("username")?,
-        rating: r.opt_int("rating")?,
-        content: r.text("content")?,
-        version: r.int("version")?,
+        rating,
+        version: match r.opt_int("version")? {
+            Some(version) => version,
+            None => fingerprint(&content, rating),
+        },
+        content,
         updated_at: r.time("updated_at")?,
     })
+}
+
+fn item_query<'s>(schema: &'s Schema, kind: ContentKind, id: &Id, lock: bool) -> Sql<'s> {
+    let mut q = Sql::new(schema);
+    select_items(&mut q, schema, kind);
+    q.push("{c.id} = ")
+        .bind_id(schema.id_kind(kind.entity()), id);
+    if lock && schema.backend == Backend::Postgres {
+        q.push(" for update of c");
+    }
+    q
 }
 
 /// Loads a comment or review in full (for the editor).
 pub async fn content_item(
     db: &Db,
     kind: ContentKind,
-    id: Uuid,
+    id: &Id,
 ) -> Result<Option<ContentItem>, DataError> {
+    let schema = db.schema()?;
     let mut tx = db.read().await?;
-    // A read transaction takes no row lock on SQLite; on PostgreSQL a read-only session
-    // cannot take one either, so read without `for update` there.
-    let sql = item_sql(kind, Backend::Sqlite);
-    let row = tx.fetch_optional(sql, &args![id]).await?;
+    // A read-only session cannot take a row lock: read without `for update`.
+    let row = tx
+        .fetch_optional_sql(&item_query(schema, kind, id, false))
+        .await?;
     tx.rollback().await?;
     row.map(|r| item_from_row(kind, &r)).transpose()
 }
@@ -163,7 +192,7 @@ pub async fn content_item(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentEdit {
     pub kind: ContentKind,
-    pub id: Uuid,
+    pub id: Id,
     pub expected_version: i64,
     pub text: String,
     /// A review's new rating (1–5); `None` keeps it.
@@ -221,12 +250,38 @@ fn validate(edit: &ContentEdit) -> Result<(), DataError> {
 /// Saves an edit if nobody changed the item since `expected_version`; otherwise changes
 /// nothing and returns both texts.
 pub async fn edit(db: &Db, actor: &Actor, edit: &ContentEdit) -> Result<EditOutcome, DataError> {
+    let result = edit_checked(db, actor, edit).await;
+    if let Err(DataError::Forbidden(why)) = &result {
+        let action = format!("{}.edit", edit.kind.as_str());
+        let ids = std::slice::from_ref(&edit.id);
+        audit::record_refusal(db, actor, &action, edit.kind.as_str(), ids, why).await;
+    }
+    result
+}
+
+async fn edit_checked(
+    db: &Db,
+    actor: &Actor,
+    edit: &ContentEdit,
+) -> Result<EditOutcome, DataError> {
     validate(edit)?;
     actor.require(Permission::EditContent)?;
+    let schema = db.schema()?;
+    let entity = edit.kind.entity();
+    if !schema.is_enabled(entity) {
+        return Err(DataError::invalid(format!(
+            "this platform has no {}s (disabled in the schema map)",
+            edit.kind.as_str()
+        )));
+    }
     let mut tx = db.write().await?;
-    actor.verify(&mut tx, Permission::EditContent).await?;
-    let sql = item_sql(edit.kind, tx.backend());
-    let Some(row) = tx.fetch_optional(sql, &args![edit.id]).await? else {
+    actor
+        .verify(&mut tx, schema, Permission::EditContent)
+        .await?;
+    let Some(row) = tx
+        .fetch_optional_sql(&item_query(schema, edit.kind, &edit.id, true))
+        .await?
+    else {
         tx.rollback().await?;
         return Ok(EditOutcome::Gone {
             yours: edit.text.clone(),
@@ -247,48 +302,61 @@ pub async fn edit(db: &Db, actor: &Actor, edit: &ContentEdit) -> Result<EditOutc
             version: current.version,
         });
     }
-    let now = Utc::now();
-    let changed = match edit.kind {
-        ContentKind::Comment => {
-            tx.execute(
-                "update comments set content = $1, version = version + 1, updated_at = $2 \
-                 where id = $3 and version = $4",
-                &args![edit.text.clone(), now, edit.id, edit.expected_version],
-            )
-            .await?
-        }
-        ContentKind::Review => {
-            tx.execute(
-                "update reviews set content = $1, rating = $2, version = version + 1, \
-                 updated_at = $3 where id = $4 and version = $5",
-                &args![
-                    edit.text.clone(),
-                    new_rating.unwrap_or(1),
-                    now,
-                    edit.id,
-                    edit.expected_version
-                ],
-            )
-            .await?
-        }
-    };
+    let versioned = schema.has(entity, "version");
+    let mut q = Sql::new(schema);
+    q.alias("c", entity)
+        .push(&format!("update {{@{}}} set ", entity.name()));
+    // Columns unqualified in `set`: the alias is only a name for the templates here.
+    set_column(&mut q, schema, entity, "content");
+    q.bind(edit.text.clone());
+    if edit.kind == ContentKind::Review {
+        q.push(", ");
+        set_column(&mut q, schema, entity, "rating");
+        q.bind(new_rating.unwrap_or(1));
+    }
+    if versioned {
+        q.push(", ");
+        set_column(&mut q, schema, entity, "version");
+        column(&mut q, schema, entity, "version");
+        q.push(" + 1");
+    }
+    if schema.has(entity, "updated_at") {
+        q.push(", ");
+        set_column(&mut q, schema, entity, "updated_at");
+        q.bind(Utc::now());
+    }
+    q.push(" where ");
+    column(&mut q, schema, entity, "id");
+    q.push(" = ").bind_id(schema.id_kind(entity), &edit.id);
+    if versioned {
+        q.push(" and ");
+        column(&mut q, schema, entity, "version");
+        q.push(" = ").bind(edit.expected_version);
+    }
+    let changed = tx.execute_sql(&q).await?;
     if changed != 1 {
         return Err(DataError::Internal(
             "a locked comment changed during its edit",
         ));
     }
     let batch_id = Uuid::new_v4();
-    let new_version = current.version + 1;
+    let new_version = if versioned {
+        current.version + 1
+    } else {
+        fingerprint(&edit.text, new_rating)
+    };
     let row = AuditRow {
         action: format!("{}.edit", edit.kind.as_str()),
         target_type: edit.kind.as_str(),
-        target_id: Some(edit.id),
+        target_id: Some(edit.id.clone()),
         target_label: format!(
             "{} on «{}»",
             current.author_name.as_deref().unwrap_or("deleted user"),
             excerpt(&current.book_title, 40)
         ),
-        counts: RowCounts::new().with(edit.kind.table(), 1).to_json(),
+        counts: RowCounts::new()
+            .with(schema.table_name(entity), 1)
+            .to_json(),
         details: serde_json::json!({
             "old_text": current.content,
             "new_text": edit.text,
@@ -304,4 +372,17 @@ pub async fn edit(db: &Db, actor: &Actor, edit: &ContentEdit) -> Result<EditOutc
         version: new_version,
         batch_id,
     })
+}
+
+/// `"column" = ` for a mapped key, unqualified (as `update … set` wants it).
+fn set_column(q: &mut Sql<'_>, schema: &Schema, entity: Entity, key: &str) {
+    column(q, schema, entity, key);
+    q.push(" = ");
+}
+
+fn column(q: &mut Sql<'_>, schema: &Schema, entity: Entity, key: &str) {
+    match schema.column(entity, key) {
+        Some(c) => q.ident(&c.name),
+        None => q.push(&format!("{{missing.{key}}}")),
+    };
 }

@@ -55,7 +55,10 @@ impl From<sqlx::Error> for DataError {
                 if message.contains("append-only") {
                     return DataError::Forbidden(message);
                 }
-                if message.contains("read-only") || message.contains("query_only") {
+                if message.contains("read-only")
+                    || message.contains("readonly")
+                    || message.contains("query_only")
+                {
                     return DataError::ReadOnly;
                 }
                 match db.kind() {

@@ -2,9 +2,7 @@
 
 use std::collections::HashSet;
 
-use uuid::Uuid;
-
-use super::DataError;
+use super::{DataError, Id, IdKind};
 
 /// One request acts on at most this many targets (SPEC §4.3).
 pub const MAX_TARGETS: usize = 100;
@@ -14,10 +12,10 @@ pub const MAX_REASON_CHARS: usize = 512;
 /// A non-empty list of at most [`MAX_TARGETS`] distinct ids, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
-pub struct TargetIds(Vec<Uuid>);
+pub struct TargetIds(Vec<Id>);
 
 impl TargetIds {
-    pub fn new(ids: Vec<Uuid>) -> Result<Self, DataError> {
+    pub fn new(ids: Vec<Id>) -> Result<Self, DataError> {
         if ids.is_empty() {
             return Err(DataError::invalid("no ids given"));
         }
@@ -36,17 +34,18 @@ impl TargetIds {
         Ok(TargetIds(ids))
     }
 
-    pub fn one(id: Uuid) -> Self {
+    pub fn one(id: Id) -> Self {
         TargetIds(vec![id])
     }
 
-    /// Parses ids as typed by a person or a script; every malformed one is named.
-    pub fn parse<S: AsRef<str>>(texts: &[S]) -> Result<Self, DataError> {
-        let ids = parse_ids(texts)?;
+    /// Parses ids as typed by a person or a script, for a column of type `kind`; every
+    /// malformed one is named.
+    pub fn parse<S: AsRef<str>>(texts: &[S], kind: IdKind) -> Result<Self, DataError> {
+        let ids = parse_ids(texts, kind)?;
         TargetIds::new(ids)
     }
 
-    pub fn as_slice(&self) -> &[Uuid] {
+    pub fn as_slice(&self) -> &[Id] {
         &self.0
     }
 
@@ -59,20 +58,24 @@ impl TargetIds {
     }
 }
 
-/// Parses uuids, reporting every malformed one at once.
-pub fn parse_ids<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Uuid>, DataError> {
+/// Parses ids for a column of type `kind`, reporting every malformed one at once.
+pub fn parse_ids<S: AsRef<str>>(texts: &[S], kind: IdKind) -> Result<Vec<Id>, DataError> {
     let mut ids = Vec::with_capacity(texts.len());
     let mut bad = Vec::new();
+    let mut expected = String::new();
     for text in texts {
         let text = text.as_ref().trim();
-        match Uuid::parse_str(text) {
+        match kind.parse(text) {
             Ok(id) => ids.push(id),
-            Err(_) => bad.push(shorten(text)),
+            Err(what) => {
+                expected = what;
+                bad.push(shorten(text));
+            }
         }
     }
     if !bad.is_empty() {
         return Err(DataError::invalid(format!(
-            "malformed id{} (expected a uuid): {}",
+            "malformed id{} (expected {expected}): {}",
             if bad.len() == 1 { "" } else { "s" },
             bad.join(", ")
         )));
@@ -127,21 +130,34 @@ mod tests {
     #[test]
     fn target_ids_refuse_empty_oversized_and_duplicate_lists() {
         assert!(matches!(TargetIds::new(vec![]), Err(DataError::Invalid(_))));
-        let many: Vec<Uuid> = (0..101).map(|_| Uuid::new_v4()).collect();
+        let many: Vec<Id> = (0..101).map(Id::Int).collect();
         let err = TargetIds::new(many.clone()).unwrap_err().to_string();
         assert!(err.contains("101 ids given"), "{err}");
         assert!(TargetIds::new(many[..100].to_vec()).is_ok());
-        let id = Uuid::new_v4();
-        let err = TargetIds::new(vec![id, id]).unwrap_err().to_string();
+        let id = Id::Int(7);
+        let err = TargetIds::new(vec![id.clone(), id])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("given twice"), "{err}");
     }
 
     #[test]
     fn malformed_ids_are_all_named_without_control_bytes() {
-        let err = TargetIds::parse(&["12", "\x1b]0;pwn\x07", &Uuid::new_v4().to_string()])
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let err = TargetIds::parse(&["12", "\x1b]0;pwn\x07", &uuid], IdKind::Uuid)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("'12'"), "{err}");
+        assert!(
+            err.contains("'12'") && err.contains("expected a uuid"),
+            "{err}"
+        );
+        let err = TargetIds::parse(&["10", "x"], IdKind::Integer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'x'") && err.contains("expected an integer"),
+            "{err}"
+        );
         assert!(!err.contains('\x1b'), "{err}");
     }
 

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::model::RowCounts;
 use super::schema::{FkAction, ForeignKey, Schema};
 use super::{DataError, Id, IdKind, Sql, Tx};
 
@@ -17,15 +18,6 @@ pub struct Root {
     pub column: String,
     /// The column is the table's own id: each target is exactly one row.
     pub is_id: bool,
-}
-
-/// Rows per table, by the platform's table name.
-pub type RowCounts = BTreeMap<String, i64>;
-
-fn add(counts: &mut RowCounts, table: &str, n: i64) {
-    if n != 0 {
-        *counts.entry(table.to_string()).or_insert(0) += n;
-    }
 }
 
 /// What the targets take with them.
@@ -317,17 +309,17 @@ pub(crate) async fn measure(
         let root = &roots[path.root];
         if path.hops.is_empty() && root.is_id {
             for id in ids {
-                add(impact.counts.entry(id.clone()).or_default(), &table, 1);
+                impact.counts.entry(id.clone()).or_default().add(&table, 1);
             }
         } else {
             let q = grouped_count(schema, roots, kind, ids, path, None);
             for row in tx.fetch_all_sql(&q).await? {
                 let target = row.id("target")?;
-                add(
-                    impact.counts.entry(target).or_default(),
-                    &table,
-                    row.int("n")?,
-                );
+                impact
+                    .counts
+                    .entry(target)
+                    .or_default()
+                    .add(&table, row.int("n")?);
             }
         }
         // What references this table's doomed rows without cascading.
@@ -345,20 +337,16 @@ pub(crate) async fn measure(
                         .entry(target)
                         .or_insert_with(|| (fk.child.clone(), n));
                 } else {
-                    add(impact.kept.entry(target).or_default(), &fk.child, n);
+                    impact.kept.entry(target).or_default().add(&fk.child, n);
                 }
             }
         }
     }
     for counts in impact.counts.values() {
-        for (table, n) in counts {
-            add(&mut impact.total, table, *n);
-        }
+        impact.total.add_all(counts);
     }
     for kept in impact.kept.values() {
-        for (table, n) in kept {
-            add(&mut impact.total_kept, table, *n);
-        }
+        impact.total_kept.add_all(kept);
     }
     // A table reached by more than one path may hold rows reached twice: count it
     // exactly, once.
@@ -385,8 +373,53 @@ pub(crate) async fn measure(
             &mut counter,
         );
         let exact = tx.fetch_one_sql(&q).await?.int("n")?;
-        let summed = impact.total.get(table).copied().unwrap_or(0);
-        add(&mut impact.total, table, exact - summed);
+        let summed = impact.total.get(table);
+        impact.total.add(table, exact - summed);
     }
     Ok(impact)
+}
+
+/// On PostgreSQL, locks the rows the delete goes through (the roots, in id order, and
+/// every table with cascading children), so nothing can be added under them until
+/// commit: a child row's foreign key check needs a lock that `for update` holds off.
+pub(crate) async fn lock(
+    tx: &mut Tx,
+    schema: &Schema,
+    roots: &[Root],
+    kind: IdKind,
+    ids: &[Id],
+) -> Result<(), DataError> {
+    if schema.backend != super::Backend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let scope = Scope {
+        schema,
+        roots,
+        kind,
+        ids,
+    };
+    let paths = cascade_paths(schema, roots);
+    let mut locked: Vec<String> = Vec::new();
+    for path in &paths {
+        let table = path.table(roots).to_string();
+        let is_root = path.hops.is_empty();
+        let has_children = schema
+            .catalog
+            .referencing(&table)
+            .iter()
+            .any(|fk| fk.on_delete == FkAction::Cascade);
+        if locked.contains(&table) || !(is_root || has_children) {
+            continue;
+        }
+        locked.push(table.clone());
+        let mut q = Sql::new(schema);
+        q.push("select 1 from ").table(&table).push(" x where ");
+        doomed(&mut q, &scope, &table, "x", &mut Vec::new(), &mut 0);
+        if is_root {
+            q.push(" order by x.").ident(&roots[path.root].column);
+        }
+        q.push(" for update of x");
+        tx.fetch_all_sql(&q).await?;
+    }
+    Ok(())
 }

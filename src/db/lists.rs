@@ -3,43 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::comments::ContentKind;
-use super::sql::{Arg, built};
-use super::{DataError, Db, Row, Tx};
-
-/// Builds a statement from fixed SQL fragments and bound values, numbering the
-/// placeholders; the same text serves both backends.
-pub(crate) struct SqlBuilder {
-    sql: String,
-    args: Vec<Arg>,
-}
-
-impl SqlBuilder {
-    pub(crate) fn new(sql: &'static str) -> Self {
-        SqlBuilder {
-            sql: sql.to_string(),
-            args: Vec::new(),
-        }
-    }
-
-    pub(crate) fn push(&mut self, sql: &'static str) -> &mut Self {
-        self.sql.push_str(sql);
-        self
-    }
-
-    pub(crate) fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
-        self.args.push(value.into());
-        self.sql.push('$');
-        self.sql.push_str(&self.args.len().to_string());
-        self
-    }
-
-    pub(crate) async fn fetch_all(&self, tx: &mut Tx) -> Result<Vec<Row>, DataError> {
-        tx.fetch_all(built(self.sql.clone()), &self.args).await
-    }
-}
+use super::schema::Entity;
+use super::{DataError, Db, Id, IdKind, Row, Schema, Sql};
 
 /// `%text%` for LIKE with the wildcards in `text` taken literally, lowercased.
 pub(crate) fn like_pattern(text: &str) -> String {
@@ -73,10 +40,10 @@ impl<T, C> Page<T, C> {
 }
 
 /// A position in a listing ordered by time, then id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimeCursor {
     pub at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: Id,
 }
 
 /// How much of a long text a listing fetches; details fetch the whole.
@@ -87,20 +54,20 @@ pub const EXCERPT_CHARS: i64 = 400;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChatSessionFilter {
     /// Only this session (`:goto`).
-    pub id: Option<Uuid>,
+    pub id: Option<Id>,
     pub text: Option<String>,
     pub orphans_only: bool,
-    pub owner_id: Option<Uuid>,
-    pub guild_id: Option<Uuid>,
+    pub owner_id: Option<Id>,
+    pub guild_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatSessionRow {
-    pub id: Uuid,
+    pub id: Id,
     pub title: String,
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<Id>,
     pub owner_name: Option<String>,
-    pub guild_id: Option<Uuid>,
+    pub guild_id: Option<Id>,
     pub guild_name: Option<String>,
     pub model: String,
     pub messages: i64,
@@ -114,34 +81,102 @@ impl ChatSessionRow {
     }
 }
 
-fn chat_session_query(filter: &ChatSessionFilter, columns: &'static str) -> SqlBuilder {
-    let mut q = SqlBuilder::new("select ");
-    q.push(columns).push(
-        " from chat_sessions s left join users u on u.id = s.user_id \
-         left join guilds g on g.id = s.guild_id where 1 = 1",
-    );
-    if let Some(id) = filter.id {
-        q.push(" and s.id = ").bind(id);
+/// Every list of a disabled entity says so instead of failing on a missing table.
+fn require(schema: &Schema, entity: Entity) -> Result<(), DataError> {
+    if schema.is_enabled(entity) {
+        Ok(())
+    } else {
+        Err(DataError::invalid(format!(
+            "this platform has no {} (disabled in the schema map)",
+            entity.nouns().1
+        )))
+    }
+}
+
+/// `and (lower(a) like p or lower(b) like p …)` for a literal, case-insensitive filter.
+fn text_filter(q: &mut Sql<'_>, text: Option<&str>, columns: &[&str]) {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return;
+    };
+    let pattern = like_pattern(text);
+    q.push(" and (");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            q.push(" or ");
+        }
+        q.push("lower(coalesce(")
+            .push(column)
+            .push(", '')) like ")
+            .bind(pattern.clone())
+            .push(" escape '\\'");
+    }
+    q.push(")");
+}
+
+/// `and ((time, id) < (cursor))` (`>` with `ascending`).
+fn after_cursor(
+    q: &mut Sql<'_>,
+    time: &str,
+    id: &str,
+    kind: IdKind,
+    c: &TimeCursor,
+    ascending: bool,
+) {
+    q.push(" and (")
+        .push(time)
+        .push(", ")
+        .push(id)
+        .push(if ascending { ") > (" } else { ") < (" })
+        .bind(c.at)
+        .push(", ")
+        .bind_id(kind, &c.id)
+        .push(")");
+}
+
+fn chat_session_query<'s>(
+    schema: &'s Schema,
+    filter: &ChatSessionFilter,
+    columns: &str,
+) -> Sql<'s> {
+    let mut q = Sql::new(schema);
+    let guilds = schema.has(Entity::ChatSessions, "guild") && schema.is_enabled(Entity::Guilds);
+    q.alias("s", Entity::ChatSessions)
+        .alias("u", Entity::Users)
+        .alias("m", Entity::ChatMessages);
+    if guilds {
+        q.alias("g", Entity::Guilds);
+    }
+    q.push("select ")
+        .push(columns)
+        .push(" from {@chat_sessions} s left join {@users} u on {u.id} = {s.owner}");
+    if guilds {
+        q.push(" left join {@guilds} g on {g.id} = {s.guild}");
+    }
+    q.push(" where 1 = 1");
+    let sessions = schema.id_kind(Entity::ChatSessions);
+    if let Some(id) = &filter.id {
+        q.push(" and {s.id} = ").bind_id(sessions, id);
     }
     if filter.orphans_only {
-        q.push(" and s.user_id is null");
+        q.push(" and {s.owner} is null");
     }
-    if let Some(owner) = filter.owner_id {
-        q.push(" and s.user_id = ").bind(owner);
+    if let Some(owner) = &filter.owner_id {
+        q.push(" and {s.owner} = ")
+            .bind_id(schema.id_kind(Entity::Users), owner);
     }
-    if let Some(guild) = filter.guild_id {
-        q.push(" and s.guild_id = ").bind(guild);
+    if let Some(guild) = &filter.guild_id {
+        if schema.has(Entity::ChatSessions, "guild") {
+            q.push(" and {s.guild} = ")
+                .bind_id(schema.id_kind(Entity::Guilds), guild);
+        } else {
+            q.push(" and 1 = 0");
+        }
     }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        q.push(" and (lower(s.title) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(coalesce(u.username, '')) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(s.model) like ")
-            .bind(pattern)
-            .push(" escape '\\')");
+    let mut columns = vec!["{s.title|''}", "{u.username}", "{s.model|''}"];
+    if guilds {
+        columns.push("{g.name}");
     }
+    text_filter(&mut q, filter.text.as_deref(), &columns);
     q
 }
 
@@ -152,33 +187,51 @@ pub async fn chat_sessions(
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<ChatSessionRow, TimeCursor>, DataError> {
-    let mut q = chat_session_query(
-        filter,
-        "s.id, s.title, s.user_id, u.username as owner_name, s.guild_id, \
-         g.name as guild_name, s.model, s.created_at, s.updated_at, \
-         (select count(*) from chat_messages m where m.session_id = s.id) as messages",
+    let schema = db.schema()?;
+    require(schema, Entity::ChatSessions)?;
+    let guilds = schema.has(Entity::ChatSessions, "guild") && schema.is_enabled(Entity::Guilds);
+    let messages = if schema.is_enabled(Entity::ChatMessages) {
+        "(select count(*) from {@chat_messages} m where {m.session} = {s.id})"
+    } else {
+        "0"
+    };
+    let guild_name = if guilds { "{g.name}" } else { "null" };
+    let updated = if schema.has(Entity::ChatSessions, "updated_at") {
+        "{s.updated_at}"
+    } else {
+        "{s.created_at}"
+    };
+    let columns = format!(
+        "{{s.id}} as id, {{s.title|''}} as title, {{s.owner}} as user_id, \
+         {{u.username}} as owner_name, {{s.guild|null}} as guild_id, {guild_name} as guild_name, \
+         {{s.model|''}} as model, {{s.created_at}} as created_at, {updated} as updated_at, \
+         {messages} as messages"
     );
-    if let Some(c) = after {
-        q.push(" and (s.created_at, s.id) < (")
-            .bind(c.at)
-            .push(", ")
-            .bind(c.id)
-            .push(")");
+    let mut q = chat_session_query(schema, filter, &columns);
+    if let Some(c) = &after {
+        after_cursor(
+            &mut q,
+            "{s.created_at}",
+            "{s.id}",
+            schema.id_kind(Entity::ChatSessions),
+            c,
+            false,
+        );
     }
-    q.push(" order by s.created_at desc, s.id desc limit ")
+    q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
             Ok(ChatSessionRow {
-                id: r.uuid("id")?,
-                title: r.text("title")?,
-                owner_id: r.opt_uuid("user_id")?,
+                id: r.id("id")?,
+                title: r.opt_text("title")?.unwrap_or_default(),
+                owner_id: r.opt_id("user_id")?,
                 owner_name: r.opt_text("owner_name")?,
-                guild_id: r.opt_uuid("guild_id")?,
+                guild_id: r.opt_id("guild_id")?,
                 guild_name: r.opt_text("guild_name")?,
-                model: r.text("model")?,
+                model: r.opt_text("model")?.unwrap_or_default(),
                 messages: r.int("messages")?,
                 created_at: r.time("created_at")?,
                 updated_at: r.time("updated_at")?,
@@ -187,7 +240,7 @@ pub async fn chat_sessions(
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok(Page::from_rows(rows, limit, |r| TimeCursor {
         at: r.created_at,
-        id: r.id,
+        id: r.id.clone(),
     }))
 }
 
@@ -196,24 +249,22 @@ pub async fn chat_session_ids(
     db: &Db,
     filter: &ChatSessionFilter,
     cap: usize,
-) -> Result<Vec<Uuid>, DataError> {
-    let mut q = chat_session_query(filter, "s.id");
-    q.push(" order by s.created_at desc, s.id desc limit ")
+) -> Result<Vec<Id>, DataError> {
+    let schema = db.schema()?;
+    require(schema, Entity::ChatSessions)?;
+    let mut q = chat_session_query(schema, filter, "{s.id} as id");
+    q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(cap as i64);
-    read_all(db, &q)
-        .await?
-        .iter()
-        .map(|r| r.uuid("id"))
-        .collect()
+    read_all(db, &q).await?.iter().map(|r| r.id("id")).collect()
 }
 
 // ---------------------------------------------------------------- chat messages
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatMessageRow {
-    pub id: Uuid,
-    pub session_id: Uuid,
-    pub author_id: Option<Uuid>,
+    pub id: Id,
+    pub session_id: Id,
+    pub author_id: Option<Id>,
     pub author_name: Option<String>,
     pub role: String,
     pub excerpt: String,
@@ -224,41 +275,46 @@ pub struct ChatMessageRow {
 /// A session's messages, oldest first.
 pub async fn chat_messages(
     db: &Db,
-    session_id: Uuid,
+    session_id: &Id,
     text: Option<&str>,
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<ChatMessageRow, TimeCursor>, DataError> {
-    let mut q = SqlBuilder::new(
-        "select m.id, m.session_id, m.author_id, u.username as author_name, m.role, \
-         substr(m.content, 1, 400) as excerpt, length(m.content) as length, m.created_at \
-         from chat_messages m left join users u on u.id = m.author_id where m.session_id = ",
-    );
-    q.bind(session_id);
-    if let Some(text) = text.filter(|t| !t.is_empty()) {
-        q.push(" and lower(m.content) like ")
-            .bind(like_pattern(text))
-            .push(" escape '\\'");
+    let schema = db.schema()?;
+    require(schema, Entity::ChatMessages)?;
+    let mut q = Sql::new(schema);
+    q.alias("m", Entity::ChatMessages).alias("u", Entity::Users);
+    q.push(
+        "select {m.id} as id, {m.session} as session_id, {m.author|null} as author_id, \
+         {u.username} as author_name, {m.role|''} as role, \
+         substr({m.content}, 1, 400) as excerpt, length({m.content}) as length, \
+         {m.created_at} as created_at from {@chat_messages} m \
+         left join {@users} u on {u.id} = {m.author|null} where {m.session} = ",
+    )
+    .bind_id(schema.id_kind(Entity::ChatSessions), session_id);
+    text_filter(&mut q, text, &["{m.content}"]);
+    if let Some(c) = &after {
+        after_cursor(
+            &mut q,
+            "{m.created_at}",
+            "{m.id}",
+            schema.id_kind(Entity::ChatMessages),
+            c,
+            true,
+        );
     }
-    if let Some(c) = after {
-        q.push(" and (m.created_at, m.id) > (")
-            .bind(c.at)
-            .push(", ")
-            .bind(c.id)
-            .push(")");
-    }
-    q.push(" order by m.created_at, m.id limit ")
+    q.push(" order by {m.created_at}, {m.id} limit ")
         .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
             Ok(ChatMessageRow {
-                id: r.uuid("id")?,
-                session_id: r.uuid("session_id")?,
-                author_id: r.opt_uuid("author_id")?,
+                id: r.id("id")?,
+                session_id: r.id("session_id")?,
+                author_id: r.opt_id("author_id")?,
                 author_name: r.opt_text("author_name")?,
-                role: r.text("role")?,
+                role: r.opt_text("role")?.unwrap_or_default(),
                 excerpt: r.text("excerpt")?,
                 length: r.int("length")?,
                 created_at: r.time("created_at")?,
@@ -267,7 +323,7 @@ pub async fn chat_messages(
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok(Page::from_rows(rows, limit, |r| TimeCursor {
         at: r.created_at,
-        id: r.id,
+        id: r.id.clone(),
     }))
 }
 
@@ -275,10 +331,10 @@ pub async fn chat_messages(
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrivateMessageRow {
-    pub id: Uuid,
-    pub sender_id: Option<Uuid>,
+    pub id: Id,
+    pub sender_id: Option<Id>,
     pub sender_name: Option<String>,
-    pub recipient_id: Option<Uuid>,
+    pub recipient_id: Option<Id>,
     pub recipient_name: Option<String>,
     pub excerpt: String,
     pub length: i64,
@@ -289,10 +345,10 @@ pub struct PrivateMessageRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrivateMessageFilter {
     /// Only this message (`:goto`).
-    pub id: Option<Uuid>,
+    pub id: Option<Id>,
     pub text: Option<String>,
     /// Sent or received by this user.
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<Id>,
 }
 
 /// Newest first.
@@ -302,51 +358,51 @@ pub async fn private_messages(
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<PrivateMessageRow, TimeCursor>, DataError> {
-    let mut q = SqlBuilder::new(
-        "select p.id, p.sender_id, su.username as sender_name, p.recipient_id, \
-         ru.username as recipient_name, substr(p.content, 1, 400) as excerpt, \
-         length(p.content) as length, p.created_at, p.read_at \
-         from messages p left join users su on su.id = p.sender_id \
-         left join users ru on ru.id = p.recipient_id where 1 = 1",
+    let schema = db.schema()?;
+    require(schema, Entity::Messages)?;
+    let mut q = Sql::new(schema);
+    q.alias("p", Entity::Messages)
+        .alias("su", Entity::Users)
+        .alias("ru", Entity::Users);
+    q.push(
+        "select {p.id} as id, {p.sender} as sender_id, {su.username} as sender_name, \
+         {p.recipient} as recipient_id, {ru.username} as recipient_name, \
+         substr({p.content}, 1, 400) as excerpt, length({p.content}) as length, \
+         {p.created_at} as created_at, {p.read_at|null} as read_at from {@messages} p \
+         left join {@users} su on {su.id} = {p.sender} \
+         left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
-    if let Some(id) = filter.id {
-        q.push(" and p.id = ").bind(id);
+    let messages = schema.id_kind(Entity::Messages);
+    if let Some(id) = &filter.id {
+        q.push(" and {p.id} = ").bind_id(messages, id);
     }
-    if let Some(user) = filter.user_id {
-        q.push(" and (p.sender_id = ")
-            .bind(user)
-            .push(" or p.recipient_id = ")
-            .bind(user)
+    if let Some(user) = &filter.user_id {
+        let users = schema.id_kind(Entity::Users);
+        q.push(" and ({p.sender} = ")
+            .bind_id(users, user)
+            .push(" or {p.recipient} = ")
+            .bind_id(users, user)
             .push(")");
     }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        q.push(" and (lower(p.content) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(coalesce(su.username, '')) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(coalesce(ru.username, '')) like ")
-            .bind(pattern)
-            .push(" escape '\\')");
+    text_filter(
+        &mut q,
+        filter.text.as_deref(),
+        &["{p.content}", "{su.username}", "{ru.username}"],
+    );
+    if let Some(c) = &after {
+        after_cursor(&mut q, "{p.created_at}", "{p.id}", messages, c, false);
     }
-    if let Some(c) = after {
-        q.push(" and (p.created_at, p.id) < (")
-            .bind(c.at)
-            .push(", ")
-            .bind(c.id)
-            .push(")");
-    }
-    q.push(" order by p.created_at desc, p.id desc limit ")
+    q.push(" order by {p.created_at} desc, {p.id} desc limit ")
         .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
             Ok(PrivateMessageRow {
-                id: r.uuid("id")?,
-                sender_id: r.opt_uuid("sender_id")?,
+                id: r.id("id")?,
+                sender_id: r.opt_id("sender_id")?,
                 sender_name: r.opt_text("sender_name")?,
-                recipient_id: r.opt_uuid("recipient_id")?,
+                recipient_id: r.opt_id("recipient_id")?,
                 recipient_name: r.opt_text("recipient_name")?,
                 excerpt: r.text("excerpt")?,
                 length: r.int("length")?,
@@ -357,7 +413,7 @@ pub async fn private_messages(
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok(Page::from_rows(rows, limit, |r| TimeCursor {
         at: r.created_at,
-        id: r.id,
+        id: r.id.clone(),
     }))
 }
 
@@ -366,15 +422,16 @@ pub async fn private_messages(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContentRow {
     pub kind: ContentKind,
-    pub id: Uuid,
-    pub book_id: Uuid,
+    pub id: Id,
+    pub book_id: Option<Id>,
     pub book_title: String,
-    pub author_id: Option<Uuid>,
+    pub author_id: Option<Id>,
     pub author_name: Option<String>,
     pub rating: Option<i64>,
     pub excerpt: String,
     pub length: i64,
-    pub version: i64,
+    /// `None` where the platform has no version column.
+    pub version: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -384,81 +441,120 @@ pub struct ContentFilter {
     pub text: Option<String>,
     /// Only comments or only reviews; both when `None`.
     pub kind: Option<ContentKind>,
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<Id>,
 }
 
 fn content_branch(
-    q: &mut SqlBuilder,
+    q: &mut Sql<'_>,
+    schema: &Schema,
     kind: ContentKind,
     filter: &ContentFilter,
-    after: Option<TimeCursor>,
+    after: Option<&TimeCursor>,
     limit: usize,
 ) {
-    match kind {
-        ContentKind::Comment => q.push(
-            "select 'comment' as kind, c.id, c.book_id, b.title as book_title, c.user_id, \
-             u.username as author_name, cast(null as integer) as rating, substr(c.content, 1, 400) as excerpt, \
-             length(c.content) as length, c.version, c.created_at, c.updated_at \
-             from comments c join books b on b.id = c.book_id \
-             left join users u on u.id = c.user_id where 1 = 1",
-        ),
-        ContentKind::Review => q.push(
-            "select 'review' as kind, c.id, c.book_id, b.title as book_title, c.user_id, \
-             u.username as author_name, c.rating, substr(c.content, 1, 400) as excerpt, \
-             length(c.content) as length, c.version, c.created_at, c.updated_at \
-             from reviews c join books b on b.id = c.book_id \
-             left join users u on u.id = c.user_id where 1 = 1",
-        ),
+    let entity = kind.entity();
+    let with_book = schema.has(entity, "book") && schema.is_enabled(Entity::Books);
+    let (c, b, u) = match kind {
+        ContentKind::Comment => ("c", "b", "u"),
+        ContentKind::Review => ("r", "rb", "ru"),
     };
-    if let Some(user) = filter.user_id {
-        q.push(" and c.user_id = ").bind(user);
+    q.alias(c, entity).alias(u, Entity::Users);
+    if with_book {
+        q.alias(b, Entity::Books);
     }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        q.push(" and (lower(c.content) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(b.title) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(coalesce(u.username, '')) like ")
-            .bind(pattern)
-            .push(" escape '\\')");
+    let t = |template: &str| {
+        template
+            .replace("{c.", &format!("{{{c}."))
+            .replace("{b.", &format!("{{{b}."))
+            .replace("{u.", &format!("{{{u}."))
+    };
+    let updated = if schema.has(entity, "updated_at") {
+        "{c.updated_at}"
+    } else {
+        "{c.created_at}"
+    };
+    q.push(&t(&format!(
+        "select '{}' as kind, cast({{c.id}} as text) as id, {{c.book|null}} as book_id, \
+         {} as book_title, {{c.author}} as user_id, {{u.username}} as author_name, \
+         {} as rating, substr({{c.content}}, 1, 400) as excerpt, \
+         length({{c.content}}) as length, {{c.version|cast(null as integer)}} as version, \
+         {{c.created_at}} as created_at, {updated} as updated_at from {{@{}}} {c}",
+        kind.as_str(),
+        if with_book { "{b.title}" } else { "''" },
+        if kind == ContentKind::Review {
+            "{c.rating}"
+        } else {
+            "cast(null as integer)"
+        },
+        entity.name()
+    )));
+    if with_book {
+        q.push(&t(&format!(
+            " left join {{@books}} {b} on {{b.id}} = {{c.book}}"
+        )));
     }
-    if let Some(c) = after {
-        q.push(" and (c.updated_at, c.id) < (")
-            .bind(c.at)
+    q.push(&t(&format!(
+        " left join {{@users}} {u} on {{u.id}} = {{c.author}} where 1 = 1"
+    )));
+    if let Some(user) = &filter.user_id {
+        q.push(&t(" and {c.author} = "))
+            .bind_id(schema.id_kind(Entity::Users), user);
+    }
+    let mut columns = vec![t("{c.content}"), t("{u.username}")];
+    if with_book {
+        columns.push(t("{b.title}"));
+    }
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    text_filter(q, filter.text.as_deref(), &columns);
+    if let Some(cursor) = after {
+        q.push(" and (")
+            .push(&t(updated))
+            .push(", cast(")
+            .push(&t("{c.id}"))
+            .push(" as text)) < (")
+            .bind(cursor.at)
             .push(", ")
-            .bind(c.id)
+            .bind(cursor.id.to_string())
             .push(")");
     }
-    q.push(" order by c.updated_at desc, c.id desc limit ")
+    q.push(" order by ")
+        .push(&t(updated))
+        .push(" desc, cast(")
+        .push(&t("{c.id}"))
+        .push(" as text) desc limit ")
         .bind(limit as i64 + 1);
 }
 
-/// Comments and reviews together, most recently changed first.
+/// Comments and reviews together, most recently changed first. Ids of the two kinds
+/// may be of different types, so the merged list orders and pages by their text form.
 pub async fn content(
     db: &Db,
     filter: &ContentFilter,
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<ContentRow, TimeCursor>, DataError> {
-    let kinds: &[ContentKind] = match filter.kind {
-        Some(ContentKind::Comment) => &[ContentKind::Comment],
-        Some(ContentKind::Review) => &[ContentKind::Review],
-        None => &[ContentKind::Comment, ContentKind::Review],
+    let schema = db.schema()?;
+    let kinds: Vec<ContentKind> = match filter.kind {
+        Some(kind) => vec![kind],
+        None => vec![ContentKind::Comment, ContentKind::Review],
     };
-    let mut q = SqlBuilder::new("select * from (");
+    let kinds: Vec<ContentKind> = kinds
+        .into_iter()
+        .filter(|k| schema.is_enabled(k.entity()))
+        .collect();
+    if kinds.is_empty() {
+        require(schema, ContentKind::Comment.entity())?;
+        require(schema, ContentKind::Review.entity())?;
+    }
+    let mut q = Sql::new(schema);
+    q.push("select * from (");
     for (i, kind) in kinds.iter().enumerate() {
         if i > 0 {
             q.push(" union all ");
         }
         q.push("select * from (");
-        content_branch(&mut q, *kind, filter, after, limit);
-        q.push(") as part");
-        if i == 0 {
-            q.push("_a");
-        } else {
-            q.push("_b");
-        }
+        content_branch(&mut q, schema, *kind, filter, after.as_ref(), limit);
+        q.push(if i == 0 { ") as part_a" } else { ") as part_b" });
     }
     q.push(") as content order by updated_at desc, id desc limit ")
         .bind(limit as i64 + 1);
@@ -466,21 +562,29 @@ pub async fn content(
     let rows = rows
         .iter()
         .map(|r| {
+            let kind = if r.text("kind")? == "review" {
+                ContentKind::Review
+            } else {
+                ContentKind::Comment
+            };
+            let id_text = r.text("id")?;
+            let id = schema
+                .id_kind(kind.entity())
+                .parse(&id_text)
+                .unwrap_or(Id::Text(id_text));
+            let content = r.text("excerpt")?;
+            let rating = r.opt_int("rating")?;
             Ok(ContentRow {
-                kind: if r.text("kind")? == "review" {
-                    ContentKind::Review
-                } else {
-                    ContentKind::Comment
-                },
-                id: r.uuid("id")?,
-                book_id: r.uuid("book_id")?,
-                book_title: r.text("book_title")?,
-                author_id: r.opt_uuid("user_id")?,
+                kind,
+                id,
+                book_id: r.opt_id("book_id")?,
+                book_title: r.opt_text("book_title")?.unwrap_or_default(),
+                author_id: r.opt_id("user_id")?,
                 author_name: r.opt_text("author_name")?,
-                rating: r.opt_int("rating")?,
-                excerpt: r.text("excerpt")?,
+                rating,
                 length: r.int("length")?,
-                version: r.int("version")?,
+                version: r.opt_int("version")?,
+                excerpt: content,
                 created_at: r.time("created_at")?,
                 updated_at: r.time("updated_at")?,
             })
@@ -488,7 +592,7 @@ pub async fn content(
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok(Page::from_rows(rows, limit, |r| TimeCursor {
         at: r.updated_at,
-        id: r.id,
+        id: Id::Text(r.id.to_string()),
     }))
 }
 
@@ -496,9 +600,9 @@ pub async fn content(
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuildRow {
-    pub id: Uuid,
+    pub id: Id,
     pub name: String,
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<Id>,
     pub owner_name: Option<String>,
     pub members: i64,
     pub chat_sessions: i64,
@@ -507,65 +611,114 @@ pub struct GuildRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Newest first.
+/// Newest first (by name where the platform keeps no creation time).
 pub async fn guilds(
     db: &Db,
     text: Option<&str>,
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<GuildRow, TimeCursor>, DataError> {
-    let mut q = SqlBuilder::new(
-        "select g.id, g.name, g.owner_id, u.username as owner_name, g.created_at, \
-         (select count(*) from guild_members gm where gm.guild_id = g.id) as members, \
-         (select count(*) from chat_sessions s where s.guild_id = g.id) as chat_sessions, \
-         (select count(*) from chat_messages m join chat_sessions s on s.id = m.session_id \
-           where s.guild_id = g.id) as messages, \
-         (select count(*) from guild_settings gs where gs.guild_id = g.id) as settings \
-         from guilds g left join users u on u.id = g.owner_id where 1 = 1",
-    );
-    if let Some(text) = text.filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        q.push(" and (lower(g.name) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(coalesce(u.username, '')) like ")
-            .bind(pattern)
-            .push(" escape '\\')");
+    let schema = db.schema()?;
+    require(schema, Entity::Guilds)?;
+    let mut q = Sql::new(schema);
+    q.alias("g", Entity::Guilds)
+        .alias("u", Entity::Users)
+        .alias("gm", Entity::GuildMembers)
+        .alias("s", Entity::ChatSessions)
+        .alias("m", Entity::ChatMessages)
+        .alias("gs", Entity::GuildSettings);
+    let owner = schema.has(Entity::Guilds, "owner");
+    let sessions =
+        schema.is_enabled(Entity::ChatSessions) && schema.has(Entity::ChatSessions, "guild");
+    q.push("select {g.id} as id, {g.name} as name, {g.owner|null} as owner_id, ");
+    q.push(if owner { "{u.username}" } else { "null" })
+        .push(" as owner_name, {g.created_at|null} as created_at, ");
+    q.push(if schema.is_enabled(Entity::GuildMembers) {
+        "(select count(*) from {@guild_members} gm where {gm.guild} = {g.id})"
+    } else {
+        "0"
+    })
+    .push(" as members, ");
+    q.push(if sessions {
+        "(select count(*) from {@chat_sessions} s where {s.guild} = {g.id})"
+    } else {
+        "0"
+    })
+    .push(" as chat_sessions, ");
+    q.push(if sessions && schema.is_enabled(Entity::ChatMessages) {
+        "(select count(*) from {@chat_messages} m join {@chat_sessions} s \
+         on {s.id} = {m.session} where {s.guild} = {g.id})"
+    } else {
+        "0"
+    })
+    .push(" as messages, ");
+    q.push(if schema.is_enabled(Entity::GuildSettings) {
+        "(select count(*) from {@guild_settings} gs where {gs.guild} = {g.id})"
+    } else {
+        "0"
+    })
+    .push(" as settings from {@guilds} g");
+    if owner {
+        q.push(" left join {@users} u on {u.id} = {g.owner}");
     }
-    if let Some(c) = after {
-        q.push(" and (g.created_at, g.id) < (")
-            .bind(c.at)
-            .push(", ")
-            .bind(c.id)
-            .push(")");
+    q.push(" where 1 = 1");
+    let mut columns = vec!["{g.name}"];
+    if owner {
+        columns.push("{u.username}");
     }
-    q.push(" order by g.created_at desc, g.id desc limit ")
-        .bind(limit as i64 + 1);
+    text_filter(&mut q, text, &columns);
+    let time = if schema.has(Entity::Guilds, "created_at") {
+        "{g.created_at}"
+    } else {
+        "{g.name}"
+    };
+    if let Some(c) = &after {
+        if schema.has(Entity::Guilds, "created_at") {
+            after_cursor(
+                &mut q,
+                time,
+                "{g.id}",
+                schema.id_kind(Entity::Guilds),
+                c,
+                false,
+            );
+        } else {
+            q.push(" and {g.id} < ")
+                .bind_id(schema.id_kind(Entity::Guilds), &c.id);
+        }
+    }
+    if schema.has(Entity::Guilds, "created_at") {
+        q.push(" order by {g.created_at} desc, {g.id} desc limit ");
+    } else {
+        q.push(" order by {g.id} desc limit ");
+    }
+    q.bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
             Ok(GuildRow {
-                id: r.uuid("id")?,
+                id: r.id("id")?,
                 name: r.text("name")?,
-                owner_id: r.opt_uuid("owner_id")?,
+                owner_id: r.opt_id("owner_id")?,
                 owner_name: r.opt_text("owner_name")?,
                 members: r.int("members")?,
                 chat_sessions: r.int("chat_sessions")?,
                 messages: r.int("messages")?,
                 settings: r.int("settings")?,
-                created_at: r.time("created_at")?,
+                created_at: r.opt_time("created_at")?.unwrap_or_default(),
             })
         })
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok(Page::from_rows(rows, limit, |r| TimeCursor {
         at: r.created_at,
-        id: r.id,
+        id: r.id.clone(),
     }))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuildMemberRow {
-    pub user_id: Uuid,
+    pub user_id: Id,
     pub username: String,
     pub role: String,
     pub joined_at: DateTime<Utc>,
@@ -574,39 +727,53 @@ pub struct GuildMemberRow {
 /// A guild's members, earliest first.
 pub async fn guild_members(
     db: &Db,
-    guild_id: Uuid,
+    guild_id: &Id,
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<GuildMemberRow, TimeCursor>, DataError> {
-    let mut q = SqlBuilder::new(
-        "select gm.user_id, u.username, gm.role, gm.joined_at from guild_members gm \
-         join users u on u.id = gm.user_id where gm.guild_id = ",
-    );
-    q.bind(guild_id);
-    if let Some(c) = after {
-        q.push(" and (gm.joined_at, gm.user_id) > (")
-            .bind(c.at)
-            .push(", ")
-            .bind(c.id)
-            .push(")");
+    let schema = db.schema()?;
+    require(schema, Entity::GuildMembers)?;
+    let mut q = Sql::new(schema);
+    q.alias("gm", Entity::GuildMembers)
+        .alias("u", Entity::Users);
+    let joined = if schema.has(Entity::GuildMembers, "joined_at") {
+        "{gm.joined_at}"
+    } else {
+        "{u.created_at|null}"
+    };
+    q.push(&format!(
+        "select {{gm.user}} as user_id, {{u.username}} as username, {{gm.role|''}} as role, \
+         {joined} as joined_at from {{@guild_members}} gm \
+         join {{@users}} u on {{u.id}} = {{gm.user}} where {{gm.guild}} = "
+    ))
+    .bind_id(schema.id_kind(Entity::Guilds), guild_id);
+    if let Some(c) = &after {
+        after_cursor(
+            &mut q,
+            joined,
+            "{gm.user}",
+            schema.id_kind(Entity::Users),
+            c,
+            true,
+        );
     }
-    q.push(" order by gm.joined_at, gm.user_id limit ")
+    q.push(&format!(" order by {joined}, {{gm.user}} limit "))
         .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
             Ok(GuildMemberRow {
-                user_id: r.uuid("user_id")?,
+                user_id: r.id("user_id")?,
                 username: r.text("username")?,
-                role: r.text("role")?,
-                joined_at: r.time("joined_at")?,
+                role: r.opt_text("role")?.unwrap_or_default(),
+                joined_at: r.opt_time("joined_at")?.unwrap_or_default(),
             })
         })
         .collect::<Result<Vec<_>, DataError>>()?;
     Ok(Page::from_rows(rows, limit, |r| TimeCursor {
         at: r.joined_at,
-        id: r.user_id,
+        id: r.user_id.clone(),
     }))
 }
 
@@ -619,14 +786,18 @@ pub struct GuildSettingRow {
 /// A guild's settings by key, at most `limit`.
 pub async fn guild_settings(
     db: &Db,
-    guild_id: Uuid,
+    guild_id: &Id,
     limit: usize,
 ) -> Result<Vec<GuildSettingRow>, DataError> {
-    let mut q = SqlBuilder::new(
-        "select key, substr(value, 1, 400) as value from guild_settings where guild_id = ",
+    let schema = db.schema()?;
+    require(schema, Entity::GuildSettings)?;
+    let mut q = Sql::new(schema);
+    q.alias("gs", Entity::GuildSettings).push(
+        "select {gs.key} as key, substr({gs.value}, 1, 400) as value \
+         from {@guild_settings} gs where {gs.guild} = ",
     );
-    q.bind(guild_id)
-        .push(" order by key limit ")
+    q.bind_id(schema.id_kind(Entity::Guilds), guild_id)
+        .push(" order by {gs.key} limit ")
         .bind(limit as i64);
     read_all(db, &q)
         .await?
@@ -644,13 +815,15 @@ pub async fn guild_settings(
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UserRow {
-    pub id: Uuid,
+    pub id: Id,
     pub username: String,
     pub email: String,
     pub role: String,
     pub is_protected: bool,
     pub is_service: bool,
     pub is_active: bool,
+    /// Soft-deleted (SPEC §8).
+    pub is_deleted: bool,
     pub locked_until: Option<DateTime<Utc>>,
     pub owned_guilds: i64,
     pub comments: i64,
@@ -668,59 +841,133 @@ pub struct NameCursor(pub String);
 pub struct UserFilter {
     pub text: Option<String>,
     pub role: Option<super::Role>,
+    /// Show soft-deleted users too.
+    pub include_deleted: bool,
 }
 
-const USER_COLUMNS: &str = "select u.id, u.username, u.email, u.role, u.is_protected, \
-     u.is_service, u.is_active, u.locked_until, u.created_at, lower(u.username) as sort_name, \
-     (select count(*) from guilds g where g.owner_id = u.id) as owned_guilds, \
-     (select count(*) from comments c where c.user_id = u.id) as comments, \
-     (select count(*) from reviews r where r.user_id = u.id) as reviews, \
-     (select count(*) from messages p where p.sender_id = u.id) as messages, \
-     (select count(*) from chat_sessions s where s.user_id = u.id) as chat_sessions \
-     from users u where 1 = 1";
+fn user_query<'s>(schema: &'s Schema) -> Sql<'s> {
+    let mut q = Sql::new(schema);
+    q.alias("u", Entity::Users)
+        .alias("g", Entity::Guilds)
+        .alias("c", Entity::Comments)
+        .alias("r", Entity::Reviews)
+        .alias("p", Entity::Messages)
+        .alias("s", Entity::ChatSessions);
+    q.push(
+        "select {u.id} as id, {u.username} as username, {u.email|''} as email, \
+         {u.role} as role, ({u.protected|1 = 0}) as is_protected, \
+         ({u.service|1 = 0}) as is_service, ({u.active|1 = 1}) as is_active, \
+         o.locked_until as locked_until, {u.created_at|null} as created_at, \
+         lower({u.username}) as sort_name, ",
+    );
+    super::actor::deleted_flag(&mut q, schema, "u");
+    let count = |q: &mut Sql<'_>, entity: Entity, sql: &str, name: &str| {
+        if schema.is_enabled(entity) {
+            q.push(", ").push(sql);
+        } else {
+            q.push(", 0");
+        }
+        q.push(" as ").push(name);
+    };
+    if schema.has(Entity::Guilds, "owner") {
+        count(
+            &mut q,
+            Entity::Guilds,
+            "(select count(*) from {@guilds} g where {g.owner} = {u.id})",
+            "owned_guilds",
+        );
+    } else {
+        q.push(", 0 as owned_guilds");
+    }
+    count(
+        &mut q,
+        Entity::Comments,
+        "(select count(*) from {@comments} c where {c.author} = {u.id})",
+        "comments",
+    );
+    count(
+        &mut q,
+        Entity::Reviews,
+        "(select count(*) from {@reviews} r where {r.author} = {u.id})",
+        "reviews",
+    );
+    count(
+        &mut q,
+        Entity::Messages,
+        "(select count(*) from {@messages} p where {p.sender} = {u.id})",
+        "messages",
+    );
+    count(
+        &mut q,
+        Entity::ChatSessions,
+        "(select count(*) from {@chat_sessions} s where {s.owner} = {u.id})",
+        "chat_sessions",
+    );
+    q.push(
+        " from {@users} u left join {#modcon_operators} o \
+         on o.user_id = cast({u.id} as text) where 1 = 1",
+    );
+    q
+}
 
 fn user_row(r: &Row) -> Result<UserRow, DataError> {
     Ok(UserRow {
-        id: r.uuid("id")?,
+        id: r.id("id")?,
         username: r.text("username")?,
-        email: r.text("email")?,
+        email: r.opt_text("email")?.unwrap_or_default(),
         role: r.text("role")?,
         is_protected: r.bool("is_protected")?,
         is_service: r.bool("is_service")?,
         is_active: r.bool("is_active")?,
+        is_deleted: r.bool("is_deleted")?,
         locked_until: r.opt_time("locked_until")?,
         owned_guilds: r.int("owned_guilds")?,
         comments: r.int("comments")?,
         reviews: r.int("reviews")?,
         messages: r.int("messages")?,
         chat_sessions: r.int("chat_sessions")?,
-        created_at: r.time("created_at")?,
+        created_at: r.opt_time("created_at")?.unwrap_or_default(),
     })
 }
 
-/// By name. Never reads password hashes.
+/// By name. Never reads password hashes. Soft-deleted users only when asked.
 pub async fn users(
     db: &Db,
     filter: &UserFilter,
     after: Option<NameCursor>,
     limit: usize,
 ) -> Result<Page<UserRow, NameCursor>, DataError> {
-    let mut q = SqlBuilder::new(USER_COLUMNS);
+    let schema = db.schema()?;
+    let mut q = user_query(schema);
     if let Some(role) = filter.role {
-        q.push(" and u.role = ").bind(role.as_str());
+        let values = schema.role_values(role);
+        if values.is_empty() {
+            q.push(" and 1 = 0");
+        } else {
+            q.push(" and {u.role} in (");
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(value.clone());
+            }
+            q.push(")");
+        }
     }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = like_pattern(text);
-        q.push(" and (lower(u.username) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\' or lower(u.email) like ")
-            .bind(pattern)
-            .push(" escape '\\')");
+    if !filter.include_deleted
+        && let Some(soft) = &schema.soft_delete
+    {
+        q.push(" and u.").ident(&soft.at.name).push(" is null");
     }
+    text_filter(
+        &mut q,
+        filter.text.as_deref(),
+        &["{u.username}", "{u.email|''}"],
+    );
     if let Some(NameCursor(name)) = after {
-        q.push(" and lower(u.username) > ").bind(name);
+        q.push(" and lower({u.username}) > ").bind(name);
     }
-    q.push(" order by lower(u.username) limit ")
+    q.push(" order by lower({u.username}) limit ")
         .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let mut sort_names = Vec::with_capacity(rows.len());
@@ -744,17 +991,18 @@ pub async fn users(
 
 /// Finds a user by name, case-insensitively.
 pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, DataError> {
-    let mut q = SqlBuilder::new(USER_COLUMNS);
-    q.push(" and lower(u.username) = lower(")
-        .bind(username)
+    let schema = db.schema()?;
+    let mut q = user_query(schema);
+    q.push(" and lower({u.username}) = lower(")
+        .bind(username.to_string())
         .push(")");
     let rows = read_all(db, &q).await?;
     rows.first().map(user_row).transpose()
 }
 
-async fn read_all(db: &Db, q: &SqlBuilder) -> Result<Vec<Row>, DataError> {
+async fn read_all(db: &Db, q: &Sql<'_>) -> Result<Vec<Row>, DataError> {
     let mut tx = db.read().await?;
-    let rows = q.fetch_all(&mut tx).await?;
+    let rows = tx.fetch_all_sql(q).await?;
     tx.rollback().await?;
     Ok(rows)
 }

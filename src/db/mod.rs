@@ -2,9 +2,11 @@
 //! take the [`Db`] handle and an [`Actor`], check permissions themselves, and do one
 //! moderation step each inside one transaction, audit rows included.
 //!
-//! Shared SQL is written once with `$n` placeholders (SQLite accepts them too) and run
-//! through [`Tx`], which binds [`Arg`]s and reads [`Row`]s per backend; SQL that genuinely
-//! differs lives in `match tx.backend()` arms.
+//! The platform's tables are named by a schema map checked against the live catalog
+//! ([`schema`]); every statement is built by one builder ([`sql::Sql`]) that quotes those
+//! names and writes each backend's placeholders, and runs through [`Tx`], which binds
+//! [`Arg`]s and reads [`Row`]s per backend. SQL that genuinely differs lives in
+//! `match backend` arms.
 
 pub mod actor;
 pub mod audit;
@@ -19,6 +21,8 @@ pub mod impact;
 pub mod insert;
 pub mod lists;
 pub mod messages;
+pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod schema;
 pub mod users;
@@ -39,8 +43,12 @@ pub use schema::{Entity, Schema, SchemaMap};
 pub use sql::Arg;
 pub(crate) use sql::{Row, Sql, Tx};
 
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+// The reference platform schema (the demo, the tests, platforms that adopt it).
+static PG_REFERENCE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE_REFERENCE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+// modcon's own tables, on every database it runs on; tracked apart from the platform's.
+static PG_OWN: sqlx::migrate::Migrator = sqlx::migrate!("migrations/modcon/postgres");
+static SQLITE_OWN: sqlx::migrate::Migrator = sqlx::migrate!("migrations/modcon/sqlite");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,6 +78,18 @@ pub struct Db {
     pool: Pool,
     read_only: bool,
     url: std::sync::Arc<str>,
+    /// The checked map; `None` until [`Db::load_schema`] (only `migrate` and the
+    /// `schema` commands run without one).
+    schema: Option<std::sync::Arc<Schema>>,
+}
+
+/// What `migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Descriptions of the migrations applied now, in order.
+    pub applied: Vec<String>,
+    /// The reference platform schema was created or upgraded too (no map written).
+    pub reference: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -95,8 +115,19 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Db {
-    /// Connects by URL scheme: `postgres://` / `postgresql://` or `sqlite:`.
+    /// Connects by URL scheme: `postgres://` / `postgresql://` or `sqlite:`. A SQLite
+    /// file must exist: a mistyped path is an error, not a new empty database.
     pub async fn connect(url: &str, access: Access) -> Result<Db, DataError> {
+        Db::connect_with(url, access, false).await
+    }
+
+    /// Connects read-write, creating a SQLite file that does not exist yet (the demo, a
+    /// new database for `migrate`, tests).
+    pub async fn create(url: &str) -> Result<Db, DataError> {
+        Db::connect_with(url, Access::ReadWrite, true).await
+    }
+
+    async fn connect_with(url: &str, access: Access, create: bool) -> Result<Db, DataError> {
         let read_only = access == Access::ReadOnly;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut options = PgConnectOptions::from_str(url)
@@ -106,6 +137,30 @@ impl Db {
             if read_only {
                 options = options.options([("default_transaction_read_only", "on")]);
             }
+            // One connection first, so a refused connection, a wrong password or an
+            // unknown database is reported as such, not as a pool that timed out.
+            let first =
+                tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::ConnectOptions::connect(&options))
+                    .await
+                    .map_err(|_| {
+                        DataError::Unavailable(format!(
+                            "no answer from {} within {} s",
+                            redact_url(url),
+                            ACQUIRE_TIMEOUT.as_secs()
+                        ))
+                    })?
+                    .map_err(|e: sqlx::Error| {
+                        let reason = match e.as_database_error() {
+                            Some(db) => db.message().to_string(),
+                            None => e.to_string(),
+                        };
+                        DataError::Unavailable(format!(
+                            "cannot open {}: {}",
+                            redact_url(url),
+                            redact_url(&reason)
+                        ))
+                    })?;
+            let _ = sqlx::Connection::close(first).await;
             let pool = PgPoolOptions::new()
                 .max_connections(5)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -113,12 +168,21 @@ impl Db {
                 .await?;
             Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
-            let mut options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?
+            let parsed = SqliteConnectOptions::from_str(url)
+                .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?;
+            let path = parsed.get_filename();
+            let in_memory = path.as_os_str().is_empty() || url.contains(":memory:");
+            if !create && !in_memory && !path.exists() {
+                return Err(DataError::Unavailable(format!(
+                    "no SQLite database at {} (nothing was created; `modcon migrate` creates one)",
+                    path.display()
+                )));
+            }
+            let mut options = parsed
                 .foreign_keys(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .create_if_missing(!read_only);
+                .create_if_missing(create && !read_only);
             if read_only {
                 options = options.pragma("query_only", "ON");
             }
@@ -138,13 +202,41 @@ impl Db {
             pool,
             read_only,
             url: url.into(),
+            schema: None,
         })
     }
 
-    /// The same database through a new pool with other access; this handle stays open.
-    /// A console signs in read-write (sign-ins are recorded), then reopens read-only.
+    /// Connects and checks `map` against the live catalog: the handle every
+    /// moderation step runs on.
+    pub async fn open(url: &str, access: Access, map: &SchemaMap) -> Result<Db, DataError> {
+        let db = Db::connect(url, access).await?;
+        db.load_schema(map).await
+    }
+
+    /// The same database through a new pool with other access, with the same map; this
+    /// handle stays open. A console signs in read-write (sign-ins are recorded), then
+    /// reopens read-only.
     pub async fn reopen(&self, access: Access) -> Result<Db, DataError> {
-        Db::connect(&self.url, access).await
+        let mut db = Db::connect(&self.url, access).await?;
+        db.schema = self.schema.clone();
+        Ok(db)
+    }
+
+    /// Reads the catalog and checks `map` against it; every problem is in the error.
+    pub async fn load_schema(mut self, map: &SchemaMap) -> Result<Db, DataError> {
+        let catalog = self.catalog(map.namespace.as_deref()).await?;
+        if map.is_reference() && catalog.table("users").is_none() {
+            return Err(DataError::Migrate(format!(
+                "{} has no modcon schema (no users table): run `modcon migrate` first, or \
+                 write a [schema] map for your platform's tables",
+                self.display_url()
+            )));
+        }
+        drop(catalog);
+        let schema = self.check_map(map).await?;
+        self.schema = Some(std::sync::Arc::new(schema));
+        self.check_own_tables().await?;
+        Ok(self)
     }
 
     /// Where the database is, with any password hidden.
@@ -152,34 +244,116 @@ impl Db {
         redact_url(&self.url)
     }
 
-    /// Applies the embedded migrations for this backend.
-    pub async fn migrate(&self) -> Result<(), DataError> {
+    /// Creates or updates modcon's own tables; with the reference map (no `[schema]`
+    /// sections), also the reference platform schema, moving what earlier versions kept
+    /// in it (password hashes, the audit record) into modcon's tables. A mapped
+    /// platform's tables are never altered.
+    pub async fn migrate(&self, map: &SchemaMap) -> Result<MigrationReport, DataError> {
         if self.read_only {
             return Err(DataError::ReadOnly);
         }
+        let reference = map.is_reference();
+        if reference {
+            self.refuse_foreign_tables().await?;
+        }
+        let (own, platform) = match self.backend() {
+            Backend::Postgres => (&PG_OWN, &PG_REFERENCE),
+            Backend::Sqlite => (&SQLITE_OWN, &SQLITE_REFERENCE),
+        };
+        let mut own = sqlx::migrate::Migrator::with_migrations(own.migrations.to_vec());
+        match self.backend() {
+            Backend::Postgres => {
+                own.dangerous_set_table_name("modcon._modcon_migrations");
+                own.create_schema("modcon");
+            }
+            Backend::Sqlite => {
+                own.dangerous_set_table_name("_modcon_migrations");
+            }
+        }
+        own.set_ignore_missing(true);
+        let mut platform = sqlx::migrate::Migrator::with_migrations(platform.migrations.to_vec());
+        platform.set_ignore_missing(true);
+        let mut applied = Vec::new();
+        applied.extend(self.run_migrator(&own, "_modcon_migrations").await?);
+        if reference {
+            applied.extend(self.run_migrator(&platform, "_sqlx_migrations").await?);
+        }
+        Ok(MigrationReport { applied, reference })
+    }
+
+    async fn run_migrator(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+        table: &'static str,
+    ) -> Result<Vec<String>, DataError> {
+        let before = self.applied_versions(table).await;
         match &self.pool {
-            Pool::Postgres(pool) => PG_MIGRATIONS.run(pool).await?,
-            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => migrator.run(pool).await?,
+            Pool::Sqlite(pool) => migrator.run(pool).await?,
+        }
+        Ok(migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .filter(|m| !before.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect())
+    }
+
+    /// Versions already applied from a migrations table (none if it does not exist yet).
+    async fn applied_versions(&self, table: &'static str) -> Vec<i64> {
+        let name = match (self.backend(), table) {
+            (Backend::Postgres, "_modcon_migrations") => "modcon._modcon_migrations",
+            _ => table,
+        };
+        let Ok(mut tx) = self.read().await else {
+            return Vec::new();
+        };
+        let mut q = Sql::raw(self.backend());
+        q.push("select version from ").push(name);
+        let rows = tx.fetch_all_sql(&q).await.unwrap_or_default();
+        let _ = tx.rollback().await;
+        rows.iter().filter_map(|r| r.int("version").ok()).collect()
+    }
+
+    /// The reference schema is created only where modcon created it before or where
+    /// the platform's tables are absent: never over someone else's `users` table.
+    async fn refuse_foreign_tables(&self) -> Result<(), DataError> {
+        let catalog = self.catalog(None).await?;
+        let ours = !self.applied_versions("_sqlx_migrations").await.is_empty();
+        if !ours && catalog.table("users").is_some() {
+            return Err(DataError::Migrate(
+                "this database already has a users table that modcon did not create: write \
+                 a [schema] map for it (see `modcon schema init`), then `modcon migrate` \
+                 creates only modcon's own tables"
+                    .into(),
+            ));
         }
         Ok(())
     }
 
-    /// Fails with a hint if the schema is missing (the console does not migrate a
-    /// platform's database on its own; `modcon migrate` does).
-    pub async fn check_schema(&self) -> Result<(), DataError> {
+    /// Fails with a hint if modcon's own tables are missing (the console does not
+    /// migrate a platform's database on its own; `modcon migrate` does).
+    async fn check_own_tables(&self) -> Result<(), DataError> {
         let mut tx = self.read().await?;
-        let found = tx
-            .fetch_optional("select count(*) from audit_log where 1 = 0", &[])
-            .await;
+        let mut q = Sql::raw(self.backend());
+        q.push("select count(*) from {#modcon_audit_log} where 1 = 0");
+        let found = tx.fetch_optional_sql(&q).await;
         tx.rollback().await?;
         match found {
             Ok(_) => Ok(()),
             Err(DataError::Unavailable(e)) => Err(DataError::Unavailable(e)),
             Err(_) => Err(DataError::Migrate(format!(
-                "{} has no modcon schema (no audit_log table): run `modcon migrate` first",
+                "{} has no modcon tables yet: run `modcon migrate` first",
                 self.display_url()
             ))),
         }
+    }
+
+    /// The checked schema map.
+    pub fn schema(&self) -> Result<&Schema, DataError> {
+        self.schema
+            .as_deref()
+            .ok_or(DataError::Internal("the schema map was not checked"))
     }
 
     /// The live catalog of the platform's tables (on PostgreSQL, in `namespace` or the
@@ -251,15 +425,14 @@ impl Db {
         }
     }
 
-    /// Runs one fixed statement and returns the first column of its first row as an
-    /// integer: for tools and tests that check the database directly.
-    pub async fn query_i64(
-        &self,
-        sql: &'static str,
-        args: &[Arg],
-    ) -> Result<Option<i64>, DataError> {
+    /// Runs one statement written for this backend and returns the first column of its
+    /// first row as an integer: for tools and tests that check the database directly.
+    /// `?` stands for the next value, `$n` for the n-th; `{@entity}` and `{#own_table}`
+    /// name tables as in the data layer's templates.
+    pub async fn query_i64(&self, sql: &str, args: &[Arg]) -> Result<Option<i64>, DataError> {
+        let q = self.statement(sql, args)?;
         let mut tx = self.read().await?;
-        let row = tx.fetch_optional(sql, args).await?;
+        let row = tx.fetch_optional_sql(&q).await?;
         tx.rollback().await?;
         match row {
             None => Ok(None),
@@ -267,16 +440,62 @@ impl Db {
         }
     }
 
-    /// Runs one fixed statement in its own transaction; returns the rows it changed.
-    pub async fn execute_statement(
-        &self,
-        sql: &'static str,
-        args: &[Arg],
-    ) -> Result<u64, DataError> {
+    /// Runs one such statement in its own transaction; returns the rows it changed.
+    pub async fn execute_statement(&self, sql: &str, args: &[Arg]) -> Result<u64, DataError> {
+        let q = self.statement(sql, args)?;
         let mut tx = self.write().await?;
-        let n = tx.execute(sql, args).await?;
+        let n = tx.execute_sql(&q).await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    fn statement<'a>(&'a self, sql: &str, args: &[Arg]) -> Result<Sql<'a>, DataError> {
+        let mut q = match &self.schema {
+            Some(schema) => {
+                let mut q = Sql::new(schema);
+                // Short aliases a statement may use for every entity it names.
+                for (alias, entity) in [
+                    ("u", Entity::Users),
+                    ("g", Entity::Guilds),
+                    ("gm", Entity::GuildMembers),
+                    ("gs", Entity::GuildSettings),
+                    ("s", Entity::ChatSessions),
+                    ("m", Entity::ChatMessages),
+                    ("p", Entity::Messages),
+                    ("b", Entity::Books),
+                    ("c", Entity::Comments),
+                    ("r", Entity::Reviews),
+                    ("a", Entity::AppSessions),
+                ] {
+                    q.alias(alias, entity);
+                }
+                q
+            }
+            None => Sql::raw(self.backend()),
+        };
+        let mut next = 0;
+        let mut rest = sql;
+        while let Some(at) = rest.find(['?', '$']) {
+            q.push(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (index, consumed) = if rest[at..].starts_with('?') {
+                next += 1;
+                (next, 0)
+            } else {
+                let digits = after.chars().take_while(char::is_ascii_digit).count();
+                match after[..digits].parse::<usize>() {
+                    Ok(n) => (n, digits),
+                    Err(_) => return Err(DataError::invalid("a lone $ in a statement")),
+                }
+            };
+            let Some(arg) = index.checked_sub(1).and_then(|i| args.get(i)) else {
+                return Err(DataError::invalid("fewer values than placeholders"));
+            };
+            q.bind(arg.clone());
+            rest = &after[consumed..];
+        }
+        q.push(rest);
+        Ok(q)
     }
 
     /// A transaction for reading: several statements see one consistent state.

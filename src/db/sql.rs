@@ -20,10 +20,13 @@ pub enum Arg {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     Bool(bool),
     Time(DateTime<Utc>),
     OptTime(Option<DateTime<Utc>>),
     Json(serde_json::Value),
+    /// An id (or no id) for a column of the given type: bound as that type.
+    Id(IdKind, Option<Id>),
 }
 
 impl From<Uuid> for Arg {
@@ -71,40 +74,23 @@ impl From<Option<DateTime<Utc>>> for Arg {
         Arg::OptTime(v)
     }
 }
+impl From<Id> for Arg {
+    fn from(v: Id) -> Self {
+        match v {
+            Id::Int(n) => Arg::Int(n),
+            Id::Text(text) => Arg::Text(text),
+        }
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
 impl From<serde_json::Value> for Arg {
     fn from(v: serde_json::Value) -> Self {
         Arg::Json(v)
     }
-}
-
-/// The values to bind, in placeholder order: `&args![a, b, c]`.
-macro_rules! args {
-    ($($value:expr),* $(,)?) => {
-        [$($crate::db::Arg::from($value)),*]
-    };
-}
-pub(crate) use args;
-
-/// The same, as a `Vec` (for rows collected into multi-row statements).
-macro_rules! arg_vec {
-    ($($value:expr),* $(,)?) => {
-        vec![$($crate::db::Arg::from($value)),*]
-    };
-}
-pub(crate) use arg_vec;
-
-/// `$start, $start+1, …` for `n` values (statements written for both backends with
-/// `$n` placeholders, which SQLite accepts too).
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A statement whose text contains only fixed SQL and placeholders.
-pub(crate) fn built(sql: String) -> SqlStr {
-    AssertSqlSafe(sql).into_sql_str()
 }
 
 /// Quotes an identifier for the backend; the only way a table or column name reaches SQL.
@@ -271,7 +257,18 @@ impl<'s> Sql<'s> {
 
     /// Appends one placeholder and its value.
     pub(crate) fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
-        self.args.push(value.into());
+        let value = match value.into() {
+            Arg::Id(kind, Some(id)) => match id_arg(self.backend, kind, &id) {
+                Ok(arg) => arg,
+                Err(message) => {
+                    self.fail(message);
+                    return self;
+                }
+            },
+            Arg::Id(kind, None) => null_of(self.backend, kind),
+            other => other,
+        };
+        self.args.push(value);
         match self.backend {
             Backend::Postgres => {
                 self.text.push('$');
@@ -335,6 +332,15 @@ fn qualified(schema: &Schema, table: &str) -> String {
     }
 }
 
+/// A NULL of the column's type (PostgreSQL types its parameters).
+fn null_of(backend: Backend, kind: IdKind) -> Arg {
+    match (backend, kind) {
+        (Backend::Postgres, IdKind::Uuid) => Arg::OptUuid(None),
+        (_, IdKind::Integer | IdKind::BigInt) => Arg::OptInt(None),
+        _ => Arg::OptText(None),
+    }
+}
+
 /// How an id is bound for a column of type `kind`.
 fn id_arg(backend: Backend, kind: IdKind, id: &Id) -> Result<Arg, String> {
     match (kind, id) {
@@ -362,10 +368,12 @@ fn bind_pg<'q>(
             Arg::Text(v) => q.bind(v.clone()),
             Arg::OptText(v) => q.bind(v.clone()),
             Arg::Int(v) => q.bind(*v),
+            Arg::OptInt(v) => q.bind(*v),
             Arg::Bool(v) => q.bind(*v),
             Arg::Time(v) => q.bind(*v),
             Arg::OptTime(v) => q.bind(*v),
             Arg::Json(v) => q.bind(sqlx::types::Json(v.clone())),
+            Arg::Id(_, v) => q.bind(v.as_ref().map(Id::to_string)),
         };
     }
     q
@@ -382,10 +390,12 @@ fn bind_sqlite<'q>(
             Arg::Text(v) => q.bind(v.clone()),
             Arg::OptText(v) => q.bind(v.clone()),
             Arg::Int(v) => q.bind(*v),
+            Arg::OptInt(v) => q.bind(*v),
             Arg::Bool(v) => q.bind(*v),
             Arg::Time(v) => q.bind(sqlite_time(v)),
             Arg::OptTime(v) => q.bind(v.as_ref().map(sqlite_time)),
             Arg::Json(v) => q.bind(v.to_string()),
+            Arg::Id(_, v) => q.bind(v.as_ref().map(Id::to_string)),
         };
     }
     q
@@ -479,6 +489,19 @@ impl Tx {
     pub(crate) async fn fetch_all_sql(&mut self, q: &Sql<'_>) -> Result<Vec<Row>, DataError> {
         let (sql, args) = q.parts()?;
         self.fetch_all(sql, args).await
+    }
+
+    pub(crate) async fn execute_sql(&mut self, q: &Sql<'_>) -> Result<u64, DataError> {
+        let (sql, args) = q.parts()?;
+        self.execute(sql, args).await
+    }
+
+    pub(crate) async fn fetch_optional_sql(
+        &mut self,
+        q: &Sql<'_>,
+    ) -> Result<Option<Row>, DataError> {
+        let (sql, args) = q.parts()?;
+        self.fetch_optional(sql, args).await
     }
 
     pub(crate) async fn fetch_one_sql(&mut self, q: &Sql<'_>) -> Result<Row, DataError> {
@@ -705,12 +728,6 @@ mod tests {
             );
         }
         assert!(parse_sqlite_time("yesterday").is_none());
-    }
-
-    #[test]
-    fn placeholders_number_from_the_given_start() {
-        assert_eq!(placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(placeholders(1, 1), "$1");
     }
 
     #[test]

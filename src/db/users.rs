@@ -1,74 +1,96 @@
 //! User deletion (admin, SPEC §4.6): per-user refusals while the others proceed, the
-//! last active admin kept even against two operators at once, and a content policy.
+//! last active admin kept even against two operators at once, a content policy, and
+//! soft delete where the map names its columns (SPEC §8).
 
-use uuid::Uuid;
-
+use super::actor::deleted_flag;
 use super::ids::TargetIds;
-use super::plan::{
-    ContentPolicy, FailReason, PlannedTarget, Refusal, RowCounts, Table, fetch_targets, with_ids,
-};
-use super::{Actor, DataError, Tx};
+use super::impact::Root;
+use super::model::{Described, FailReason, Refusal, fetch_targets};
+use super::ops::ContentPolicy;
+use super::schema::Entity;
+use super::{Actor, Backend, DataError, Id, Role, Schema, Sql, Tx};
+
+/// `u` is an active admin: an admin role value, active, not soft-deleted.
+fn active_admin(q: &mut Sql<'_>, schema: &Schema) {
+    q.push("({u.role} in (");
+    for (i, role) in schema.role_values(Role::Admin).iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(role.clone());
+    }
+    q.push(") and ({u.active|1 = 1})");
+    if let Some(soft) = &schema.soft_delete {
+        q.push(" and u.").ident(&soft.at.name).push(" is null");
+    }
+    q.push(")");
+}
 
 /// On PostgreSQL: locks every active admin and every target, in id order (so two
 /// operators queue instead of deadlocking). The second of two racing deletes then
 /// counts admins only after the first has committed.
-pub(crate) async fn lock_for_delete(tx: &mut Tx, ids: &[Uuid]) -> Result<(), DataError> {
-    let (sql, args) = with_ids(
-        "select id from users where id in ({ids}) or (role = 'admin' and is_active) \
-         order by id for update",
-        1,
-        ids,
-    );
-    tx.fetch_all(sql, &args).await?;
-    // Their chat sessions too: a new message in one needs a lock this holds off.
-    let (sql, args) = with_ids(
-        "select id from chat_sessions where user_id in ({ids}) order by id for update",
-        1,
-        ids,
-    );
-    tx.fetch_all(sql, &args).await?;
+pub(crate) async fn lock_for_delete(
+    tx: &mut Tx,
+    schema: &Schema,
+    ids: &[Id],
+) -> Result<(), DataError> {
+    if schema.backend != Backend::Postgres {
+        return Ok(());
+    }
+    let mut q = Sql::new(schema);
+    q.alias("u", Entity::Users)
+        .push("select {u.id} from {@users} u where {u.id} in (")
+        .bind_ids(schema.id_kind(Entity::Users), ids)
+        .push(") or ");
+    active_admin(&mut q, schema);
+    q.push(" order by {u.id} for update");
+    tx.fetch_all_sql(&q).await?;
     Ok(())
 }
 
-pub(crate) async fn plan_delete(
+pub(crate) async fn describe(
     tx: &mut Tx,
+    schema: &Schema,
     actor: &Actor,
     ids: &TargetIds,
     policy: ContentPolicy,
-) -> Result<(Vec<PlannedTarget>, Vec<Refusal>), DataError> {
-    let (rows, mut refused) = fetch_targets(
-        tx,
-        "select u.id, u.username, u.email, u.role, u.is_protected, u.is_service, u.is_active, \
-         (select count(*) from guilds g where g.owner_id = u.id) as owned_guilds, \
-         (select count(*) from chat_sessions s where s.user_id = u.id) as sessions, \
-         (select count(*) from chat_messages m join chat_sessions s on s.id = m.session_id \
-           where s.user_id = u.id) as session_messages, \
-         (select count(*) from app_sessions a where a.user_id = u.id) as logins, \
-         (select count(*) from guild_members gm where gm.user_id = u.id) as memberships, \
-         (select count(*) from comments c where c.user_id = u.id) as comments, \
-         (select count(*) from reviews r where r.user_id = u.id) as reviews, \
-         (select count(*) from messages p where p.sender_id = u.id) as sent \
-         from users u where u.id in ({ids})",
-        ids,
-    )
-    .await?;
-    let active_admins = tx
-        .fetch_one(
-            "select count(*) as n from users where role = 'admin' and is_active",
-            &[],
-        )
-        .await?
-        .int("n")?;
-    let mut admins_left = active_admins;
+) -> Result<(Vec<Described>, Vec<Refusal>), DataError> {
+    let mut q = Sql::new(schema);
+    q.alias("u", Entity::Users).alias("g", Entity::Guilds);
+    q.push(
+        "select {u.id} as id, {u.username} as username, {u.email|''} as email, \
+         {u.role} as role, ({u.protected|1 = 0}) as is_protected, \
+         ({u.service|1 = 0}) as is_service, ({u.active|1 = 1}) as is_active, ",
+    );
+    deleted_flag(&mut q, schema, "u");
+    if schema.has(Entity::Guilds, "owner") {
+        q.push(", (select count(*) from {@guilds} g where {g.owner} = {u.id}) as owned_guilds");
+    } else {
+        q.push(", 0 as owned_guilds");
+    }
+    q.push(" from {@users} u where {u.id} in (")
+        .bind_ids(schema.id_kind(Entity::Users), ids.as_slice())
+        .push(")");
+    let (rows, mut refused) = fetch_targets(tx, &q, ids).await?;
+    let mut admins = Sql::new(schema);
+    admins
+        .alias("u", Entity::Users)
+        .push("select count(*) as n from {@users} u where ");
+    active_admin(&mut admins, schema);
+    let mut admins_left = tx.fetch_one_sql(&admins).await?.int("n")?;
     let mut targets = Vec::new();
     for r in &rows {
-        let id = r.uuid("id")?;
+        let id = r.id("id")?;
         let username = r.text("username")?;
-        let role = r.text("role")?;
-        let is_active_admin = role == "admin" && r.bool("is_active")?;
+        let role_value = r.text("role")?;
+        let role = schema.role_of(&role_value);
+        let is_deleted = r.bool("is_deleted")?;
+        let is_active_admin = role == Role::Admin && r.bool("is_active")? && !is_deleted;
         let owned = r.int("owned_guilds")?;
         let refusal = if id == actor.id {
             Some(FailReason::Yourself)
+        } else if is_deleted {
+            Some(FailReason::AlreadyDeleted)
         } else if r.bool("is_protected")? {
             Some(FailReason::Protected)
         } else if r.bool("is_service")? {
@@ -91,59 +113,92 @@ pub(crate) async fn plan_delete(
         if is_active_admin {
             admins_left -= 1;
         }
-        let authored = RowCounts::new()
-            .with(Table::Comments, r.int("comments")?)
-            .with(Table::Reviews, r.int("reviews")?)
-            .with(Table::Messages, r.int("sent")?);
-        let mut counts = RowCounts::new()
-            .with(Table::Users, 1)
-            .with(Table::ChatSessions, r.int("sessions")?)
-            .with(Table::ChatMessages, r.int("session_messages")?)
-            .with(Table::AppSessions, r.int("logins")?)
-            .with(Table::GuildMembers, r.int("memberships")?);
-        let kept = match policy {
-            ContentPolicy::Keep => authored,
-            ContentPolicy::Delete => {
-                counts.add_all(&authored);
-                RowCounts::new()
-            }
-        };
-        targets.push(PlannedTarget {
+        targets.push(Described::new(
             id,
-            label: username.clone(),
-            counts,
-            kept,
-            new_owner: None,
-            snapshot: serde_json::json!({
+            username.clone(),
+            serde_json::json!({
                 "username": username,
-                "email": r.text("email")?,
-                "role": role,
+                "email": r.opt_text("email")?.unwrap_or_default(),
+                "role": role_value,
                 "content_policy": policy,
             }),
-        });
+        ));
     }
     // Refusals read best in the order the ids were given.
-    let order: Vec<Uuid> = ids.as_slice().to_vec();
+    let order: Vec<Id> = ids.as_slice().to_vec();
     refused.sort_by_key(|f| order.iter().position(|id| *id == f.id));
     Ok((targets, refused))
 }
 
-/// Deletes the users; cascades take their chat sessions (with messages), login sessions
-/// and memberships; with the keep policy, their content stays with a NULL author.
-pub(crate) async fn apply_delete(
-    tx: &mut Tx,
-    ids: &[Uuid],
-    policy: ContentPolicy,
-) -> Result<(), DataError> {
+/// Where a user delete starts: their content first (with the delete policy), then the
+/// users themselves unless they are soft-deleted.
+pub(crate) fn roots(schema: &Schema, policy: ContentPolicy) -> Vec<Root> {
+    let mut roots = Vec::new();
     if policy == ContentPolicy::Delete {
-        for template in [
-            "delete from comments where user_id in ({ids})",
-            "delete from reviews where user_id in ({ids})",
-            "delete from messages where sender_id in ({ids})",
+        for (entity, key) in [
+            (Entity::Comments, "author"),
+            (Entity::Reviews, "author"),
+            (Entity::Messages, "sender"),
         ] {
-            let (sql, args) = with_ids(template, 1, ids);
-            tx.execute(sql, &args).await?;
+            if let (Some(mapped), Some(column)) =
+                (schema.entity(entity), schema.column(entity, key))
+            {
+                roots.push(Root {
+                    table: mapped.table.clone(),
+                    column: column.name.clone(),
+                    is_id: false,
+                });
+            }
         }
     }
-    super::plan::delete_where_id(tx, "delete from users where id in ({ids})", ids).await
+    if schema.soft_delete.is_none()
+        && let (Some(users), Some(id)) = (
+            schema.entity(Entity::Users),
+            schema.column(Entity::Users, "id"),
+        )
+    {
+        roots.push(Root {
+            table: users.table.clone(),
+            column: id.name.clone(),
+            is_id: true,
+        });
+    }
+    roots
+}
+
+/// Marks soft-deleted users (SPEC §8): the delete columns set, `active` cleared.
+pub(crate) async fn soft_delete(
+    tx: &mut Tx,
+    schema: &Schema,
+    actor: &Actor,
+    ids: &[Id],
+) -> Result<u64, DataError> {
+    let Some(soft) = &schema.soft_delete else {
+        return Err(DataError::Internal("soft delete without its columns"));
+    };
+    let users = schema.id_kind(Entity::Users);
+    let mut q = Sql::new(schema);
+    q.push("update {@users} set ")
+        .ident(&soft.at.name)
+        .push(" = ")
+        .bind(chrono::Utc::now());
+    if let Some(by) = &soft.by {
+        q.push(", ")
+            .ident(&by.name)
+            .push(" = ")
+            .bind_id(users, &actor.id);
+    }
+    if let Some(active) = schema.column(Entity::Users, "active") {
+        q.push(", ").ident(&active.name).push(" = ").bind(false);
+    }
+    let id = schema
+        .column(Entity::Users, "id")
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
+    q.push(" where ")
+        .ident(&id)
+        .push(" in (")
+        .bind_ids(users, ids);
+    q.push(") and ").ident(&soft.at.name).push(" is null");
+    tx.execute_sql(&q).await
 }

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::db::Id;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
-use uuid::Uuid;
 
 use super::event::Event;
 use super::keymap::{Action, Context, Keymap};
@@ -25,7 +25,7 @@ use super::popup::{
     Confirm, Conflict, Editor, Popup, PopupEffect, Progress, Report, TextView, error_popup,
 };
 use super::theme::Theme;
-use super::worker::{DetailData, OpKind, Request, Response, Slot};
+use super::worker::{DetailData, Request, Response, Slot};
 use crate::config::ConfirmConfig;
 use crate::db::{Actor, Backend, DataError, Permission};
 
@@ -112,7 +112,7 @@ struct Operation {
     waiting: bool,
     /// What the confirmation called targets where that differs from the data layer's
     /// label, for the outcome to call them the same.
-    labels: HashMap<Uuid, String>,
+    labels: HashMap<Id, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -639,7 +639,7 @@ impl App {
                 };
                 op.intent.kind = kind;
                 for group in &mut op.intent.groups {
-                    group.0 = kind;
+                    group.content = kind.content;
                 }
                 op.waiting = true;
                 self.seq += 1;
@@ -665,7 +665,7 @@ impl App {
                     .flat_map(|p| &p.targets)
                     .filter_map(|t| {
                         let label = super::popup::target_label(op.intent.kind, t);
-                        (label != t.label).then_some((t.id, label))
+                        (label != t.label).then_some((t.id.clone(), label))
                     })
                     .collect();
                 self.popup = Some(Popup::Progress(Progress {
@@ -757,7 +757,8 @@ impl App {
 
     fn on_response(&mut self, response: Response) -> Vec<Request> {
         match response {
-            Response::Connected { backend, url } => {
+            Response::Connected { backend, url, ids } => {
+                super::strings::set_platform(ids);
                 self.connection = Connection::Connected { backend, url };
                 let form = &mut self.sign_in;
                 if !std::mem::take(&mut form.queued) {
@@ -1021,9 +1022,9 @@ impl App {
             self.operation = Some(op);
             return Vec::new();
         }
-        let done: Vec<Uuid> = outcomes
+        let done: Vec<Id> = outcomes
             .iter()
-            .flat_map(|o| o.done.iter().map(|d| d.id))
+            .flat_map(|o| o.done.iter().map(|d| d.id.clone()))
             .collect();
         let mut requests = Vec::new();
         let (_, mut out) = self.with_pane(op.tab, |pane, cx| pane.after_operation(&done, cx));
@@ -1150,6 +1151,6 @@ fn detail_popup(detail: DetailData, theme: &Theme, edit_key: Option<String>) -> 
 }
 
 /// The operation kind a tab's delete key means (for tests and hints).
-pub fn op_noun(kind: OpKind) -> &'static str {
+pub fn op_noun(kind: super::popup::Subject) -> &'static str {
     super::popup::noun(kind, 2)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use uuid::Uuid;
+use crate::db::Id;
 
 /// A list never holds more rows than this; past it the operator narrows the filter.
 pub const MAX_LOADED_ROWS: usize = 20_000;
@@ -151,21 +151,21 @@ impl<R, C: Clone> ListView<R, C> {
 /// Marked rows, by id: a refresh or a new page never changes what is selected.
 #[derive(Debug, Clone, Default)]
 pub struct Marks {
-    pub ids: HashSet<Uuid>,
+    pub ids: HashSet<Id>,
     /// Where a `v` range started.
     pub anchor: Option<usize>,
     /// The filter (a fingerprint) each mark was made under: a mark made under the filter
     /// in force that is not loaded yet is further down the list, not hidden by it.
-    under: HashMap<Uuid, u64>,
+    under: HashMap<Id, u64>,
 }
 
 impl Marks {
-    pub fn insert(&mut self, id: Uuid, under: u64) {
-        self.ids.insert(id);
+    pub fn insert(&mut self, id: Id, under: u64) {
+        self.ids.insert(id.clone());
         self.under.insert(id, under);
     }
 
-    pub fn toggle(&mut self, id: Uuid, under: u64) {
+    pub fn toggle(&mut self, id: Id, under: u64) {
         if self.ids.remove(&id) {
             self.under.remove(&id);
         } else {
@@ -173,11 +173,11 @@ impl Marks {
         }
     }
 
-    pub fn made_under(&self, id: &Uuid) -> Option<u64> {
+    pub fn made_under(&self, id: &Id) -> Option<u64> {
         self.under.get(id).copied()
     }
 
-    pub fn contains(&self, id: &Uuid) -> bool {
+    pub fn contains(&self, id: &Id) -> bool {
         self.ids.contains(id)
     }
 

@@ -26,6 +26,8 @@ use self::worker::{Request, Worker};
 /// How the console was started.
 pub struct Launch {
     pub url: String,
+    /// The `[schema]` map, checked against the database when the worker connects.
+    pub map: crate::db::SchemaMap,
     pub demo: bool,
     pub cache: crate::cache::CacheConfig,
     pub options: Options,
@@ -38,10 +40,17 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
     let (requests, worker_inbox) = unbounded_channel::<Request>();
     let worker = Worker::new(
         launch.url,
+        launch.map,
         launch.options.read_only,
         launch.demo,
         launch.cache,
-        events.clone(),
+        {
+            let events = events.clone();
+            Arc::new(move |response| {
+                // The UI has gone: nothing left to tell.
+                let _ = events.send(Event::Data(Box::new(response)));
+            })
+        },
     );
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::db::Id;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
@@ -15,17 +16,15 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Gauge, Paragraph, Widg
 use ratatui_textarea::{CursorMove, TextArea, WrapMode};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
-use uuid::Uuid;
 
 use super::keymap::{Action, Context, Keymap};
-use super::panes::Typed;
 use super::strings;
 use super::theme::Theme;
-use super::worker::OpKind;
 use crate::db::DataError;
 use crate::db::comments::{ContentEdit, ContentItem, ContentKind};
 use crate::db::ids::{MAX_REASON_CHARS, Reason};
-use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts, Table};
+use crate::db::ops::OpKind;
+use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts};
 use crate::sanitize::{clean_lines, fit};
 
 pub enum Popup {
@@ -44,7 +43,7 @@ pub enum PopupEffect {
     /// Execute these plans (the reason is set in them).
     Execute(Vec<Plan>),
     /// Plan again with another content policy (user deletes).
-    Replan(OpKind),
+    Replan(Subject),
     /// Stop after the current batch.
     Stop,
     /// Save an edit of a comment or review.
@@ -65,7 +64,7 @@ pub enum Focus {
 }
 
 pub struct Confirm {
-    pub kind: OpKind,
+    pub kind: Subject,
     pub plans: Vec<Plan>,
     pub hidden: usize,
     pub typed_rule: Typed,
@@ -81,33 +80,64 @@ pub struct Confirm {
     pub scroll: u16,
 }
 
-/// Table order in a plan: messages first, then what goes with them, the targets last.
-pub const PLAN_ORDER: [Table; 10] = [
-    Table::ChatMessages,
-    Table::Messages,
-    Table::Comments,
-    Table::Reviews,
-    Table::GuildMembers,
-    Table::GuildSettings,
-    Table::AppSessions,
-    Table::ChatSessions,
-    Table::Guilds,
-    Table::Users,
-];
+/// What must be typed to confirm a destructive plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// Nothing, unless the plan is large (the config's threshold).
+    IfLarge,
+    /// The number of targets, always.
+    Count,
+    /// This text (a guild's name), always.
+    Name(String),
+}
 
-fn ordered(counts: &RowCounts) -> Vec<(Table, i64)> {
-    PLAN_ORDER
+/// What the popups call an operation: one of the catalogue's, or comments and reviews
+/// deleted together; for users, with the content policy chosen in the popup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject {
+    pub kind: OpKind,
+    pub mixed_content: bool,
+    pub content: ContentPolicy,
+}
+
+impl Subject {
+    pub fn of(kind: OpKind) -> Subject {
+        Subject {
+            kind,
+            mixed_content: false,
+            content: ContentPolicy::Keep,
+        }
+    }
+
+    /// Comments and reviews at once.
+    pub fn content() -> Subject {
+        Subject {
+            mixed_content: true,
+            ..Subject::of(OpKind::DeleteComments)
+        }
+    }
+
+    pub fn is_repair(self) -> bool {
+        self.kind.is_repair()
+    }
+}
+
+/// Table order in a plan: messages first, then what goes with them, the targets last.
+fn ordered(counts: &RowCounts) -> Vec<(String, i64)> {
+    let mut items: Vec<(String, i64)> = counts
         .iter()
-        .map(|t| (*t, counts.get(*t)))
         .filter(|(_, n)| *n > 0)
-        .collect()
+        .map(|(t, n)| (t.to_string(), n))
+        .collect();
+    items.sort_by_key(|(t, _)| strings::table_rank(t));
+    items
 }
 
 /// Rows per table, right-aligned counts and readable nouns.
 fn count_lines(counts: &RowCounts) -> Vec<Line<'static>> {
     ordered(counts)
         .into_iter()
-        .map(|(table, n)| Line::raw(format!("  {n:>8}  {}", strings::table_noun(table, n))))
+        .map(|(table, n)| Line::raw(format!("  {n:>8}  {}", strings::table_noun(&table, n))))
         .collect()
 }
 
@@ -121,7 +151,7 @@ fn sum(plans: &[Plan], pick: impl Fn(&Plan) -> &RowCounts) -> RowCounts {
 
 impl Confirm {
     pub fn new(
-        kind: OpKind,
+        kind: Subject,
         plans: Vec<Plan>,
         hidden: usize,
         typed_rule: Typed,
@@ -167,14 +197,11 @@ impl Confirm {
     }
 
     fn is_repair(&self) -> bool {
-        self.kind == OpKind::RepairOrphans
+        self.kind.is_repair()
     }
 
     fn policy(&self) -> Option<ContentPolicy> {
-        match self.kind {
-            OpKind::DeleteUsers(policy) => Some(policy),
-            _ => None,
-        }
+        (self.kind.kind == OpKind::DeleteUsers).then_some(self.kind.content)
     }
 
     fn fields(&self) -> Vec<Focus> {
@@ -302,7 +329,7 @@ impl Confirm {
                     Some(ContentPolicy::Keep) => ContentPolicy::Delete,
                     _ => ContentPolicy::Keep,
                 };
-                self.kind = OpKind::DeleteUsers(next);
+                self.kind.content = next;
                 self.replanning = true;
                 PopupEffect::Replan(self.kind)
             }
@@ -384,12 +411,13 @@ impl Confirm {
             for r in refused.iter().take(50) {
                 lines.push(Line::raw(format!(
                     "  {}  {}  — {}",
-                    super::panes::short_id(&r.id),
+                    strings::short_id(&r.id),
                     fit(
                         r.label.as_deref().unwrap_or(""),
                         width.saturating_sub(40).max(8)
                     ),
-                    r.reason
+                    // A table named in a reason comes from the catalog: sanitise it too.
+                    crate::sanitize::clean_line(&r.reason.to_string())
                 )));
             }
             if refused.len() > 50 {
@@ -400,14 +428,18 @@ impl Confirm {
         if !targets.is_empty() {
             lines.push(Line::styled("Targets:", theme.header()));
             for t in targets.iter().take(200) {
-                let detail = match (&t.new_owner, t.counts.get(Table::ChatMessages)) {
+                let detail = match (
+                    &t.new_owner,
+                    t.counts
+                        .get(&strings::table_of(crate::db::Entity::ChatMessages)),
+                ) {
                     (Some((_, owner)), _) => format!("→ {}", fit(owner, 20)),
                     (None, 0) => String::new(),
                     (None, m) => strings::plural(m, "message", "messages"),
                 };
                 lines.push(Line::raw(format!(
                     "  {}  {}  {detail}",
-                    super::panes::short_id(&t.id),
+                    strings::short_id(&t.id),
                     fit(&target_label(self.kind, t), width.saturating_sub(32).max(8)),
                 )));
             }
@@ -526,27 +558,22 @@ fn input_line(label: &str, input: &Input, focused: bool, theme: &Theme) -> Line<
     ])
 }
 
-pub fn noun(kind: OpKind, n: usize) -> &'static str {
-    let (one, many) = match kind {
-        OpKind::DeleteChatSessions | OpKind::RepairOrphans => ("chat session", "chat sessions"),
-        OpKind::DeleteChatMessages => ("chat message", "chat messages"),
-        OpKind::DeletePrivateMessages => ("message", "messages"),
-        OpKind::DeleteComments => ("comment", "comments"),
-        OpKind::DeleteReviews => ("review", "reviews"),
-        OpKind::DeleteContent => ("comment or review", "comments and reviews"),
-        OpKind::DeleteGuilds => ("guild", "guilds"),
-        OpKind::DeleteUsers(_) => ("user", "users"),
+pub fn noun(kind: Subject, n: usize) -> &'static str {
+    let (one, many) = if kind.mixed_content {
+        ("comment or review", "comments and reviews")
+    } else {
+        kind.kind.nouns()
     };
     if n == 1 { one } else { many }
 }
 
 /// How the popups name a planned target: the data layer's label, except for a chat
 /// message without an author, which goes by its role unless a user wrote it.
-pub fn target_label(kind: OpKind, target: &PlannedTarget) -> String {
+pub fn target_label(kind: Subject, target: &PlannedTarget) -> String {
     let field = |name: &str| target.snapshot.get(name);
     let authorless = field("author").is_some_and(serde_json::Value::is_null);
     match (
-        kind,
+        kind.kind,
         field("role").and_then(|v| v.as_str()),
         field("content").and_then(|v| v.as_str()),
     ) {
@@ -559,7 +586,7 @@ pub fn target_label(kind: OpKind, target: &PlannedTarget) -> String {
 
 /// Batches running: a bar, and Esc stops after the current one.
 pub struct Progress {
-    pub kind: OpKind,
+    pub kind: Subject,
     pub done: usize,
     pub total: usize,
     pub stop: Arc<AtomicBool>,
@@ -576,7 +603,7 @@ impl Progress {
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        let verb = if self.kind == OpKind::RepairOrphans {
+        let verb = if self.kind.is_repair() {
             "Repairing"
         } else {
             "Deleting"
@@ -612,14 +639,14 @@ impl Progress {
 
 /// The report after an operation (SPEC §4.5).
 pub struct Report {
-    pub kind: OpKind,
+    pub kind: Subject,
     pub outcomes: Vec<Outcome>,
     pub not_run: usize,
     pub stopped: bool,
     pub error: Option<String>,
     pub cache: Option<crate::cache::CacheOutcome>,
     /// Targets the confirmation named otherwise than the data layer (see `target_label`).
-    pub labels: HashMap<Uuid, String>,
+    pub labels: HashMap<Id, String>,
     pub scroll: u16,
 }
 
@@ -634,16 +661,17 @@ impl Report {
             }
             total
         };
-        let verb = if self.kind == OpKind::RepairOrphans {
+        let verb = if self.kind.is_repair() {
             "repaired"
         } else {
             "deleted"
         };
         let mut text = format!("{verb} {done} {}", noun(self.kind, done));
-        let messages = counts.get(Table::ChatMessages) + counts.get(Table::Messages);
+        let messages = counts.get(&strings::table_of(crate::db::Entity::ChatMessages))
+            + counts.get(&strings::table_of(crate::db::Entity::Messages));
         if messages > 0
             && !matches!(
-                self.kind,
+                self.kind.kind,
                 OpKind::DeleteChatMessages | OpKind::DeletePrivateMessages
             )
         {
@@ -691,7 +719,7 @@ impl Report {
             kept.add_all(&o.kept);
         }
         if !counts.is_empty() {
-            let what = if self.kind == OpKind::RepairOrphans {
+            let what = if self.kind.is_repair() {
                 "Rows changed:"
             } else {
                 "Rows removed:"
@@ -715,18 +743,18 @@ impl Report {
             for f in failed {
                 lines.push(Line::raw(format!(
                     "  {}  {}  — {}",
-                    super::panes::short_id(&f.id),
+                    strings::short_id(&f.id),
                     fit(
                         f.label.as_deref().unwrap_or(""),
                         width.saturating_sub(40).max(8)
                     ),
-                    f.reason
+                    crate::sanitize::clean_line(&f.reason.to_string())
                 )));
             }
         }
         let done: Vec<_> = self.outcomes.iter().flat_map(|o| &o.done).collect();
         if !done.is_empty() {
-            let verb = if self.kind == OpKind::RepairOrphans {
+            let verb = if self.kind.is_repair() {
                 "Repaired"
             } else {
                 "Deleted"
@@ -744,7 +772,7 @@ impl Report {
                 let label = self.labels.get(&d.id).unwrap_or(&d.label);
                 lines.push(Line::raw(format!(
                     "  {}  {}{owner}",
-                    super::panes::short_id(&d.id),
+                    strings::short_id(&d.id),
                     fit(label, width.saturating_sub(16).max(8))
                 )));
             }
@@ -1003,7 +1031,7 @@ impl Editor {
     pub fn edit(&self) -> ContentEdit {
         ContentEdit {
             kind: self.item.kind,
-            id: self.item.id,
+            id: self.item.id.clone(),
             expected_version: self.item.version,
             text: self.text(),
             rating: if self.rating != self.item.rating {
@@ -1331,7 +1359,7 @@ impl Conflict {
         match choice {
             1 => PopupEffect::Save(ContentEdit {
                 kind: self.current.kind,
-                id: self.current.id,
+                id: self.current.id.clone(),
                 expected_version: self.current.version,
                 text: self.yours.clone(),
                 rating: self.your_rating,

@@ -1,5 +1,7 @@
 //! What the console says, in one place so the wording stays consistent.
 
+use crate::db::Entity;
+
 pub const APP: &str = "modcon";
 pub const SIGN_IN_TITLE: &str = "Sign in";
 pub const USERNAME: &str = "Username";
@@ -85,22 +87,95 @@ pub fn plural(n: i64, one: &str, many: &str) -> String {
     }
 }
 
-/// How a table's rows read next to a count: "1 chat message", "3 chat messages".
-pub fn table_noun(table: crate::db::plan::Table, n: i64) -> &'static str {
-    let many = table.noun();
-    // Every noun is a regular plural.
-    if n == 1 {
-        many.strip_suffix('s').unwrap_or(many)
-    } else {
-        many
+/// Which platform table is which entity, set when the console connects (one database
+/// per console); before that, and in tests, tables go by their reference names.
+static TABLES: std::sync::RwLock<Vec<(String, Entity)>> = std::sync::RwLock::new(Vec::new());
+static IDS: std::sync::RwLock<Option<crate::db::schema::IdKinds>> = std::sync::RwLock::new(None);
+
+/// What the console learns of the platform's schema when it connects.
+pub fn set_platform(ids: crate::db::schema::IdKinds) {
+    if let Ok(mut guard) = TABLES.write() {
+        *guard = ids.tables.clone();
+    }
+    if let Ok(mut guard) = IDS.write() {
+        *guard = Some(ids);
     }
 }
 
-/// A table named in an audit row's counts, readable when it is one of ours; other
-/// tables (reached by cascade on a platform's own schema) keep their own name.
+/// Reads an id the operator typed for `entity`, as the platform's column type.
+pub fn parse_id(entity: Entity, text: &str) -> Result<crate::db::Id, String> {
+    match IDS.read().ok().as_deref().and_then(Option::as_ref) {
+        Some(ids) => ids.parse(entity, text),
+        None => crate::db::IdKind::Text.parse(text),
+    }
+}
+
+/// The entity a platform table is mapped as.
+pub fn entity_of(table: &str) -> Option<Entity> {
+    let mapped = TABLES
+        .read()
+        .ok()
+        .and_then(|t| t.iter().find(|(name, _)| name == table).map(|(_, e)| *e));
+    mapped.or_else(|| Entity::from_name(table))
+}
+
+/// The platform's table for an entity.
+pub fn table_of(entity: Entity) -> String {
+    TABLES
+        .read()
+        .ok()
+        .and_then(|t| t.iter().find(|(_, e)| *e == entity).map(|(n, _)| n.clone()))
+        .unwrap_or_else(|| entity.name().to_string())
+}
+
+/// Where a table comes in a plan: messages first, then what goes with them, the
+/// targets last, then tables the map does not name.
+pub fn table_rank(table: &str) -> (usize, String) {
+    const ORDER: [Entity; 10] = [
+        Entity::ChatMessages,
+        Entity::Messages,
+        Entity::Comments,
+        Entity::Reviews,
+        Entity::GuildMembers,
+        Entity::GuildSettings,
+        Entity::AppSessions,
+        Entity::ChatSessions,
+        Entity::Guilds,
+        Entity::Users,
+    ];
+    let rank = entity_of(table)
+        .and_then(|e| ORDER.iter().position(|o| *o == e))
+        .unwrap_or(ORDER.len());
+    (rank, table.to_string())
+}
+
+/// How a table's rows read next to a count: "1 chat message", "3 chat messages"; a
+/// table the map does not name keeps its own name: "2 corrections rows".
+pub fn table_noun(table: &str, n: i64) -> String {
+    match entity_of(table) {
+        Some(entity) => {
+            let (one, many) = entity.nouns();
+            if n == 1 { one } else { many }.to_string()
+        }
+        None => format!(
+            "{} row{}",
+            crate::sanitize::clean_line(table),
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// A table named in an audit row's counts, readable when it is one of ours.
 pub fn table_name(name: &str, n: i64) -> String {
-    match super::popup::PLAN_ORDER.iter().find(|t| t.as_str() == name) {
-        Some(table) => table_noun(*table, n).to_string(),
-        None => crate::sanitize::clean_line(name),
+    table_noun(name, n)
+}
+
+/// A short, stable id for tables: a uuid's first 8 hex digits; other ids whole (cut to
+/// 8 cells with `…` if longer), through the sanitiser (text ids are written by
+/// strangers too).
+pub fn short_id(id: &crate::db::Id) -> String {
+    match id.as_uuid() {
+        Some(uuid) => uuid.simple().to_string()[..8].to_string(),
+        None => crate::sanitize::fit(&id.to_string(), 8),
     }
 }

@@ -7,24 +7,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use uuid::Uuid;
+use crate::db::Id;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::event::Event;
-use crate::cache::{CacheConfig, CacheOutcome, Owner};
+use crate::batch::{self, Group};
+use crate::cache::{CacheConfig, CacheOutcome};
 use crate::db::audit::{AuditEntry, AuditFilter, list_audit};
 use crate::db::auth::{self, SignInError};
 use crate::db::chats::{self, ChatMessageDetail};
 use crate::db::comments::{self, ContentEdit, ContentItem, ContentKind, EditOutcome};
-use crate::db::ids::{MAX_TARGETS, Reason, TargetIds};
+use crate::db::ids::Reason;
 use crate::db::lists::{
     self, ChatMessageRow, ChatSessionFilter, ChatSessionRow, ContentFilter, ContentRow,
     GuildMemberRow, GuildRow, GuildSettingRow, NameCursor, Page, PrivateMessageFilter,
     PrivateMessageRow, TimeCursor, UserFilter, UserRow,
 };
 use crate::db::messages::{self, PrivateMessageDetail};
-use crate::db::plan::{self, ContentPolicy, Operation, Outcome, Plan, Request as OpRequest};
-use crate::db::{Access, Actor, Backend, DataError, Db};
+use crate::db::plan::{Outcome, Plan};
+use crate::db::schema::IdKinds;
+use crate::db::{Access, Actor, Backend, DataError, Db, SchemaMap};
 
 /// Which list an answer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,7 +50,7 @@ pub enum Query {
         after: Option<TimeCursor>,
     },
     SessionMessages {
-        session: Uuid,
+        session: Id,
         text: Option<String>,
         after: Option<TimeCursor>,
     },
@@ -66,7 +67,7 @@ pub enum Query {
         after: Option<TimeCursor>,
     },
     GuildMembers {
-        guild: Uuid,
+        guild: Id,
         after: Option<TimeCursor>,
     },
     Users {
@@ -91,41 +92,11 @@ pub enum PageData {
     Audit(Page<AuditEntry, i64>),
 }
 
-/// What a destructive request acts on, before it is split into batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    /// Comments and reviews together (for the popup's wording; plans are per kind).
-    DeleteContent,
-    DeleteChatSessions,
-    RepairOrphans,
-    DeleteChatMessages,
-    DeletePrivateMessages,
-    DeleteComments,
-    DeleteReviews,
-    DeleteGuilds,
-    DeleteUsers(ContentPolicy),
-}
-
-impl OpKind {
-    pub fn operation(self, ids: TargetIds) -> Operation {
-        match self {
-            OpKind::DeleteChatSessions => Operation::DeleteChatSessions { ids },
-            OpKind::RepairOrphans => Operation::RepairOrphanSessions { ids },
-            OpKind::DeleteChatMessages => Operation::DeleteChatMessages { ids },
-            OpKind::DeletePrivateMessages => Operation::DeletePrivateMessages { ids },
-            OpKind::DeleteComments => Operation::DeleteComments { ids },
-            OpKind::DeleteReviews | OpKind::DeleteContent => Operation::DeleteReviews { ids },
-            OpKind::DeleteGuilds => Operation::DeleteGuilds { ids },
-            OpKind::DeleteUsers(content) => Operation::DeleteUsers { ids, content },
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum Detail {
-    ChatMessage(Uuid),
-    PrivateMessage(Uuid),
-    Content(ContentKind, Uuid),
+    ChatMessage(Id),
+    PrivateMessage(Id),
+    Content(ContentKind, Id),
 }
 
 #[derive(Debug, Clone)]
@@ -136,9 +107,9 @@ pub enum DetailData {
 }
 
 /// A row's identity for marks: comments and reviews also need their kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RowKey {
-    pub id: Uuid,
+    pub id: Id,
     pub kind: Option<ContentKind>,
 }
 
@@ -169,7 +140,7 @@ pub enum Request {
     /// Plans each group (an operation and its ids) in batches of at most 100.
     Plan {
         seq: u64,
-        groups: Vec<(OpKind, Vec<Uuid>)>,
+        groups: Vec<Group>,
         reason: Option<Reason>,
     },
     /// Executes confirmed plans one batch at a time; `stop` is checked between batches.
@@ -193,6 +164,7 @@ pub enum Response {
     Connected {
         backend: Backend,
         url: String,
+        ids: IdKinds,
     },
     ConnectFailed(String),
     SignedIn(Actor),
@@ -241,27 +213,34 @@ pub enum Response {
     },
 }
 
+/// Where the worker's answers go (the console's event stream); the worker knows
+/// nothing of it beyond this.
+pub type Replies = Arc<dyn Fn(Response) + Send + Sync>;
+
 pub struct Worker {
     url: String,
+    map: SchemaMap,
     cache: CacheConfig,
     read_only: bool,
     demo: bool,
     db: Option<Db>,
     actor: Option<Actor>,
-    events: UnboundedSender<Event>,
+    events: Replies,
 }
 
 impl Worker {
     /// `demo`: the database is the demo, created and seeded if new.
     pub fn new(
         url: String,
+        map: SchemaMap,
         read_only: bool,
         demo: bool,
         cache: CacheConfig,
-        events: UnboundedSender<Event>,
+        events: Replies,
     ) -> Worker {
         Worker {
             url,
+            map,
             cache,
             read_only,
             demo,
@@ -273,7 +252,7 @@ impl Worker {
 
     fn send(&self, response: Response) {
         // The UI has gone: nothing left to tell.
-        let _ = self.events.send(Event::Data(Box::new(response)));
+        (self.events)(response);
     }
 
     pub async fn run(mut self, mut requests: UnboundedReceiver<Request>) {
@@ -300,28 +279,22 @@ impl Worker {
         // the app keeps only the newest answer per slot.
         tokio::spawn(async move {
             let response = answer(db, actor, request, &events, &cache).await;
-            let _ = events.send(Event::Data(Box::new(response)));
+            events(response);
         });
     }
 
     async fn connect(&mut self) {
         // Retry quietly: the console shows the error and keeps asking until it answers.
         loop {
-            let error = match Db::connect(&self.url, Access::ReadWrite).await {
+            let error = match self.open().await {
                 Ok(db) => {
-                    let ready = if self.demo {
-                        match db.migrate().await {
-                            Ok(()) => crate::seed::seed_demo_if_empty(&db).await.map(|_| ()),
-                            Err(e) => Err(e),
-                        }
-                    } else {
-                        db.check_schema().await
-                    };
+                    let ready: Result<(), DataError> = Ok(());
                     match ready {
                         Ok(()) => {
                             self.send(Response::Connected {
                                 backend: db.backend(),
                                 url: db.display_url(),
+                                ids: db.schema().map(IdKinds::of).unwrap_or_default(),
                             });
                             self.db = Some(db);
                             return;
@@ -336,6 +309,20 @@ impl Worker {
                 return;
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Opens the database with the schema map checked; the demo is created, migrated
+    /// and seeded on first use.
+    async fn open(&self) -> Result<Db, DataError> {
+        if self.demo {
+            let db = Db::create(&self.url).await?;
+            db.migrate(&self.map).await?;
+            let db = db.load_schema(&self.map).await?;
+            crate::seed::seed_demo_if_empty(&db).await?;
+            Ok(db)
+        } else {
+            Db::open(&self.url, Access::ReadWrite, &self.map).await
         }
     }
 
@@ -369,7 +356,7 @@ async fn answer(
     db: Option<Db>,
     actor: Option<Actor>,
     request: Request,
-    events: &UnboundedSender<Event>,
+    events: &Replies,
     cache: &CacheConfig,
 ) -> Response {
     let (Some(db), Some(actor)) = (db, actor) else {
@@ -438,14 +425,27 @@ async fn answer(
             reason,
         } => Response::Planned {
             seq,
-            result: plan_batches(&db, &actor, groups, reason).await,
+            result: batch::plan_batches(&db, &actor, &groups, reason).await,
         },
         Request::Execute { seq, plans, stop } => {
             // Progress goes out batch by batch, before the final answer.
-            execute_batches(&db, &actor, cache, seq, plans, stop, |response| {
-                let _ = events.send(Event::Data(Box::new(response)));
-            })
-            .await
+            let run =
+                batch::execute_batches(&db, &actor, cache, plans, &stop, |outcome, done, total| {
+                    events(Response::BatchDone {
+                        seq,
+                        done,
+                        total,
+                        outcome: outcome.clone(),
+                    });
+                })
+                .await;
+            Response::Executed {
+                seq,
+                outcomes: run.outcomes,
+                cache: run.cache,
+                not_run: run.not_run,
+                error: run.error,
+            }
         }
         Request::Detail { seq, detail } => Response::Detail {
             seq,
@@ -458,94 +458,6 @@ async fn answer(
         Request::Connect | Request::SignIn { .. } => {
             Response::ConnectFailed("unexpected request".into())
         }
-    }
-}
-
-async fn plan_batches(
-    db: &Db,
-    actor: &Actor,
-    groups: Vec<(OpKind, Vec<Uuid>)>,
-    reason: Option<Reason>,
-) -> Result<Vec<Plan>, DataError> {
-    let mut plans = Vec::new();
-    for (kind, ids) in groups {
-        for chunk in ids.chunks(MAX_TARGETS) {
-            let operation = kind.operation(TargetIds::new(chunk.to_vec())?);
-            plans.push(plan::plan(db, actor, OpRequest::new(operation, reason.clone())).await?);
-        }
-    }
-    Ok(plans)
-}
-
-/// Runs confirmed plans one batch (one transaction) at a time, reporting each; stops
-/// between batches when asked, and at the first batch whose plan changed.
-async fn execute_batches(
-    db: &Db,
-    actor: &Actor,
-    cache_config: &CacheConfig,
-    seq: u64,
-    plans: Vec<Plan>,
-    stop: Arc<AtomicBool>,
-    progress: impl Fn(Response),
-) -> Response {
-    let total = plans.len();
-    let mut outcomes = Vec::new();
-    let mut remaining = plans.into_iter();
-    let mut error = None;
-    let mut not_run = Vec::new();
-    let mut cache: Option<CacheOutcome> = None;
-    for confirmed in remaining.by_ref() {
-        if stop.load(Ordering::SeqCst) {
-            not_run.push(confirmed);
-            break;
-        }
-        match plan::execute(db, actor, &confirmed).await {
-            Ok(outcome) => {
-                let owner = match outcome.request.operation {
-                    Operation::DeleteGuilds { .. } => Some(Owner::Guild),
-                    Operation::DeleteUsers { .. } => Some(Owner::User),
-                    _ => None,
-                };
-                if let Some(owner) = owner {
-                    let done: Vec<Uuid> = outcome.done.iter().map(|d| d.id).collect();
-                    let this = crate::cache::invalidate(cache_config, owner, &done).await;
-                    cache = Some(match (cache.take(), this) {
-                        (
-                            Some(CacheOutcome::Cleared { keys: a }),
-                            CacheOutcome::Cleared { keys: b },
-                        ) => CacheOutcome::Cleared { keys: a + b },
-                        (Some(failed @ CacheOutcome::NotCleared { .. }), _) => failed,
-                        (_, this) => this,
-                    });
-                }
-                outcomes.push(outcome.clone());
-                progress(Response::BatchDone {
-                    seq,
-                    done: outcomes.len(),
-                    total,
-                    outcome,
-                });
-            }
-            Err(DataError::PlanChanged(fresh)) => {
-                // The fresh plan replaces this batch; the operator confirms it anew.
-                not_run.push(*fresh);
-                error = Some(DataError::PlanChanged(Box::new(confirmed)));
-                break;
-            }
-            Err(e) => {
-                not_run.push(confirmed);
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    not_run.extend(remaining);
-    Response::Executed {
-        seq,
-        outcomes,
-        cache,
-        not_run,
-        error,
     }
 }
 
@@ -579,34 +491,34 @@ async fn collect_keys(
         let key = |id| RowKey { id, kind: None };
         let next = match page {
             PageData::ChatSessions(p) => {
-                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| query.with_time_cursor(after))
             }
             PageData::SessionMessages(p) => {
-                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| query.with_time_cursor(after))
             }
             PageData::PrivateMessages(p) => {
-                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| query.with_time_cursor(after))
             }
             PageData::Content(p) => {
                 keys.extend(p.rows.iter().map(|r| RowKey {
-                    id: r.id,
+                    id: r.id.clone(),
                     kind: Some(r.kind),
                 }));
                 p.next.map(|after| query.with_time_cursor(after))
             }
             PageData::Guilds(p) => {
-                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| query.with_time_cursor(after))
             }
             PageData::GuildMembers(p, _) => {
-                keys.extend(p.rows.iter().map(|r| key(r.user_id)));
+                keys.extend(p.rows.iter().map(|r| key(r.user_id.clone())));
                 p.next.map(|after| query.with_time_cursor(after))
             }
             PageData::Users(p) => {
-                keys.extend(p.rows.iter().map(|r| key(r.id)));
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| {
                     if let Query::Users { after: a, .. } = &mut query {
                         *a = Some(after);
@@ -654,7 +566,7 @@ async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, Data
             text,
             after,
         } => PageData::SessionMessages(
-            lists::chat_messages(db, session, text.as_deref(), after, page).await?,
+            lists::chat_messages(db, &session, text.as_deref(), after, page).await?,
         ),
         Query::PrivateMessages { filter, after } => {
             PageData::PrivateMessages(lists::private_messages(db, &filter, after, page).await?)
@@ -666,8 +578,8 @@ async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, Data
             PageData::Guilds(lists::guilds(db, text.as_deref(), after, page).await?)
         }
         Query::GuildMembers { guild, after } => {
-            let members = lists::guild_members(db, guild, after, page).await?;
-            let settings = lists::guild_settings(db, guild, 200).await?;
+            let members = lists::guild_members(db, &guild, after, page).await?;
+            let settings = lists::guild_settings(db, &guild, 200).await?;
             PageData::GuildMembers(members, settings)
         }
         Query::Users { filter, after } => {
@@ -683,13 +595,13 @@ async fn detail_of(db: &Db, detail: Detail) -> Result<DetailData, DataError> {
     let gone = || DataError::NotFound("it was deleted meanwhile".into());
     Ok(match detail {
         Detail::ChatMessage(id) => {
-            DetailData::ChatMessage(chats::chat_message(db, id).await?.ok_or_else(gone)?)
+            DetailData::ChatMessage(chats::chat_message(db, &id).await?.ok_or_else(gone)?)
         }
         Detail::PrivateMessage(id) => {
-            DetailData::PrivateMessage(messages::private_message(db, id).await?.ok_or_else(gone)?)
+            DetailData::PrivateMessage(messages::private_message(db, &id).await?.ok_or_else(gone)?)
         }
         Detail::Content(kind, id) => DetailData::Content(
-            comments::content_item(db, kind, id)
+            comments::content_item(db, kind, &id)
                 .await?
                 .ok_or_else(gone)?,
         ),

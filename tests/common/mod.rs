@@ -6,11 +6,91 @@
 
 use std::path::PathBuf;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{Duration, Utc};
 use modcon::db::insert::{Batch, NewChatMessage, NewSession, NewUser};
-use modcon::db::{Access, Actor, Backend, Db, Role};
+use modcon::db::{Actor, Backend, Db, Entity, Id, IdKind, Role, SchemaMap};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use uuid::Uuid;
+
+/// The schemas every data-layer body can run on: modcon's reference schema and the two
+/// platform fixtures written from the design notes (`tests/fixtures/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Reference,
+    FastApi,
+    AdminApi,
+}
+
+impl Platform {
+    pub fn from_name(name: &str) -> Platform {
+        match name {
+            "fastapi" => Platform::FastApi,
+            "adminapi" => Platform::AdminApi,
+            _ => Platform::Reference,
+        }
+    }
+
+    pub fn fixture(self) -> Option<&'static str> {
+        match self {
+            Platform::Reference => None,
+            Platform::FastApi => Some("fastapi"),
+            Platform::AdminApi => Some("adminapi"),
+        }
+    }
+
+    /// The map in force for this platform.
+    pub fn map(self) -> SchemaMap {
+        match self.fixture() {
+            None => SchemaMap::reference(),
+            Some(name) => {
+                let text = std::fs::read_to_string(format!("tests/fixtures/{name}/map.toml"))
+                    .expect("fixture map");
+                modcon::config::parse(&text)
+                    .expect("fixture map parses")
+                    .schema_map()
+                    .expect("fixture map is well formed")
+            }
+        }
+    }
+
+    /// A role value of the platform for plain users (who cannot sign in).
+    pub fn user_role(self) -> &'static str {
+        match self {
+            Platform::AdminApi => "member",
+            _ => "user",
+        }
+    }
+}
+
+/// Unique integer ids for rows the tests create, clear of small literal ids.
+static NEXT_INT_ID: AtomicI64 = AtomicI64::new(100_000);
+
+/// A new id for a row of `entity`, of the type its table uses.
+pub fn fresh_id(db: &Db, entity: Entity) -> Id {
+    let kind = db
+        .schema()
+        .map(|s| s.id_kind(entity))
+        .unwrap_or(IdKind::Uuid);
+    match kind {
+        IdKind::Integer | IdKind::BigInt => Id::Int(NEXT_INT_ID.fetch_add(1, Ordering::SeqCst)),
+        IdKind::Uuid => Id::from(Uuid::new_v4()),
+        IdKind::Text => {
+            let uuid = Uuid::new_v4();
+            // uuids on the reference schema (text on SQLite), short prefixed text elsewhere.
+            if db.schema().map(|s| s.reference).unwrap_or(true) {
+                Id::from(uuid)
+            } else {
+                Id::Text(format!(
+                    "{}-{}",
+                    &entity.name()[..1],
+                    &uuid.simple().to_string()[..12]
+                ))
+            }
+        }
+    }
+}
 
 pub const PG_URL_ENV: &str = "MODCON_TEST_PG_URL";
 const PG_DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -37,6 +117,7 @@ pub fn pg_url_for(name: &str) -> String {
 pub struct TestDb {
     pub db: Db,
     pub url: String,
+    pub platform: Platform,
     cleanup: Cleanup,
 }
 
@@ -47,17 +128,32 @@ enum Cleanup {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
-        let path = std::env::temp_dir().join(format!("modcon-test-{}.db", Uuid::new_v4().simple()));
-        let url = format!("sqlite:{}", path.display());
-        let db = Db::connect(&url, Access::ReadWrite)
-            .await
-            .expect("open sqlite");
-        db.migrate().await.expect("migrate sqlite");
-        TestDb {
-            db,
-            url,
-            cleanup: Cleanup::Sqlite(path),
+        TestDb::on(Backend::Sqlite, Platform::Reference).await
+    }
+
+    /// A fresh database on `backend` with `platform`'s schema, migrated (modcon's own
+    /// tables; the reference schema too for `Reference`) and its map checked.
+    pub async fn on(backend: Backend, platform: Platform) -> TestDb {
+        let mut test = TestDb::blank(backend).await;
+        if let Some(name) = platform.fixture() {
+            let file = match backend {
+                Backend::Postgres => "postgres.sql",
+                Backend::Sqlite => "sqlite.sql",
+            };
+            let script = std::fs::read_to_string(format!("tests/fixtures/{name}/{file}"))
+                .expect("fixture sql");
+            test.run_script(&script).await;
         }
+        let map = platform.map();
+        test.db.migrate(&map).await.expect("migrate");
+        test.db = test
+            .db
+            .clone()
+            .load_schema(&map)
+            .await
+            .expect("load schema");
+        test.platform = platform;
+        test
     }
 
     /// An empty database on `backend` (no schema at all): for platform fixtures.
@@ -73,10 +169,13 @@ impl TestDb {
                 (pg_url_for(&name), Cleanup::Postgres(name))
             }
         };
-        let db = Db::connect(&url, Access::ReadWrite)
-            .await
-            .expect("open a blank database");
-        TestDb { db, url, cleanup }
+        let db = Db::create(&url).await.expect("open a blank database");
+        TestDb {
+            db,
+            url,
+            platform: Platform::Reference,
+            cleanup,
+        }
     }
 
     /// Runs a script of statements separated by `;` at line ends (fixture DDL).
@@ -100,17 +199,7 @@ impl TestDb {
     }
 
     pub async fn postgres() -> TestDb {
-        let name = create_pg_database().await;
-        let url = pg_url_for(&name);
-        let db = Db::connect(&url, Access::ReadWrite)
-            .await
-            .expect("connect to the test database");
-        db.migrate().await.expect("migrate postgres");
-        TestDb {
-            db,
-            url,
-            cleanup: Cleanup::Postgres(name),
-        }
+        TestDb::on(Backend::Postgres, Platform::Reference).await
     }
 
     pub async fn finish(self) {
@@ -178,6 +267,43 @@ macro_rules! both_backends {
     )*};
 }
 
+/// Runs one async test body on each listed schema, on SQLite and on PostgreSQL:
+/// `on_schemas! { [reference, fastapi, adminapi] async fn name(db) { … } }` makes
+/// `name::fastapi::sqlite` and so on.
+#[macro_export]
+macro_rules! on_schemas {
+    ([$($platform:ident),+] async fn $name:ident($db:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($db: modcon::db::Db) $body
+
+            $(
+                mod $platform {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn sqlite() {
+                        let platform = $crate::common::Platform::from_name(stringify!($platform));
+                        let test =
+                            $crate::common::TestDb::on(modcon::db::Backend::Sqlite, platform).await;
+                        super::body(test.db.clone()).await;
+                        test.finish().await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn postgres() {
+                        let platform = $crate::common::Platform::from_name(stringify!($platform));
+                        let test =
+                            $crate::common::TestDb::on(modcon::db::Backend::Postgres, platform).await;
+                        super::body(test.db.clone()).await;
+                        test.finish().await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
 /// Like `both_backends!`, with the database URL too (for tests that run the binary):
 /// `both_backends_with_url! { async fn name(db, url) { … } }`.
 #[macro_export]
@@ -208,11 +334,33 @@ macro_rules! both_backends_with_url {
     )*};
 }
 
+/// The platform this database has (by its map).
+pub fn platform_of(db: &Db) -> Platform {
+    let schema = db.schema().expect("schema");
+    if schema.reference {
+        Platform::Reference
+    } else if schema.is_enabled(Entity::Guilds) {
+        Platform::AdminApi
+    } else {
+        Platform::FastApi
+    }
+}
+
+/// A new user row as the platform writes it, with a fresh id of the right type.
+pub fn new_user(db: &Db, name: &str, role: Role) -> NewUser {
+    let mut user = NewUser::new(name, role);
+    user.id = fresh_id(db, Entity::Users);
+    if role == Role::User {
+        user.role_value = Some(platform_of(db).user_role().to_string());
+    }
+    user
+}
+
 /// Inserts a user with the given role and returns it as an operator.
 pub async fn operator(db: &Db, name: &str, role: Role) -> Actor {
-    let user = NewUser::new(name, role);
+    let user = new_user(db, name, role);
     let actor = Actor {
-        id: user.id,
+        id: user.id.clone(),
         username: user.username.clone(),
         role,
     };
@@ -226,14 +374,14 @@ pub async fn operator(db: &Db, name: &str, role: Role) -> Actor {
     actor
 }
 
-pub async fn user(db: &Db, name: &str) -> Uuid {
+pub async fn user(db: &Db, name: &str) -> Id {
     operator(db, name, Role::User).await.id
 }
 
-pub async fn user_with(db: &Db, name: &str, edit: impl FnOnce(&mut NewUser)) -> Uuid {
-    let mut user = NewUser::new(name, Role::User);
+pub async fn user_with(db: &Db, name: &str, edit: impl FnOnce(&mut NewUser)) -> Id {
+    let mut user = new_user(db, name, Role::User);
     edit(&mut user);
-    let id = user.id;
+    let id = user.id.clone();
     Batch {
         users: vec![user],
         ..Batch::default()
@@ -248,20 +396,20 @@ pub async fn user_with(db: &Db, name: &str, edit: impl FnOnce(&mut NewUser)) -> 
 /// `author` (or by the owner).
 pub async fn session(
     db: &Db,
-    owner: Option<Uuid>,
-    guild: Option<Uuid>,
+    owner: Option<Id>,
+    guild: Option<Id>,
     messages: usize,
-    author: Option<Uuid>,
-) -> Uuid {
-    let id = Uuid::new_v4();
+    author: Option<Id>,
+) -> Id {
+    let id = fresh_id(db, Entity::ChatSessions);
     let start = Utc::now() - Duration::hours(1);
     let mut batch = Batch {
         sessions: vec![NewSession {
-            id,
-            user_id: owner,
+            id: id.clone(),
+            user_id: owner.clone(),
             guild_id: guild,
             model: "model-a".into(),
-            title: format!("session {}", &id.simple().to_string()[..6]),
+            title: format!("session {}", &Uuid::new_v4().simple().to_string()[..6]),
             created_at: start,
         }],
         ..Batch::default()
@@ -269,9 +417,13 @@ pub async fn session(
     for i in 0..messages {
         let is_user = i % 2 == 0;
         batch.chat_messages.push(NewChatMessage {
-            id: Uuid::new_v4(),
-            session_id: id,
-            author_id: if is_user { author.or(owner) } else { None },
+            id: fresh_id(db, Entity::ChatMessages),
+            session_id: id.clone(),
+            author_id: if is_user {
+                author.clone().or(owner.clone())
+            } else {
+                None
+            },
             role: if is_user { "user" } else { "assistant" },
             content: format!("message {i}"),
             created_at: start + Duration::milliseconds(i as i64 * 10),
@@ -281,9 +433,11 @@ pub async fn session(
     id
 }
 
-pub async fn count(db: &Db, sql: &'static str, args: &[modcon::db::Arg]) -> i64 {
+/// Counts with a statement written over the map: `{@chat_messages}` for a table and
+/// `{m.session}` for a column (aliases u, g, gm, gs, s, m, p, b, c, r, a).
+pub async fn count(db: &Db, sql: &str, args: &[modcon::db::Arg]) -> i64 {
     db.query_i64(sql, args)
         .await
-        .expect("count query")
+        .unwrap_or_else(|e| panic!("count query {sql}: {e}"))
         .unwrap_or(0)
 }

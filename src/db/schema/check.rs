@@ -66,7 +66,12 @@ pub fn check(map: &SchemaMap, catalog: Catalog) -> Result<Schema, Problems> {
             match usable(spec.expect, info.class, map, &entities, catalog.backend) {
                 Ok(kind) => {
                     if spec.expect == Expect::Id {
-                        id_kind = kind;
+                        // modcon's own reference schema keeps uuids as text on SQLite:
+                        // they are read and checked as uuids all the same.
+                        id_kind = match kind {
+                            Some(IdKind::Text) if map.is_reference() => Some(IdKind::Uuid),
+                            other => other,
+                        };
                     }
                     columns.insert(
                         spec.key,

@@ -123,8 +123,63 @@ impl Schema {
         (rank, table.to_string())
     }
 
+    /// What a platform role value makes an operator (SPEC §3, §8).
+    pub fn role_of(&self, value: &str) -> super::Role {
+        if self.admin_roles.iter().any(|r| r == value) {
+            super::Role::Admin
+        } else if self.moderator_roles.iter().any(|r| r == value) {
+            super::Role::Moderator
+        } else {
+            super::Role::User
+        }
+    }
+
+    /// The role values that make an operator an admin / a moderator.
+    pub fn role_values(&self, role: super::Role) -> &[String] {
+        match role {
+            super::Role::Admin => &self.admin_roles,
+            super::Role::Moderator => &self.moderator_roles,
+            super::Role::User => &[],
+        }
+    }
+
     pub fn enabled_entities(&self) -> impl Iterator<Item = Entity> + '_ {
         self.entities.keys().copied()
+    }
+}
+
+/// The id type of every enabled entity: what the console needs to read an id typed by
+/// the operator (`:goto`), without the whole schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdKinds {
+    kinds: BTreeMap<Entity, IdKind>,
+    /// Each enabled entity's table.
+    pub tables: Vec<(String, Entity)>,
+}
+
+impl IdKinds {
+    pub fn of(schema: &Schema) -> IdKinds {
+        IdKinds {
+            kinds: schema
+                .entities
+                .iter()
+                .filter_map(|(e, m)| m.id_kind.map(|k| (*e, k)))
+                .collect(),
+            tables: schema
+                .entities
+                .iter()
+                .map(|(e, m)| (m.table.clone(), *e))
+                .collect(),
+        }
+    }
+
+    pub fn kind(&self, entity: Entity) -> IdKind {
+        self.kinds.get(&entity).copied().unwrap_or(IdKind::Text)
+    }
+
+    /// Reads an id typed for `entity`; `Err` says what was expected.
+    pub fn parse(&self, entity: Entity, text: &str) -> Result<super::Id, String> {
+        self.kind(entity).parse(text)
     }
 }
 

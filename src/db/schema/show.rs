@@ -135,6 +135,7 @@ fn candidates(entity: Entity) -> &'static [&'static str] {
         Entity::GuildSettings => &["guild_settings", "guild_config", "guild_configs"],
         Entity::ChatSessions => &[
             "chat_sessions",
+            "chat_threads",
             "chats",
             "conversations",
             "chat_conversations",
@@ -179,7 +180,7 @@ fn column_candidates(key: &str) -> &'static [&'static str] {
         ],
         "active" => &["is_active", "active", "enabled"],
         "name" => &["name", "guild_name", "title", "display_name"],
-        "title" => &["title", "name", "subject"],
+        "title" => &["title", "session_title", "topic", "name", "subject"],
         "model" => &["model", "model_name", "llm_model"],
         "content" => &["content", "body", "text", "message"],
         "created_at" => &["created_at", "created", "inserted_at", "timestamp"],
@@ -208,6 +209,16 @@ pub fn draft_map(catalog: &Catalog) -> String {
             .find_map(|name| catalog.table(name))
             .filter(|t| !placed.iter().any(|(_, p)| p.name == t.name));
         let _ = writeln!(out, "\n[schema.{}]", entity.name());
+        if let Some(needed) = entity.needs()
+            && !placed.iter().any(|(e, _)| *e == needed)
+        {
+            let _ = writeln!(
+                out,
+                "enabled = false   # needs [schema.{}], which has no table here",
+                needed.name()
+            );
+            continue;
+        }
         let Some(table) = table else {
             let _ = writeln!(
                 out,

@@ -1,10 +1,10 @@
 //! Audit: the record, newest first; filter by actor, action or target; Enter shows a
 //! row in full: counts, reason, and old and new text for edits.
 
+use crate::db::Id;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use uuid::Uuid;
 
 use super::{
     Cx, Effect, Pane, draw_list, find_or_say, list_status, navigate, page_if_needed, reload,
@@ -73,14 +73,8 @@ pub fn parse_filter(text: &str) -> AuditFilter {
 /// An audit row's counts: our tables first, in plan order, by readable names; numbers
 /// in one column.
 fn count_lines(counts: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
-    let rank = |name: &str| {
-        crate::tui::popup::PLAN_ORDER
-            .iter()
-            .position(|t| t.as_str() == name)
-            .unwrap_or(usize::MAX)
-    };
     let mut entries: Vec<_> = counts.iter().collect();
-    entries.sort_by(|a, b| (rank(a.0), a.0).cmp(&(rank(b.0), b.0)));
+    entries.sort_by_key(|(table, _)| strings::table_rank(table));
     entries
         .into_iter()
         .map(|(table, n)| match n.as_i64() {
@@ -110,7 +104,8 @@ pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
                 crate::sanitize::clean_line(&entry.actor_name),
                 entry
                     .actor_id
-                    .map(|id| format!("  ({id})"))
+                    .as_deref()
+                    .map(|id| format!("  ({})", crate::sanitize::clean_line(id)))
                     .unwrap_or_default()
             ),
         ),
@@ -120,7 +115,7 @@ pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
             format!(
                 "{} {}",
                 crate::sanitize::clean_line(&entry.target_type),
-                entry.target_id.map(|id| id.to_string()).unwrap_or_default()
+                crate::sanitize::clean_line(entry.target_id.as_deref().unwrap_or_default())
             ),
         ),
         head("label", crate::sanitize::clean_line(&entry.target_label)),
@@ -270,7 +265,7 @@ impl Pane for AuditPane {
         self.reload(cx);
     }
 
-    fn after_operation(&mut self, _done: &[Uuid], cx: &mut Cx) {
+    fn after_operation(&mut self, _done: &[Id], cx: &mut Cx) {
         if self.started {
             self.reload(cx);
         }

@@ -1,9 +1,11 @@
 //! Chats: chat sessions (newest first) with their message counts; Enter opens a
 //! session's messages, which can be deleted one by one or marked.
 
+use crate::db::Id;
+use crate::db::ops::OpKind;
+use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use uuid::Uuid;
 
 use super::{
     Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
@@ -18,7 +20,7 @@ use crate::tui::list::{ListView, Marks};
 use crate::tui::strings::plural;
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{Detail, OpKind, PageData, Query, RowKey, Slot};
+use crate::tui::worker::{Detail, PageData, Query, RowKey, Slot};
 
 const SESSION_COLUMNS: [Column; 7] = [
     Column::flex("Title"),
@@ -105,7 +107,7 @@ impl ChatsPane {
 
     fn message_query(view: &SessionView, after: Option<TimeCursor>) -> Query {
         Query::SessionMessages {
-            session: view.session.id,
+            session: view.session.id.clone(),
             text: (!view.text.is_empty()).then(|| view.text.clone()),
             after,
         }
@@ -128,7 +130,7 @@ impl ChatsPane {
     fn reload_open_session(&mut self, cx: &mut Cx) {
         if let Some(view) = &mut self.open {
             let filter = ChatSessionFilter {
-                id: Some(view.session.id),
+                id: Some(view.session.id.clone()),
                 ..ChatSessionFilter::default()
             };
             let query = Query::ChatSessions {
@@ -142,7 +144,7 @@ impl ChatsPane {
     fn page(&mut self, cx: &mut Cx) {
         match &mut self.open {
             Some(view) => {
-                let session = view.session.id;
+                let session = view.session.id.clone();
                 let text = (!view.text.is_empty()).then(|| view.text.clone());
                 page_if_needed(&mut view.list, Slot::SessionMessages, cx, |after| {
                     Query::SessionMessages {
@@ -188,13 +190,18 @@ impl ChatsPane {
             return refusal;
         }
         let (ids, hidden) = match &self.open {
-            Some(view) => targets(&view.list, &view.marks, |r| r.id, self.scope()),
-            None => targets(&self.list, &self.marks, |r| r.id, self.scope()),
+            Some(view) => targets(&view.list, &view.marks, |r| r.id.clone(), self.scope()),
+            None => targets(&self.list, &self.marks, |r| r.id.clone(), self.scope()),
         };
         if ids.is_empty() {
             return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
         }
-        Effect::Intent(DeleteIntent::new(kind, ids, hidden, Typed::IfLarge))
+        Effect::Intent(DeleteIntent::new(
+            Subject::of(kind),
+            ids,
+            hidden,
+            Typed::IfLarge,
+        ))
     }
 }
 
@@ -227,13 +234,25 @@ impl Pane for ChatsPane {
         let scope = self.scope();
         if let Some(view) = &mut self.open {
             if navigate(&mut view.list, action)
-                || mark(&mut view.list, &mut view.marks, action, |r| r.id, scope)
+                || mark(
+                    &mut view.list,
+                    &mut view.marks,
+                    action,
+                    |r| r.id.clone(),
+                    scope,
+                )
             {
                 self.page(cx);
                 return Effect::None;
             }
         } else if navigate(&mut self.list, action)
-            || mark(&mut self.list, &mut self.marks, action, |r| r.id, scope)
+            || mark(
+                &mut self.list,
+                &mut self.marks,
+                action,
+                |r| r.id.clone(),
+                scope,
+            )
         {
             self.page(cx);
             return Effect::None;
@@ -242,7 +261,7 @@ impl Pane for ChatsPane {
             Action::Open => {
                 if let Some(view) = &self.open {
                     return match view.list.selected_row() {
-                        Some(row) => Effect::Detail(Detail::ChatMessage(row.id)),
+                        Some(row) => Effect::Detail(Detail::ChatMessage(row.id.clone())),
                         None => Effect::None,
                     };
                 }
@@ -290,12 +309,13 @@ impl Pane for ChatsPane {
                 if let Some(refusal) = refuse(cx, Permission::RepairOrphanSessions) {
                     return refusal;
                 }
-                let (ids, hidden) = targets(&self.list, &self.marks, |r| r.id, self.scope());
+                let (ids, hidden) =
+                    targets(&self.list, &self.marks, |r| r.id.clone(), self.scope());
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
                 Effect::Intent(DeleteIntent::new(
-                    OpKind::RepairOrphans,
+                    Subject::of(OpKind::RepairOrphanSessions),
                     ids,
                     hidden,
                     Typed::IfLarge,
@@ -458,7 +478,7 @@ impl Pane for ChatsPane {
                     "showing all sessions".into()
                 })
             }
-            "goto" => match Uuid::parse_str(arg.trim()) {
+            "goto" => match crate::tui::strings::parse_id(crate::db::Entity::ChatSessions, arg) {
                 Ok(id) => {
                     self.open = None;
                     self.filter = ChatSessionFilter {
@@ -485,7 +505,7 @@ impl Pane for ChatsPane {
         }
     }
 
-    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+    fn after_operation(&mut self, done: &[Id], cx: &mut Cx) {
         for id in done {
             self.marks.ids.remove(id);
             if let Some(view) = &mut self.open {

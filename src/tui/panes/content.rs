@@ -3,9 +3,12 @@
 
 use std::collections::HashMap;
 
+use crate::batch::Group;
+use crate::db::Id;
+use crate::db::ops::OpKind;
+use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
@@ -20,7 +23,7 @@ use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{Detail, OpKind, PageData, Query, RowKey, Slot};
+use crate::tui::worker::{Detail, PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 7] = [
     Column::fixed("Kind", 7),
@@ -37,7 +40,7 @@ pub struct ContentPane {
     pub list: ListView<ContentRow, TimeCursor>,
     pub marks: Marks,
     /// The kind of each marked item: a delete is one operation per kind.
-    pub kinds: HashMap<Uuid, ContentKind>,
+    pub kinds: HashMap<Id, ContentKind>,
     pub filter: ContentFilter,
     pub user_name: Option<String>,
     keys_request: Option<KeysRequest>,
@@ -65,7 +68,7 @@ fn cells(r: &ContentRow) -> Vec<String> {
         stars(r.rating),
         r.excerpt.clone(),
         when(&r.updated_at),
-        r.version.to_string(),
+        r.version.map(|v| v.to_string()).unwrap_or_default(),
     ]
 }
 
@@ -94,7 +97,7 @@ impl ContentPane {
     fn remember_kinds(&mut self) {
         for row in &self.list.rows {
             if self.marks.contains(&row.id) {
-                self.kinds.insert(row.id, row.kind);
+                self.kinds.insert(row.id.clone(), row.kind);
             }
         }
         self.kinds.retain(|id, _| self.marks.contains(id));
@@ -109,33 +112,33 @@ impl ContentPane {
         let mut hidden = 0;
         if self.marks.is_empty() {
             match self.list.selected_row() {
-                Some(row) if row.kind == ContentKind::Comment => comments.push(row.id),
-                Some(row) => reviews.push(row.id),
+                Some(row) if row.kind == ContentKind::Comment => comments.push(row.id.clone()),
+                Some(row) => reviews.push(row.id.clone()),
                 None => return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into()),
             }
         } else {
-            let shown: std::collections::HashSet<Uuid> =
-                self.list.rows.iter().map(|r| r.id).collect();
+            let shown: std::collections::HashSet<Id> =
+                self.list.rows.iter().map(|r| r.id.clone()).collect();
             hidden = super::hidden(&self.marks, &shown, Scope::of(&self.filter));
-            let mut ids: Vec<&Uuid> = self.marks.ids.iter().collect();
+            let mut ids: Vec<&Id> = self.marks.ids.iter().collect();
             ids.sort();
             for id in ids {
                 match self.kinds.get(id) {
-                    Some(ContentKind::Review) => reviews.push(*id),
-                    _ => comments.push(*id),
+                    Some(ContentKind::Review) => reviews.push(id.clone()),
+                    _ => comments.push(id.clone()),
                 }
             }
         }
         let mut groups = Vec::new();
         if !comments.is_empty() {
-            groups.push((OpKind::DeleteComments, comments));
+            groups.push(Group::new(OpKind::DeleteComments, comments));
         }
         if !reviews.is_empty() {
-            groups.push((OpKind::DeleteReviews, reviews));
+            groups.push(Group::new(OpKind::DeleteReviews, reviews));
         }
         let kind = match groups.as_slice() {
-            [(only, _)] => *only,
-            _ => OpKind::DeleteContent,
+            [only] => Subject::of(only.kind),
+            _ => Subject::content(),
         };
         Effect::Intent(DeleteIntent {
             kind,
@@ -159,7 +162,7 @@ impl Pane for ContentPane {
             &mut self.list,
             &mut self.marks,
             action,
-            |r| r.id,
+            |r| r.id.clone(),
             Scope::of(&self.filter),
         ) {
             self.remember_kinds();
@@ -168,7 +171,7 @@ impl Pane for ContentPane {
         }
         match action {
             Action::Open => match self.list.selected_row() {
-                Some(row) => Effect::Detail(Detail::Content(row.kind, row.id)),
+                Some(row) => Effect::Detail(Detail::Content(row.kind, row.id.clone())),
                 None => Effect::None,
             },
             Action::Edit => {
@@ -176,7 +179,7 @@ impl Pane for ContentPane {
                     return refusal;
                 }
                 match self.list.selected_row() {
-                    Some(row) => Effect::Edit(row.kind, row.id),
+                    Some(row) => Effect::Edit(row.kind, row.id.clone()),
                     None => Effect::Status(crate::tui::strings::NOTHING_SELECTED.into()),
                 }
             }
@@ -238,12 +241,12 @@ impl Pane for ContentPane {
             Some(KeysRequest { invert, under, .. }) => {
                 for key in &keys {
                     if invert && self.marks.contains(&key.id) {
-                        self.marks.toggle(key.id, under);
+                        self.marks.toggle(key.id.clone(), under);
                         self.kinds.remove(&key.id);
                     } else {
-                        self.marks.insert(key.id, under);
+                        self.marks.insert(key.id.clone(), under);
                         self.kinds
-                            .insert(key.id, key.kind.unwrap_or(ContentKind::Comment));
+                            .insert(key.id.clone(), key.kind.unwrap_or(ContentKind::Comment));
                     }
                 }
                 Effect::Status(format!(
@@ -302,7 +305,7 @@ impl Pane for ContentPane {
         self.reload(cx);
     }
 
-    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+    fn after_operation(&mut self, done: &[Id], cx: &mut Cx) {
         for id in done {
             self.marks.ids.remove(id);
             self.kinds.remove(id);

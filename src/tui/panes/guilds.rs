@@ -1,11 +1,13 @@
 //! Guilds: name, owner, members, sessions, messages, settings; Enter shows a guild's
 //! settings and members. Deleting needs the guild's name typed.
 
+use crate::db::Id;
+use crate::db::ops::OpKind;
+use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
-use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
@@ -20,7 +22,7 @@ use crate::tui::list::{ListView, Marks};
 use crate::tui::strings::plural;
 use crate::tui::table::{self, Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{OpKind, PageData, Query, RowKey, Slot};
+use crate::tui::worker::{PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 7] = [
     Column::flex("Name"),
@@ -83,7 +85,7 @@ impl GuildsPane {
     fn page(&mut self, cx: &mut Cx) {
         match &mut self.open {
             Some(view) => {
-                let guild = view.guild.id;
+                let guild = view.guild.id.clone();
                 page_if_needed(&mut view.members, Slot::GuildMembers, cx, |after| {
                     Query::GuildMembers { guild, after }
                 });
@@ -114,7 +116,7 @@ impl Pane for GuildsPane {
                 &mut self.list,
                 &mut self.marks,
                 action,
-                |r| r.id,
+                |r| r.id.clone(),
                 Scope::of(&self.text),
             )
         {
@@ -130,7 +132,7 @@ impl Pane for GuildsPane {
                         height: self.list.height.saturating_sub(SETTINGS_LINES + 2).max(1),
                         ..ListView::default()
                     };
-                    let guild_id = guild.id;
+                    let guild_id = guild.id.clone();
                     self.open = Some(GuildView {
                         guild,
                         members,
@@ -170,8 +172,13 @@ impl Pane for GuildsPane {
                     return refusal;
                 }
                 let (ids, hidden) = match &self.open {
-                    Some(view) => (vec![view.guild.id], 0),
-                    None => targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.text)),
+                    Some(view) => (vec![view.guild.id.clone()], 0),
+                    None => targets(
+                        &self.list,
+                        &self.marks,
+                        |r| r.id.clone(),
+                        Scope::of(&self.text),
+                    ),
                 };
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
@@ -201,7 +208,12 @@ impl Pane for GuildsPane {
                 } else {
                     Typed::Count
                 };
-                Effect::Intent(DeleteIntent::new(OpKind::DeleteGuilds, ids, hidden, typed))
+                Effect::Intent(DeleteIntent::new(
+                    Subject::of(OpKind::DeleteGuilds),
+                    ids,
+                    hidden,
+                    typed,
+                ))
             }
             Action::MarkAll | Action::InvertMarks if self.open.is_none() => {
                 let query = Query::Guilds {
@@ -280,7 +292,7 @@ impl Pane for GuildsPane {
 
     fn refresh(&mut self, cx: &mut Cx) {
         if let Some(view) = &mut self.open {
-            let guild = view.guild.id;
+            let guild = view.guild.id.clone();
             reload(
                 &mut view.members,
                 Slot::GuildMembers,
@@ -292,7 +304,7 @@ impl Pane for GuildsPane {
         }
     }
 
-    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+    fn after_operation(&mut self, done: &[Id], cx: &mut Cx) {
         for id in done {
             self.marks.ids.remove(id);
         }

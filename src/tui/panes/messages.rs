@@ -1,8 +1,10 @@
 //! Messages: private messages between users, newest first; Enter shows one in full.
 
+use crate::db::Id;
+use crate::db::ops::OpKind;
+use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
@@ -16,7 +18,7 @@ use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{Detail, OpKind, PageData, Query, RowKey, Slot};
+use crate::tui::worker::{Detail, PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 5] = [
     Column::fixed("From", 14),
@@ -86,7 +88,7 @@ impl Pane for MessagesPane {
                 &mut self.list,
                 &mut self.marks,
                 action,
-                |r| r.id,
+                |r| r.id.clone(),
                 Scope::of(&self.filter),
             )
         {
@@ -95,7 +97,7 @@ impl Pane for MessagesPane {
         }
         match action {
             Action::Open => match self.list.selected_row() {
-                Some(row) => Effect::Detail(Detail::PrivateMessage(row.id)),
+                Some(row) => Effect::Detail(Detail::PrivateMessage(row.id.clone())),
                 None => Effect::None,
             },
             Action::Back => {
@@ -115,13 +117,17 @@ impl Pane for MessagesPane {
                 if let Some(refusal) = refuse(cx, Permission::DeleteMessages) {
                     return refusal;
                 }
-                let (ids, hidden) =
-                    targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.filter));
+                let (ids, hidden) = targets(
+                    &self.list,
+                    &self.marks,
+                    |r| r.id.clone(),
+                    Scope::of(&self.filter),
+                );
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
                 Effect::Intent(DeleteIntent::new(
-                    OpKind::DeletePrivateMessages,
+                    Subject::of(OpKind::DeletePrivateMessages),
                     ids,
                     hidden,
                     Typed::IfLarge,
@@ -198,7 +204,7 @@ impl Pane for MessagesPane {
 
     fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
         match name {
-            "goto" => match Uuid::parse_str(arg.trim()) {
+            "goto" => match crate::tui::strings::parse_id(crate::db::Entity::Messages, arg) {
                 Ok(id) => {
                     self.filter = PrivateMessageFilter {
                         id: Some(id),
@@ -218,7 +224,7 @@ impl Pane for MessagesPane {
         self.reload(cx);
     }
 
-    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+    fn after_operation(&mut self, done: &[Id], cx: &mut Cx) {
         for id in done {
             self.marks.ids.remove(id);
         }

@@ -12,15 +12,17 @@ pub mod users;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::db::Id;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use uuid::Uuid;
 
 use super::keymap::Action;
 use super::list::{ListView, Marks};
 use super::popup::Popup;
+use super::popup::Subject;
 use super::theme::Theme;
-use super::worker::{OpKind, PageData, Query, Request, RowKey, Slot};
+use super::worker::{PageData, Query, Request, RowKey, Slot};
+use crate::batch::Group;
 use crate::db::lists::UserRow;
 use crate::db::{Actor, DataError};
 
@@ -67,41 +69,32 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// What must be typed to confirm a destructive plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Typed {
-    /// Nothing, unless the plan is large (the config's threshold).
-    IfLarge,
-    /// The number of targets, always.
-    Count,
-    /// This text (a guild's name), always.
-    Name(String),
-}
+pub use super::popup::Typed;
 
 /// A destructive request a pane wants the app to plan and confirm.
 #[derive(Debug, Clone)]
 pub struct DeleteIntent {
     /// What the popup calls it.
-    pub kind: OpKind,
+    pub kind: Subject,
     /// Each operation with its ids (comments and reviews are two).
-    pub groups: Vec<(OpKind, Vec<Uuid>)>,
+    pub groups: Vec<Group>,
     /// Marked rows not in the list as it is now filtered.
     pub hidden: usize,
     pub typed: Typed,
 }
 
 impl DeleteIntent {
-    pub fn new(kind: OpKind, ids: Vec<Uuid>, hidden: usize, typed: Typed) -> DeleteIntent {
+    pub fn new(kind: Subject, ids: Vec<Id>, hidden: usize, typed: Typed) -> DeleteIntent {
         DeleteIntent {
             kind,
-            groups: vec![(kind, ids)],
+            groups: vec![Group::new(kind.kind, ids)],
             hidden,
             typed,
         }
     }
 
     pub fn target_count(&self) -> usize {
-        self.groups.iter().map(|(_, ids)| ids.len()).sum()
+        self.groups.iter().map(|g| g.ids.len()).sum()
     }
 }
 
@@ -111,7 +104,7 @@ pub enum Effect {
     Error(String),
     Intent(DeleteIntent),
     /// Load a comment or review in full and open the editor.
-    Edit(crate::db::comments::ContentKind, Uuid),
+    Edit(crate::db::comments::ContentKind, Id),
     /// Load a row in full and show it.
     Detail(super::worker::Detail),
     Popup(Box<Popup>),
@@ -134,7 +127,7 @@ pub trait Pane {
     fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect;
     fn refresh(&mut self, cx: &mut Cx);
     /// After an operation: forget marks on rows that are gone, reload.
-    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx);
+    fn after_operation(&mut self, done: &[Id], cx: &mut Cx);
     fn marked(&self) -> usize;
     /// The keys worth a hint here, most useful first.
     fn hints(&self, cx: &Cx) -> Vec<Action>;
@@ -192,7 +185,7 @@ pub fn mark<R, C: Clone>(
     list: &mut ListView<R, C>,
     marks: &mut Marks,
     action: Action,
-    id_of: impl Fn(&R) -> Uuid,
+    id_of: impl Fn(&R) -> Id,
     scope: Scope,
 ) -> bool {
     match action {
@@ -230,26 +223,26 @@ pub fn mark<R, C: Clone>(
 pub fn targets<R, C: Clone>(
     list: &ListView<R, C>,
     marks: &Marks,
-    id_of: impl Fn(&R) -> Uuid,
+    id_of: impl Fn(&R) -> Id,
     scope: Scope,
-) -> (Vec<Uuid>, usize) {
+) -> (Vec<Id>, usize) {
     if marks.is_empty() {
         return (list.selected_row().map(&id_of).into_iter().collect(), 0);
     }
-    let shown: std::collections::HashSet<Uuid> = list.rows.iter().map(&id_of).collect();
+    let shown: std::collections::HashSet<Id> = list.rows.iter().map(&id_of).collect();
     let hidden = hidden(marks, &shown, scope);
     // Shown rows in list order first, then the hidden ones.
-    let mut ids: Vec<Uuid> = list
+    let mut ids: Vec<Id> = list
         .rows
         .iter()
         .map(&id_of)
         .filter(|id| marks.contains(id))
         .collect();
-    let mut rest: Vec<Uuid> = marks
+    let mut rest: Vec<Id> = marks
         .ids
         .iter()
         .filter(|id| !shown.contains(id))
-        .copied()
+        .cloned()
         .collect();
     rest.sort();
     ids.extend(rest);
@@ -258,7 +251,7 @@ pub fn targets<R, C: Clone>(
 
 /// Marks the filter in force hides: none without a filter; under one, the marks not in
 /// the loaded rows, except those made under this same filter (not loaded yet).
-pub fn hidden(marks: &Marks, shown: &std::collections::HashSet<Uuid>, scope: Scope) -> usize {
+pub fn hidden(marks: &Marks, shown: &std::collections::HashSet<Id>, scope: Scope) -> usize {
     if !scope.filtered {
         return 0;
     }
@@ -395,9 +388,9 @@ pub fn find_or_say<R, C: Clone>(
 pub fn apply_keys(marks: &mut Marks, keys: &[RowKey], invert: bool, under: u64) -> usize {
     for key in keys {
         if invert {
-            marks.toggle(key.id, under);
+            marks.toggle(key.id.clone(), under);
         } else {
-            marks.insert(key.id, under);
+            marks.insert(key.id.clone(), under);
         }
     }
     keys.len()
@@ -412,10 +405,7 @@ pub fn rows(n: usize) -> String {
     }
 }
 
-/// A short, stable id for tables: the first 8 hex digits.
-pub fn short_id(id: &Uuid) -> String {
-    id.simple().to_string()[..8].to_string()
-}
+pub use super::strings::short_id;
 
 /// Dates in lists: compact and sortable.
 pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {

@@ -2,10 +2,12 @@
 //! in bulk (content policy chosen in the popup, the number typed to confirm, a per-user
 //! report); moderators see the pane read-only.
 
+use crate::db::Id;
+use crate::db::ops::OpKind;
+use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
@@ -13,7 +15,6 @@ use super::{
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
-use crate::db::plan::ContentPolicy;
 use crate::db::{DataError, Permission, Role};
 use crate::sanitize::{clean_line, fit};
 use crate::tui::keymap::Action;
@@ -21,7 +22,7 @@ use crate::tui::list::{ListView, Marks};
 use crate::tui::popup::{Popup, TextView};
 use crate::tui::table::{Column, TableRow};
 use crate::tui::theme::Theme;
-use crate::tui::worker::{OpKind, PageData, Query, RowKey, Slot};
+use crate::tui::worker::{PageData, Query, RowKey, Slot};
 
 const COLUMNS: [Column; 9] = [
     Column::flex("Username"),
@@ -131,7 +132,7 @@ impl Pane for UsersPane {
                 &mut self.list,
                 &mut self.marks,
                 action,
-                |r| r.id,
+                |r| r.id.clone(),
                 Scope::of(&self.filter),
             )
         {
@@ -159,13 +160,17 @@ impl Pane for UsersPane {
                 if let Some(refusal) = refuse(cx, Permission::DeleteUsers) {
                     return refusal;
                 }
-                let (ids, hidden) =
-                    targets(&self.list, &self.marks, |r| r.id, Scope::of(&self.filter));
+                let (ids, hidden) = targets(
+                    &self.list,
+                    &self.marks,
+                    |r| r.id.clone(),
+                    Scope::of(&self.filter),
+                );
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
                 Effect::Intent(DeleteIntent::new(
-                    OpKind::DeleteUsers(ContentPolicy::Keep),
+                    Subject::of(OpKind::DeleteUsers),
                     ids,
                     hidden,
                     Typed::Count,
@@ -251,7 +256,7 @@ impl Pane for UsersPane {
         self.reload(cx);
     }
 
-    fn after_operation(&mut self, done: &[Uuid], cx: &mut Cx) {
+    fn after_operation(&mut self, done: &[Id], cx: &mut Cx) {
         for id in done {
             self.marks.ids.remove(id);
         }
