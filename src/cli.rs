@@ -229,6 +229,12 @@ pub struct UserDeleteArgs {
 pub enum AuditCommand {
     /// Newest first.
     List(AuditListArgs),
+    /// Walk the hash chain: exit 0 only when no row was changed, removed or reordered.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

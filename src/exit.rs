@@ -21,6 +21,8 @@ pub enum Exit {
     PlanChanged = 5,
     /// Anything else (a database error, a bug); nothing was changed.
     Failed = 6,
+    /// `audit verify`: the audit record's hash chain is broken.
+    Tampered = 7,
 }
 
 impl Exit {

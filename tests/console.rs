@@ -649,7 +649,38 @@ fn messages_and_audit_panes_render_and_audit_rows_open_in_full() {
             next: None,
         })),
     }));
+    // The hash chain is checked beside the first page; its state is in the title.
+    let chain_seq = requests
+        .iter()
+        .find_map(|r| match r {
+            Request::Load {
+                slot: Slot::AuditChain,
+                seq,
+                ..
+            } => Some(*seq),
+            _ => None,
+        })
+        .expect("the chain is checked with the first page");
+    assert!(screen(&app, 120, 40).0.contains("checking the hash chain"));
+    app.update(data(Response::Page {
+        slot: Slot::AuditChain,
+        seq: chain_seq,
+        result: Ok(PageData::AuditChain(modcon::db::audit::ChainReport {
+            rows: 42,
+            broken: None,
+        })),
+    }));
     insta::assert_snapshot!("audit_80x24", screen(&app, 80, 24).0);
+    app.update(data(Response::Page {
+        slot: Slot::AuditChain,
+        seq: chain_seq,
+        result: Ok(PageData::AuditChain(modcon::db::audit::ChainReport {
+            rows: 6,
+            broken: Some(modcon::db::audit::ChainBreak::Changed { id: 7 }),
+        })),
+    }));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("CHAIN BROKEN: row 7 was changed"), "{text}");
     app.update(key(KeyCode::Enter));
     let (text, _) = screen(&app, 120, 40);
     assert_harmless(&text);

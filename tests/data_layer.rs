@@ -2093,6 +2093,15 @@ mod an_upgraded_reference_database_keeps_its_data_credentials_and_audit_record {
             2
         );
 
+        // The moved rows are chained by the migration: the chain is intact.
+        let chain = modcon::db::audit::verify(&db).await.unwrap();
+        assert!(chain.is_intact(), "{chain:?}");
+        assert!(chain.rows >= 3, "{chain:?}");
+        assert!(
+            report.applied.iter().any(|m| m.starts_with("chained ")),
+            "{report:?}"
+        );
+
         // Every audit row, under its id, with its action and label.
         let moved = list_audit(&db, &AuditFilter::default(), None, 100)
             .await

@@ -37,7 +37,79 @@ impl From<&Actor> for ActorSnapshot {
     }
 }
 
-/// Appends `rows` under one batch id, in one statement.
+/// The `prev_hash` of the first row of the chain.
+const GENESIS: &str = "";
+
+/// Serialises audit appends on PostgreSQL (SQLite's write transactions already queue),
+/// so that two operators never chain two rows to the same predecessor.
+const CHAIN_LOCK: i64 = 0x6d6f_6463_6f6e;
+
+/// The canonical encoding a row's hash covers: every field, in a fixed order, as JSON
+/// (object keys sorted, times to the millisecond).
+#[allow(clippy::too_many_arguments)]
+fn canonical(
+    id: i64,
+    at: &DateTime<Utc>,
+    batch_id: Uuid,
+    actor_id: Option<&str>,
+    actor_name: &str,
+    action: &str,
+    target_type: &str,
+    target_id: Option<&str>,
+    target_label: &str,
+    counts: &serde_json::Value,
+    reason: Option<&str>,
+    details: &serde_json::Value,
+) -> String {
+    serde_json::json!([
+        id,
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        batch_id,
+        actor_id,
+        actor_name,
+        action,
+        target_type,
+        target_id,
+        target_label,
+        counts,
+        reason,
+        details,
+    ])
+    .to_string()
+}
+
+/// SHA-256 over the previous row's hash and this row's canonical encoding, in hex.
+fn chain_hash(prev_hash: &str, canonical: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The last row of the chain (id and hash), read after taking the append lock.
+async fn chain_head(tx: &mut Tx) -> Result<(i64, String), DataError> {
+    if tx.backend() == super::Backend::Postgres {
+        let mut lock = Sql::raw(tx.backend());
+        lock.push("select pg_advisory_xact_lock(")
+            .bind(CHAIN_LOCK)
+            .push(")");
+        tx.fetch_all_sql(&lock).await?;
+    }
+    let mut q = Sql::raw(tx.backend());
+    q.push("select id, hash from {#modcon_audit_log} order by id desc limit 1");
+    Ok(match tx.fetch_optional_sql(&q).await? {
+        Some(row) => (row.int("id")?, row.opt_text("hash")?.unwrap_or_default()),
+        None => (0, GENESIS.to_string()),
+    })
+}
+
+/// Appends `rows` under one batch id, in one statement, each chained to the row before.
 pub(crate) async fn write(
     tx: &mut Tx,
     batch_id: Uuid,
@@ -50,16 +122,50 @@ pub(crate) async fn write(
     }
     let actor = actor.into();
     let actor_id = actor.id.as_ref().map(Id::to_string);
+    let reason = reason.map(|r| r.as_str().to_string());
+    // Milliseconds: what both backends store exactly, so the hash can be checked later.
+    let now = Utc::now();
+    let at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+    let (mut id, mut prev_hash) = chain_head(tx).await?;
     let mut q = Sql::raw(tx.backend());
     q.push(
-        "insert into {#modcon_audit_log} (batch_id, actor_id, actor_name, action, target_type, \
-         target_id, target_label, counts, reason, details) values ",
+        "insert into {#modcon_audit_log} (id, at, batch_id, actor_id, actor_name, action, \
+         target_type, target_id, target_label, counts, reason, details, prev_hash, hash) ",
     );
+    if tx.backend() == super::Backend::Postgres {
+        // Ids are the chain's order: modcon gives them, under the append lock.
+        q.push("overriding system value ");
+    }
+    q.push("values ");
     for (i, row) in rows.iter().enumerate() {
+        id += 1;
+        let target_id = row.target_id.as_ref().map(Id::to_string);
+        let label = truncate_label(&row.target_label);
+        let hash = chain_hash(
+            &prev_hash,
+            &canonical(
+                id,
+                &at,
+                batch_id,
+                actor_id.as_deref(),
+                &actor.name,
+                &row.action,
+                row.target_type,
+                target_id.as_deref(),
+                &label,
+                &row.counts,
+                reason.as_deref(),
+                &row.details,
+            ),
+        );
         if i > 0 {
             q.push(", ");
         }
         q.push("(")
+            .bind(id)
+            .push(", ")
+            .bind(at)
+            .push(", ")
             .bind(batch_id)
             .push(", ")
             .bind(actor_id.clone())
@@ -70,19 +176,202 @@ pub(crate) async fn write(
             .push(", ")
             .bind(row.target_type)
             .push(", ")
-            .bind(row.target_id.as_ref().map(Id::to_string))
+            .bind(target_id)
             .push(", ")
-            .bind(truncate_label(&row.target_label))
+            .bind(label)
             .push(", ")
             .bind(row.counts.clone())
             .push(", ")
-            .bind(reason.map(|r| r.as_str().to_string()))
+            .bind(reason.clone())
             .push(", ")
             .bind(row.details.clone())
+            .push(", ")
+            .bind(prev_hash.clone())
+            .push(", ")
+            .bind(hash.clone())
             .push(")");
+        prev_hash = hash;
     }
     tx.execute_sql(&q).await?;
     Ok(())
+}
+
+/// What is wrong with the chain, at the first row where it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum ChainBreak {
+    /// The row's content no longer matches its hash.
+    Changed { id: i64 },
+    /// Rows before this one are gone (its predecessor's hash is not the one it kept).
+    Removed { id: i64, after: i64 },
+    /// The row does not follow the row before it: rows were moved.
+    Reordered { id: i64 },
+    /// A row without a hash: written outside modcon.
+    Unchained { id: i64 },
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainBreak::Changed { id } => {
+                write!(
+                    f,
+                    "row {id} was changed: its content no longer matches its hash"
+                )
+            }
+            ChainBreak::Removed { id, after } => write!(
+                f,
+                "rows were removed before row {id}: it does not follow row {after}, the row \
+                 before it now"
+            ),
+            ChainBreak::Reordered { id } => write!(
+                f,
+                "row {id} does not follow the row before it: rows were reordered or replaced"
+            ),
+            ChainBreak::Unchained { id } => {
+                write!(f, "row {id} has no hash: it was written outside modcon")
+            }
+        }
+    }
+}
+
+/// The state of the audit record's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// Rows checked (up to the first break).
+    pub rows: u64,
+    pub broken: Option<ChainBreak>,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// The chained content of a stored row, as `write` hashed it.
+fn canonical_of(entry: &AuditEntry) -> String {
+    canonical(
+        entry.id,
+        &entry.at,
+        entry.batch_id,
+        entry.actor_id.as_deref(),
+        &entry.actor_name,
+        &entry.action,
+        &entry.target_type,
+        entry.target_id.as_deref(),
+        &entry.target_label,
+        &entry.counts,
+        entry.reason.as_deref(),
+        &entry.details,
+    )
+}
+
+const VERIFY_PAGE: i64 = 1_000;
+
+/// Walks the chain from the first row and names the first row changed, removed or
+/// reordered outside modcon. (Rows cut from the very end leave no trace in a chain;
+/// the row count in the report is what to compare with an earlier one.)
+pub async fn verify(db: &Db) -> Result<ChainReport, DataError> {
+    let mut rows = 0u64;
+    let mut previous: Option<(i64, String)> = None;
+    loop {
+        let mut q = Sql::raw(db.backend());
+        q.push(
+            "select id, at, batch_id, actor_id, actor_name, action, target_type, target_id, \
+             target_label, counts, reason, details, prev_hash, hash \
+             from {#modcon_audit_log} where id > ",
+        )
+        .bind(previous.as_ref().map(|(id, _)| *id).unwrap_or(i64::MIN))
+        .push(" order by id limit ")
+        .bind(VERIFY_PAGE);
+        let mut tx = db.read().await?;
+        let page = tx.fetch_all_sql(&q).await?;
+        tx.rollback().await?;
+        if page.is_empty() {
+            return Ok(ChainReport { rows, broken: None });
+        }
+        for row in &page {
+            let entry = AuditEntry::from_row(row)?;
+            let (Some(prev_hash), Some(hash)) = (row.opt_text("prev_hash")?, row.opt_text("hash")?)
+            else {
+                return Ok(ChainReport {
+                    rows,
+                    broken: Some(ChainBreak::Unchained { id: entry.id }),
+                });
+            };
+            if chain_hash(&prev_hash, &canonical_of(&entry)) != hash {
+                return Ok(ChainReport {
+                    rows,
+                    broken: Some(ChainBreak::Changed { id: entry.id }),
+                });
+            }
+            let expected = previous
+                .as_ref()
+                .map(|(_, h)| h.as_str())
+                .unwrap_or(GENESIS);
+            if prev_hash != expected {
+                let broken = match &previous {
+                    Some((before, _)) if *before != entry.id - 1 => ChainBreak::Removed {
+                        id: entry.id,
+                        after: *before,
+                    },
+                    None if entry.id != 1 => ChainBreak::Removed {
+                        id: entry.id,
+                        after: 0,
+                    },
+                    _ => ChainBreak::Reordered { id: entry.id },
+                };
+                return Ok(ChainReport {
+                    rows,
+                    broken: Some(broken),
+                });
+            }
+            rows += 1;
+            previous = Some((entry.id, hash));
+        }
+    }
+}
+
+/// Chains rows written before the chain existed (an upgrade), in id order after the
+/// last chained row: the one update the append-only triggers let through.
+pub(crate) async fn chain_existing(db: &Db) -> Result<u64, DataError> {
+    let mut tx = db.write().await?;
+    let mut q = Sql::raw(tx.backend());
+    q.push(
+        "select id, at, batch_id, actor_id, actor_name, action, target_type, target_id, \
+         target_label, counts, reason, details from {#modcon_audit_log} \
+         where hash is null order by id",
+    );
+    let rows = tx.fetch_all_sql(&q).await?;
+    if rows.is_empty() {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let first = rows[0].int("id")?;
+    let mut q = Sql::raw(tx.backend());
+    q.push("select hash from {#modcon_audit_log} where id < ")
+        .bind(first)
+        .push(" order by id desc limit 1");
+    let mut prev_hash = match tx.fetch_optional_sql(&q).await? {
+        Some(row) => row.opt_text("hash")?.unwrap_or_default(),
+        None => GENESIS.to_string(),
+    };
+    for row in &rows {
+        let entry = AuditEntry::from_row(row)?;
+        let hash = chain_hash(&prev_hash, &canonical_of(&entry));
+        let mut q = Sql::raw(tx.backend());
+        q.push("update {#modcon_audit_log} set prev_hash = ")
+            .bind(prev_hash.clone())
+            .push(", hash = ")
+            .bind(hash.clone())
+            .push(" where id = ")
+            .bind(entry.id);
+        tx.execute_sql(&q).await?;
+        prev_hash = hash;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
 }
 
 /// Records an operation refused for permission (SPEC §3), in its own transaction: the

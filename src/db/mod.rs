@@ -278,6 +278,10 @@ impl Db {
         if reference {
             applied.extend(self.run_migrator(&platform, "_sqlx_migrations").await?);
         }
+        let chained = audit::chain_existing(self).await?;
+        if chained > 0 {
+            applied.push(format!("chained {chained} earlier audit rows"));
+        }
         Ok(MigrationReport { applied, reference })
     }
 

@@ -789,7 +789,7 @@ impl App {
                     Slot::Content => Tab::Comments,
                     Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
                     Slot::Users => Tab::Users,
-                    Slot::Audit => Tab::Audit,
+                    Slot::Audit | Slot::AuditChain => Tab::Audit,
                 };
                 let (_, requests) =
                     self.with_pane(tab, |pane, cx| pane.on_page(slot, seq, result, cx));

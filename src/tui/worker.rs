@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::batch::{self, Group};
 use crate::cache::{CacheConfig, CacheOutcome};
-use crate::db::audit::{AuditEntry, AuditFilter, list_audit};
+use crate::db::audit::{AuditEntry, AuditFilter, ChainReport, list_audit};
 use crate::db::auth::{self, SignInError};
 use crate::db::chats::{self, ChatMessageDetail};
 use crate::db::comments::{self, ContentEdit, ContentItem, ContentKind, EditOutcome};
@@ -40,6 +40,8 @@ pub enum Slot {
     GuildMembers,
     Users,
     Audit,
+    /// The audit record's hash chain, checked beside its first page.
+    AuditChain,
 }
 
 /// One page of a listing.
@@ -78,6 +80,8 @@ pub enum Query {
         filter: AuditFilter,
         before: Option<i64>,
     },
+    /// Walk the audit record's hash chain.
+    AuditChain,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +94,7 @@ pub enum PageData {
     GuildMembers(Page<GuildMemberRow, TimeCursor>, Vec<GuildSettingRow>),
     Users(Page<UserRow, NameCursor>),
     Audit(Page<AuditEntry, i64>),
+    AuditChain(ChainReport),
 }
 
 #[derive(Debug, Clone)]
@@ -526,7 +531,7 @@ async fn collect_keys(
                     query.clone()
                 })
             }
-            PageData::Audit(_) => None,
+            PageData::Audit(_) | PageData::AuditChain(_) => None,
         };
         if keys.len() >= cap {
             keys.truncate(cap);
@@ -550,7 +555,7 @@ impl Query {
             | Query::Content { after, .. }
             | Query::Guilds { after, .. }
             | Query::GuildMembers { after, .. } => *after = Some(cursor),
-            Query::Users { .. } | Query::Audit { .. } => {}
+            Query::Users { .. } | Query::Audit { .. } | Query::AuditChain => {}
         }
         next
     }
@@ -585,6 +590,7 @@ async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, Data
         Query::Users { filter, after } => {
             PageData::Users(lists::users(db, &filter, after, page).await?)
         }
+        Query::AuditChain => PageData::AuditChain(crate::db::audit::verify(db).await?),
         Query::Audit { filter, before } => {
             PageData::Audit(list_audit(db, &filter, before, page).await?)
         }

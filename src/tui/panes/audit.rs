@@ -36,6 +36,9 @@ pub struct AuditPane {
     pub before: Option<i64>,
     pub text: String,
     started: bool,
+    /// The hash chain's state, once checked (SPEC §11).
+    chain: Option<Result<crate::db::audit::ChainReport, String>>,
+    chain_seq: Option<u64>,
 }
 
 fn cells(e: &AuditEntry) -> Vec<String> {
@@ -175,6 +178,7 @@ impl AuditPane {
             before: self.before,
         };
         reload(&mut self.list, Slot::Audit, cx, query);
+        self.chain_seq = Some(cx.load(Slot::AuditChain, Query::AuditChain));
     }
 
     fn page(&mut self, cx: &mut Cx) {
@@ -226,6 +230,17 @@ impl Pane for AuditPane {
 
     fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
         match (slot, result) {
+            (Slot::AuditChain, result) => {
+                // Only the newest check counts.
+                if self.chain_seq == Some(seq) {
+                    self.chain = Some(match result {
+                        Ok(PageData::AuditChain(report)) => Ok(report),
+                        Ok(_) => Err("an unexpected answer".into()),
+                        Err(e) => Err(e.to_string()),
+                    });
+                }
+                return;
+            }
             (Slot::Audit, Ok(PageData::Audit(page))) => {
                 self.list.accept(seq, page.rows, page.next);
             }
@@ -288,6 +303,20 @@ impl Pane for AuditPane {
 
     fn title(&self) -> String {
         let mut title = String::from("Audit record · newest first");
+        match &self.chain {
+            None => title.push_str(" · checking the hash chain…"),
+            Some(Ok(report)) => match &report.broken {
+                None => title.push_str(&format!(" · chain intact ({} rows)", report.rows)),
+                Some(broken) => title.push_str(&format!(
+                    " · ⚠ CHAIN BROKEN: {}",
+                    crate::sanitize::clean_line(&broken.to_string())
+                )),
+            },
+            Some(Err(e)) => title.push_str(&format!(
+                " · chain not checked: {}",
+                crate::sanitize::clean_line(e)
+            )),
+        }
         if !self.text.is_empty() {
             title.push_str(&format!(" · /{}", fit(&self.text, 30)));
         }
