@@ -133,6 +133,11 @@ async fn migrate(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
     let db = Db::create(&url).await?;
     let report = db.migrate(&map).await;
     let where_ = db.display_url();
+    // modcon's tables are there now; the map must also fit the platform's tables.
+    let checked = match &report {
+        Ok(_) => db.check_map(&map).await.map(|_| ()),
+        Err(_) => Ok(()),
+    };
     db.close().await;
     let report = report?;
     let scope = if report.reference {
@@ -148,6 +153,14 @@ async fn migrate(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
             eprintln!("  {migration}");
         }
     }
+    if let Err(DataError::Schema(problems)) = checked {
+        eprintln!("but the [schema] map does not fit the database:");
+        for problem in &problems {
+            eprintln!("{}", crate::sanitize::clean_line(problem));
+        }
+        return Ok(Exit::Usage);
+    }
+    checked?;
     Ok(Exit::Done)
 }
 

@@ -192,7 +192,7 @@ async fn users_delete_reports_protected_service_and_guild_owners_and_applies_the
     assert_eq!(reasons, vec![
         "This user is protected and cannot be deleted",
         "This is a service account and cannot be deleted",
-        "User owns 1 guild(s); transfer or delete them first",
+        "owns 1 guild (transfer or delete them first)",
     ]);
     assert_eq!(j["deleted_users"][0]["username"], "writer");
     assert_eq!(j["counts"]["comments"], 1);

@@ -344,7 +344,12 @@ fn report(
         Acted::Planned(plans) => {
             let plans = plans?;
             output::print_plans(schema, kind, json, &plans);
-            Ok(Exit::Done)
+            // As for a run: some of what was asked would be refused.
+            Ok(if plans.iter().all(|p| p.refused.is_empty()) {
+                Exit::Done
+            } else {
+                Exit::Partial
+            })
         }
         Acted::Ran(run) => {
             if let Some(DataError::PlanChanged(_)) = &run.error

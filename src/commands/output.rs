@@ -72,9 +72,6 @@ fn user_reason(reason: &FailReason) -> String {
         FailReason::Protected => "This user is protected and cannot be deleted".into(),
         FailReason::ServiceAccount => "This is a service account and cannot be deleted".into(),
         FailReason::LastActiveAdmin => "Cannot delete the last active admin".into(),
-        FailReason::OwnsGuilds { count } => {
-            format!("User owns {count} guild(s); transfer or delete them first")
-        }
         other => other.to_string(),
     }
 }
@@ -170,14 +167,25 @@ pub(crate) fn print_outcomes(schema: &Schema, kind: OpKind, single: bool, json: 
                     "success": true,
                     "deleted_session_id": d.id,
                     "deleted_messages_count": d.counts.get(&messages_table),
+                    "counts": d.counts,
+                    "kept": kept,
                 }),
-                None => json!({ "success": false, "detail": "Session not found" }),
+                None => match failed.first() {
+                    Some(f) if f.reason != FailReason::NotFound => json!({
+                        "success": false,
+                        "detail": f.reason.to_string(),
+                        "reason": f.reason,
+                    }),
+                    _ => json!({ "success": false, "detail": "Session not found" }),
+                },
             },
             OpKind::DeleteChatSessions => json!({
                 "success": success,
                 "deleted_count": done.len(),
                 "failed_ids": failed.iter().map(|f| f.id.clone()).collect::<Vec<_>>(),
                 "total_messages_deleted": counts.get(&messages_table),
+                "counts": counts,
+                "kept": kept,
                 "failures": failed.iter().map(|f| json!({
                     "id": f.id, "reason": f.reason.to_string(),
                 })).collect::<Vec<_>>(),

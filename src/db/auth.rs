@@ -78,6 +78,8 @@ struct Account {
     id: Id,
     username: String,
     role: Role,
+    /// The platform's own role value.
+    role_value: String,
     is_active: bool,
 }
 
@@ -99,10 +101,12 @@ async fn find_account(
     let Some(r) = tx.fetch_optional_sql(&q).await? else {
         return Ok(None);
     };
+    let role_value = r.text("role")?;
     Ok(Some(Account {
         id: r.id("id")?,
         username: r.text("username")?,
-        role: schema.role_of(&r.text("role")?),
+        role: schema.role_of(&role_value),
+        role_value,
         is_active: r.bool("is_active")? && !r.bool("is_deleted")?,
     }))
 }
@@ -338,9 +342,10 @@ pub async fn set_password(
     if account.role == Role::User {
         tx.rollback().await?;
         return Err(DataError::invalid(format!(
-            "{}'s platform role cannot sign in to modcon (operators need one of the roles \
-             mapped to admin or moderator); nothing was changed",
-            excerpt(&account.username, 64)
+            "{}'s platform role \"{}\" cannot sign in to modcon (operators need one of the \
+             roles in admin_roles or moderator_roles); nothing was changed",
+            excerpt(&account.username, 64),
+            excerpt(&account.role_value, 40)
         )));
     }
     let now = Utc::now();

@@ -59,7 +59,7 @@ fn select_items(q: &mut Sql<'_>, schema: &Schema, kind: ContentKind) {
     }
     q.push("{c.version|null} as version, ");
     if schema.has(entity, "updated_at") {
-        q.push("{c.updated_at} as updated_at, ");
+        q.push("coalesce({c.updated_at}, {c.created_at}) as updated_at, ");
     } else {
         q.push("{c.created_at} as updated_at, ");
     }

@@ -196,29 +196,41 @@ fn list(q: &mut Sql<'_>, alias: &str, names: &[String]) {
     }
 }
 
-/// `select <target>, count(*) from <path's table> joined back to the root … group by`,
-/// optionally through one more foreign key `extra` (kept or restricting rows), and
-/// leaving out rows that go with the targets themselves.
-fn grouped_count<'s>(
-    schema: &'s Schema,
-    roots: &[Root],
-    kind: IdKind,
-    ids: &[Id],
-    path: &Path<'_>,
-    extra: Option<&ForeignKey>,
-) -> Sql<'s> {
-    let mut hops: Vec<&ForeignKey> = path.hops.clone();
-    if let Some(fk) = extra {
+/// One way to a counted table: a cascade path from a root, and optionally one more
+/// foreign key that does not cascade (kept or restricting rows).
+#[derive(Clone, Copy)]
+struct Route<'p, 'a> {
+    path: &'p Path<'a>,
+    extra: Option<&'a ForeignKey>,
+}
+
+impl Route<'_, '_> {
+    fn counted<'r>(&'r self, roots: &'r [Root]) -> &'r str {
+        match self.extra {
+            Some(fk) => &fk.child,
+            None => self.path.table(roots),
+        }
+    }
+}
+
+/// Appends `select <target> as target<projection> from <the route's table, joined back
+/// to its root> where <target> in (ids)`, leaving out, for a non-cascading last hop,
+/// rows that go with the targets themselves. The counted table is aliased `tN`.
+fn route_select(q: &mut Sql<'_>, scope: &Scope<'_>, route: Route<'_, '_>, projection: &[String]) {
+    let Scope {
+        schema,
+        roots,
+        kind,
+        ids,
+    } = *scope;
+    let mut hops: Vec<&ForeignKey> = route.path.hops.clone();
+    if let Some(fk) = route.extra {
         hops.push(fk);
     }
-    let root = &roots[path.root];
-    let mut q = Sql::new(schema);
+    let root = &roots[route.path.root];
     // Aliases t0 (the root) … tN (the counted table).
     let n = hops.len();
-    let counted = hops
-        .last()
-        .map(|fk| fk.child.as_str())
-        .unwrap_or(&root.table);
+    let counted = route.counted(roots);
     // When the first hop references the target column itself, the root need not be
     // joined: the target id is in the first child's column.
     let skip_root = hops
@@ -233,9 +245,13 @@ fn grouped_count<'s>(
         .push(&target_alias)
         .push(".")
         .ident(&target_column)
-        .push(" as target, count(*) as n from ")
-        .table(counted)
-        .push(&format!(" t{n}"));
+        .push(" as target");
+    for (i, column) in projection.iter().enumerate() {
+        q.push(&format!(", t{n}."))
+            .ident(column)
+            .push(&format!(" as k{i}"));
+    }
+    q.push(" from ").table(counted).push(&format!(" t{n}"));
     let lowest = if skip_root { 1 } else { 0 };
     for i in (lowest..n).rev() {
         let fk = hops[i];
@@ -261,27 +277,51 @@ fn grouped_count<'s>(
         .ident(&target_column)
         .push(" in (");
     q.bind_ids(kind, ids).push(")");
-    if extra.is_some() && reaches(schema, roots, counted, &[]) {
+    if route.extra.is_some() && reaches(schema, roots, counted, &[]) {
         q.push(" and not ");
         let mut counter = 0;
         doomed(
-            &mut q,
-            &Scope {
-                schema,
-                roots,
-                kind,
-                ids,
-            },
+            q,
+            scope,
             counted,
             &format!("t{n}"),
             &mut Vec::new(),
             &mut counter,
         );
     }
-    q.push(" group by ")
-        .push(&target_alias)
-        .push(".")
-        .ident(&target_column);
+}
+
+/// Rows per target of the table the routes lead to. One route: a grouped count. More
+/// than one (a row reachable twice): the rows are told apart by the table's primary
+/// key, so each counts once per target; a table without one is counted per route.
+fn per_target_count<'s>(scope: &Scope<'s>, routes: &[Route<'_, '_>]) -> Sql<'s> {
+    let mut q = Sql::new(scope.schema);
+    let table = routes[0].counted(scope.roots);
+    let key: Vec<String> = scope
+        .schema
+        .catalog
+        .table(table)
+        .map(|t| t.primary_key.clone())
+        .unwrap_or_default();
+    if routes.len() == 1 || key.is_empty() {
+        q.push("select target, count(*) as n from (");
+        for (i, route) in routes.iter().enumerate() {
+            if i > 0 {
+                q.push(" union all ");
+            }
+            route_select(&mut q, scope, *route, &[]);
+        }
+    } else {
+        q.push("select target, count(*) as n from (");
+        for (i, route) in routes.iter().enumerate() {
+            if i > 0 {
+                // `union`, not `union all`: the same row through two routes is one row.
+                q.push(" union ");
+            }
+            route_select(&mut q, scope, *route, &key);
+        }
+    }
+    q.push(") as routes group by target");
     q
 }
 
@@ -298,48 +338,75 @@ pub(crate) async fn measure(
         return Ok(impact);
     }
     let paths = cascade_paths(schema, roots);
+    let scope = Scope {
+        schema,
+        roots,
+        kind,
+        ids,
+    };
     let mut paths_per_table: BTreeMap<String, usize> = BTreeMap::new();
-    for path in &paths {
-        *paths_per_table
-            .entry(path.table(roots).to_string())
-            .or_insert(0) += 1;
-    }
+    // Routes to each counted table: cascaded rows, and rows kept (SET NULL / DEFAULT).
+    let mut deleted: BTreeMap<String, Vec<Route<'_, '_>>> = BTreeMap::new();
+    let mut kept: BTreeMap<String, Vec<Route<'_, '_>>> = BTreeMap::new();
+    let mut restricting: Vec<Route<'_, '_>> = Vec::new();
     for path in &paths {
         let table = path.table(roots).to_string();
+        *paths_per_table.entry(table.clone()).or_insert(0) += 1;
         let root = &roots[path.root];
         if path.hops.is_empty() && root.is_id {
             for id in ids {
                 impact.counts.entry(id.clone()).or_default().add(&table, 1);
             }
         } else {
-            let q = grouped_count(schema, roots, kind, ids, path, None);
-            for row in tx.fetch_all_sql(&q).await? {
-                let target = row.id("target")?;
-                impact
-                    .counts
-                    .entry(target)
-                    .or_default()
-                    .add(&table, row.int("n")?);
+            deleted
+                .entry(table.clone())
+                .or_default()
+                .push(Route { path, extra: None });
+        }
+        for fk in schema.catalog.referencing(&table) {
+            match fk.on_delete {
+                FkAction::Cascade => {}
+                action if action.restricts() => restricting.push(Route {
+                    path,
+                    extra: Some(fk),
+                }),
+                _ => kept.entry(fk.child.clone()).or_default().push(Route {
+                    path,
+                    extra: Some(fk),
+                }),
             }
         }
-        // What references this table's doomed rows without cascading.
-        for fk in schema.catalog.referencing(&table) {
-            if fk.on_delete == FkAction::Cascade {
-                continue;
-            }
-            let q = grouped_count(schema, roots, kind, ids, path, Some(fk));
-            for row in tx.fetch_all_sql(&q).await? {
-                let target = row.id("target")?;
-                let n = row.int("n")?;
-                if fk.on_delete.restricts() {
-                    impact
-                        .blockers
-                        .entry(target)
-                        .or_insert_with(|| (fk.child.clone(), n));
-                } else {
-                    impact.kept.entry(target).or_default().add(&fk.child, n);
-                }
-            }
+    }
+    for (table, routes) in &deleted {
+        for row in tx.fetch_all_sql(&per_target_count(&scope, routes)).await? {
+            let target = row.id("target")?;
+            impact
+                .counts
+                .entry(target)
+                .or_default()
+                .add(table, row.int("n")?);
+        }
+    }
+    for (table, routes) in &kept {
+        for row in tx.fetch_all_sql(&per_target_count(&scope, routes)).await? {
+            let target = row.id("target")?;
+            impact
+                .kept
+                .entry(target)
+                .or_default()
+                .add(table, row.int("n")?);
+        }
+    }
+    for route in &restricting {
+        let table = route.counted(roots).to_string();
+        let q = per_target_count(&scope, std::slice::from_ref(route));
+        for row in tx.fetch_all_sql(&q).await? {
+            let target = row.id("target")?;
+            impact
+                .blockers
+                .entry(target)
+                .or_insert_with(|| (table.clone(), 0))
+                .1 += row.int("n")?;
         }
     }
     for counts in impact.counts.values() {
@@ -347,6 +414,40 @@ pub(crate) async fn measure(
     }
     for kept in impact.kept.values() {
         impact.total_kept.add_all(kept);
+    }
+    // A row kept through two routes (two SET NULL columns, or for two targets) is
+    // one row in the total.
+    for (table, routes) in &kept {
+        let key: Vec<String> = schema
+            .catalog
+            .table(table)
+            .map(|t| t.primary_key.clone())
+            .unwrap_or_default();
+        if key.is_empty() || (routes.len() < 2 && ids.len() < 2) {
+            continue;
+        }
+        let mut q = Sql::new(schema);
+        q.push("select count(*) as n from (");
+        for (i, route) in routes.iter().enumerate() {
+            if i > 0 {
+                q.push(" union ");
+            }
+            // The key only, not the target: one row however many targets keep it.
+            q.push("select ");
+            for j in 0..key.len() {
+                if j > 0 {
+                    q.push(", ");
+                }
+                q.push(&format!("r{i}.k{j}"));
+            }
+            q.push(" from (");
+            route_select(&mut q, &scope, *route, &key);
+            q.push(&format!(") as r{i}"));
+        }
+        q.push(") as kept_rows");
+        let exact = tx.fetch_one_sql(&q).await?.int("n")?;
+        let summed = impact.total_kept.get(table);
+        impact.total_kept.add(table, exact - summed);
     }
     // A table reached by more than one path may hold rows reached twice: count it
     // exactly, once.
@@ -359,19 +460,7 @@ pub(crate) async fn measure(
             .table(table)
             .push(" x where ");
         let mut counter = 0;
-        doomed(
-            &mut q,
-            &Scope {
-                schema,
-                roots,
-                kind,
-                ids,
-            },
-            table,
-            "x",
-            &mut Vec::new(),
-            &mut counter,
-        );
+        doomed(&mut q, &scope, table, "x", &mut Vec::new(), &mut counter);
         let exact = tx.fetch_one_sql(&q).await?.int("n")?;
         let summed = impact.total.get(table);
         impact.total.add(table, exact - summed);

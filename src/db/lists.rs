@@ -197,7 +197,8 @@ pub async fn chat_sessions(
     };
     let guild_name = if guilds { "{g.name}" } else { "null" };
     let updated = if schema.has(Entity::ChatSessions, "updated_at") {
-        "{s.updated_at}"
+        // A nullable column on some platforms: never-updated rows read as created.
+        "coalesce({s.updated_at}, {s.created_at})"
     } else {
         "{s.created_at}"
     };
@@ -468,10 +469,12 @@ fn content_branch(
             .replace("{b.", &format!("{{{b}."))
             .replace("{u.", &format!("{{{u}."))
     };
-    let updated = if schema.has(entity, "updated_at") {
-        "{c.updated_at}"
-    } else {
-        "{c.created_at}"
+    let updated = match schema.column(entity, "updated_at") {
+        // A nullable column on some platforms: never-updated rows sort as created.
+        Some(column) if column.nullable => "coalesce({c.updated_at}, {c.created_at})",
+        // The plain column, so its index serves the order.
+        Some(_) => "{c.updated_at}",
+        None => "{c.created_at}",
     };
     q.push(&t(&format!(
         "select '{}' as kind, cast({{c.id}} as text) as id, {{c.book|null}} as book_id, \

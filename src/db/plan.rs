@@ -278,6 +278,19 @@ async fn apply(tx: &mut Tx, schema: &Schema, actor: &Actor, plan: &Plan) -> Resu
             ));
         }
     }
+    if kind == OpKind::DeleteUsers && !plan.soft_delete {
+        // A deleted user's modcon credential goes with them.
+        let mut q = Sql::raw(schema.backend);
+        q.push("delete from {#modcon_operators} where user_id in (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(id.to_string());
+        }
+        q.push(")");
+        tx.execute_sql(&q).await?;
+    }
     if plan.soft_delete {
         let marked = users::soft_delete(tx, schema, actor, &ids).await?;
         if marked != ids.len() as u64 {

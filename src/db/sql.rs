@@ -226,9 +226,16 @@ impl<'s> Sql<'s> {
         match (schema.column(entity, key), fallback) {
             (Some(mapped), _) => {
                 let quoted = quote(self.backend, &mapped.name);
+                let enum_label = mapped.class == super::schema::TypeClass::Enum;
+                if enum_label {
+                    self.text.push_str("cast(");
+                }
                 self.text.push_str(alias);
                 self.text.push('.');
                 self.text.push_str(&quoted);
+                if enum_label {
+                    self.text.push_str(" as text)");
+                }
             }
             (None, Some(fallback)) => self.text.push_str(fallback),
             (None, None) => self.fail(format!(
@@ -538,7 +545,10 @@ impl Row {
         Ok(match self {
             Row::Postgres(r) => match r.try_get::<Option<i64>, _>(0) {
                 Ok(v) => v,
-                Err(_) => r.try_get::<Option<i32>, _>(0)?.map(i64::from),
+                Err(_) => match r.try_get::<Option<i32>, _>(0) {
+                    Ok(v) => v.map(i64::from),
+                    Err(_) => r.try_get::<Option<i16>, _>(0)?.map(i64::from),
+                },
             },
             Row::Sqlite(r) => r.try_get::<Option<i64>, _>(0)?,
         })
@@ -618,9 +628,13 @@ impl Row {
 
     pub(crate) fn opt_int(&self, col: &str) -> Result<Option<i64>, DataError> {
         Ok(match self {
+            // bigint, integer or smallint: whichever the platform chose.
             Row::Postgres(r) => match r.try_get::<Option<i64>, _>(col) {
                 Ok(v) => v,
-                Err(_) => r.try_get::<Option<i32>, _>(col)?.map(i64::from),
+                Err(_) => match r.try_get::<Option<i32>, _>(col) {
+                    Ok(v) => v.map(i64::from),
+                    Err(_) => r.try_get::<Option<i16>, _>(col)?.map(i64::from),
+                },
             },
             Row::Sqlite(r) => r.try_get::<Option<i64>, _>(col)?,
         })

@@ -387,7 +387,7 @@ impl Confirm {
         lines.extend(count_lines(&counts));
         if !kept.is_empty() {
             lines.push(Line::styled(
-                "Kept, shown as by \"deleted user\":",
+                "Kept, unlinked from what goes:",
                 theme.header(),
             ));
             lines.extend(count_lines(&kept));
@@ -409,15 +409,19 @@ impl Confirm {
                 theme.header(),
             ));
             for r in refused.iter().take(50) {
-                lines.push(Line::raw(format!(
-                    "  {}  {}  — {}",
-                    strings::short_id(&r.id),
-                    fit(
-                        r.label.as_deref().unwrap_or(""),
-                        width.saturating_sub(40).max(8)
+                // Cut with `…` to the popup's width: reasons can be long.
+                lines.push(Line::raw(fit(
+                    &format!(
+                        "  {}  {}  — {}",
+                        strings::short_id(&r.id),
+                        fit(
+                            r.label.as_deref().unwrap_or(""),
+                            width.saturating_sub(40).max(8)
+                        ),
+                        // A table named in a reason comes from the catalog: sanitise it too.
+                        crate::sanitize::clean_line(&r.reason.to_string())
                     ),
-                    // A table named in a reason comes from the catalog: sanitise it too.
-                    crate::sanitize::clean_line(&r.reason.to_string())
+                    width.saturating_sub(2).max(8),
                 )));
             }
             if refused.len() > 50 {
@@ -729,7 +733,7 @@ impl Report {
         }
         if !kept.is_empty() {
             lines.push(Line::styled(
-                "Kept, now by \"deleted user\":",
+                "Kept, unlinked from what went:",
                 theme.header(),
             ));
             lines.extend(count_lines(&kept));
@@ -741,14 +745,17 @@ impl Report {
                 theme.error(),
             ));
             for f in failed {
-                lines.push(Line::raw(format!(
-                    "  {}  {}  — {}",
-                    strings::short_id(&f.id),
-                    fit(
-                        f.label.as_deref().unwrap_or(""),
-                        width.saturating_sub(40).max(8)
+                lines.push(Line::raw(fit(
+                    &format!(
+                        "  {}  {}  — {}",
+                        strings::short_id(&f.id),
+                        fit(
+                            f.label.as_deref().unwrap_or(""),
+                            width.saturating_sub(40).max(8)
+                        ),
+                        crate::sanitize::clean_line(&f.reason.to_string())
                     ),
-                    crate::sanitize::clean_line(&f.reason.to_string())
+                    width.saturating_sub(2).max(8),
                 )));
             }
         }

@@ -21,6 +21,8 @@ pub enum TypeClass {
     Json,
     Float,
     Binary,
+    /// A PostgreSQL enum type: read as its text label.
+    Enum,
     Other,
 }
 
@@ -29,7 +31,7 @@ impl TypeClass {
     pub fn from_postgres(data_type: &str, is_enum: bool) -> TypeClass {
         let t = data_type.to_ascii_lowercase();
         if is_enum {
-            return TypeClass::Other;
+            return TypeClass::Enum;
         }
         match t.as_str() {
             "smallint" | "integer" => TypeClass::Integer,
@@ -412,10 +414,7 @@ mod tests {
             TypeClass::from_postgres("timestamp without time zone", false),
             TypeClass::Time
         );
-        assert_eq!(
-            TypeClass::from_postgres("user_role", true),
-            TypeClass::Other
-        );
+        assert_eq!(TypeClass::from_postgres("user_role", true), TypeClass::Enum);
     }
 
     #[test]

@@ -202,7 +202,8 @@ fn usable(
                 }
             }
         }
-        Expect::Text => class == TypeClass::Text,
+        // An enum's labels are text: statements read and compare it cast to text.
+        Expect::Text => matches!(class, TypeClass::Text | TypeClass::Enum),
         Expect::Time => class == TypeClass::Time || (sqlite && class == TypeClass::Text),
         Expect::Bool => class == TypeClass::Bool || (sqlite && class == TypeClass::Integer),
         Expect::Int => matches!(class, TypeClass::Integer | TypeClass::BigInt),

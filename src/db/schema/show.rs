@@ -169,7 +169,7 @@ fn candidates(entity: Entity) -> &'static [&'static str] {
 fn column_candidates(key: &str) -> &'static [&'static str] {
     match key {
         "username" => &["username", "user_name", "login", "handle", "name"],
-        "role" => &["role", "role_name", "user_role", "type"],
+        "role" => &["role", "role_name", "user_role", "kind", "type"],
         "email" => &["email", "email_address", "mail"],
         "protected" => &["is_protected", "protected"],
         "service" => &[
