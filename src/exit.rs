@@ -21,6 +21,10 @@ pub enum Exit {
     PlanChanged = 5,
     /// Anything else (a database error, a bug); nothing was changed.
     Failed = 6,
+    /// The operator's hourly rate limit would be exceeded; nothing was changed.
+    RateLimited = 7,
+    /// The database broke a deadlock with another operation twice; nothing was changed.
+    Deadlock = 8,
 }
 
 impl Exit {
@@ -33,6 +37,8 @@ impl Exit {
             | DataError::Schema(_) => Exit::Usage,
             DataError::PlanChanged(_) => Exit::PlanChanged,
             DataError::Unavailable(_) => Exit::Unavailable,
+            DataError::RateLimited { .. } => Exit::RateLimited,
+            DataError::Deadlock(_) => Exit::Deadlock,
             DataError::Constraint(_)
             | DataError::Database(_)
             | DataError::Migrate(_)

@@ -212,6 +212,7 @@ fn plan_for(ids: &[Id], messages: i64, refused: Vec<Refusal>) -> Plan {
         counts,
         kept: RowCounts::new(),
         soft_delete: false,
+        allowance: None,
     }
 }
 
