@@ -130,7 +130,9 @@ pub(crate) async fn allowance(
     let used = u32::try_from(used).unwrap_or(u32::MAX);
     let remaining = limit.saturating_sub(used);
     // The k-th oldest deletion counted must leave the window before `wanted` fits.
-    let must_leave = (used as usize + wanted).saturating_sub(limit as usize).max(1);
+    let must_leave = (used as usize + wanted)
+        .saturating_sub(limit as usize)
+        .max(1);
     let frees_at = if used == 0 || wanted > limit as usize {
         None
     } else {

@@ -39,7 +39,8 @@ async fn plan_checked(db: &Db, actor: &Actor, request: Request) -> Result<Plan, 
     actor.verify(&mut tx, schema, permission).await?;
     let mut plan = plan_in(&mut tx, schema, actor, request).await?;
     let kind = plan.request.operation.kind;
-    plan.allowance = limits::allowance(&mut tx, db.limits(), actor, kind, plan.targets.len()).await?;
+    plan.allowance =
+        limits::allowance(&mut tx, db.limits(), actor, kind, plan.targets.len()).await?;
     tx.rollback().await?;
     Ok(plan)
 }
@@ -78,7 +79,8 @@ async fn execute_checked(db: &Db, actor: &Actor, confirmed: &Plan) -> Result<Out
     actor.verify(&mut tx, schema, permission).await?;
     let mut fresh = plan_in(&mut tx, schema, actor, confirmed.request.clone()).await?;
     let wanted = fresh.targets.len();
-    fresh.allowance = limits::allowance(&mut tx, db.limits(), actor, operation.kind, wanted).await?;
+    fresh.allowance =
+        limits::allowance(&mut tx, db.limits(), actor, operation.kind, wanted).await?;
     if fresh.goes_beyond(confirmed) {
         tx.rollback().await?;
         return Err(DataError::PlanChanged(Box::new(fresh)));
