@@ -665,6 +665,52 @@ async fn passwd_refuses_a_platform_role_that_cannot_sign_in(db, url) {
     assert_eq!(count(&db, "select count(*) from {#modcon_operators}", &[]).await, 0);
 }
 
+// `[limits]` reaches the commands from the config file: the plan shows what is left, and
+// a batch that would go over is refused whole, in JSON too, with exit code 7.
+async fn a_delete_over_the_hourly_limit_is_refused_whole_with_when_it_frees_up_and_exit_7(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let config = std::env::temp_dir().join(format!("modcon-limits-{}.toml", Uuid::new_v4().simple()));
+    std::fs::write(&config, "[limits]\nchat_sessions_per_hour = 2\n").unwrap();
+    let config = config.display().to_string();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(session(&db, Some(admin.clone()), None, 1, None).await.to_string());
+    }
+    let with_config = |rest: &[&str]| {
+        let mut args = vec!["--config", config.as_str()];
+        args.extend(as_op("root", &pw, rest));
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let run_with = |rest: &[&str]| {
+        let args = with_config(rest);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        modcon(&url, &args, "")
+    };
+
+    let planned = run_with(&["chats", "delete", &ids[0], &ids[1], &ids[2], "--plan", "--json"]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let j = planned.json();
+    assert_eq!((j["limit"].clone(), j["used"].clone(), j["remaining"].clone()), (2.into(), 0.into(), 2.into()));
+    assert_eq!(j["frees_at"], Value::Null);
+
+    let first = run_with(&["chats", "delete", &ids[0], "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    let table = run_with(&["chats", "delete", &ids[1], &ids[2], "--plan"]);
+    assert!(table.stdout.contains("rate limit: 1 of 2 chat sessions left this hour"), "{}", table.stdout);
+    assert!(table.stdout.contains("it would be refused until"), "{}", table.stdout);
+
+    let refused = run_with(&["chats", "delete", &ids[1], &ids[2], "--json"]);
+    assert_eq!(refused.code, 7, "{}", refused.stderr);
+    assert!(refused.stderr.contains("rate limit") && refused.stderr.contains("frees up at"), "{}", refused.stderr);
+    let j = refused.json();
+    assert_eq!(j["status"], "rate_limited");
+    assert_eq!((j["limit"].clone(), j["used"].clone(), j["remaining"].clone()), (2.into(), 1.into(), 1.into()));
+    assert!(j["frees_at"].is_string(), "{j}");
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 2, "nothing of the batch went");
+    let _ = std::fs::remove_file(&config);
+}
+
 }
 
 /// `--read-only` on a SQLite file that cannot be written (opened read-only): the
