@@ -763,3 +763,88 @@ async fn read_only_works_on_a_sqlite_file_that_cannot_be_written() {
     );
     test.finish().await;
 }
+
+// SQLite text that is not UTF-8 (PostgreSQL refuses it on the way in): `chats orphans`
+// and `audit list` list every row, the bad bytes shown as `�`, and exit 0.
+mod commands_list_rows_whose_text_is_not_utf8_on_sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let test = common::TestDb::sqlite().await;
+        let (db, url) = (test.db.clone(), test.url.clone());
+        let (_, pw) = signed(&db, "root", Role::Admin).await;
+        let mut orphans = Vec::new();
+        for _ in 0..5 {
+            orphans.push(session(&db, None, None, 1, None).await);
+        }
+        for (id, bytes) in [(&orphans[2], "x'7261779b324a'"), (&orphans[3], "x'eda080'")] {
+            db.execute_statement(
+                &format!("update chat_sessions set title = cast({bytes} as text) where id = ?"),
+                &[Arg::Text(id.to_string())],
+            )
+            .await
+            .unwrap();
+        }
+        db.execute_statement(
+            "insert into modcon_audit_log (batch_id, actor_name, action, target_type, \
+             target_label, counts, details) values (?, 'ghost', 'chat_session.delete', \
+             'chat_session', cast(x'7261779b324a' as text), 'not json', cast(x'eda080' as text))",
+            &[Arg::Text(Uuid::new_v4().to_string())],
+        )
+        .await
+        .unwrap();
+
+        let listed = modcon(
+            &url,
+            &as_op("root", &pw, &["chats", "orphans", "--json"]),
+            "",
+        );
+        assert_eq!(listed.code, 0, "{}", listed.stderr);
+        let j = listed.json();
+        assert_eq!(j["count"], 5);
+        let titles: Vec<String> = j["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["title"].as_str().unwrap().to_string())
+            .collect();
+        assert!(titles.contains(&"raw\u{fffd}2J".to_string()), "{titles:?}");
+        assert!(
+            listed.stdout.is_ascii(),
+            "JSON escapes what is not printable ASCII"
+        );
+
+        let table = modcon(&url, &as_op("root", &pw, &["chats", "orphans"]), "");
+        assert_eq!(table.code, 0, "{}", table.stderr);
+        assert_eq!(table.stdout.lines().count(), 5, "{}", table.stdout);
+        assert!(table.stdout.contains("raw\u{fffd}2J"), "{}", table.stdout);
+        assert!(
+            !table.stdout.contains('\u{9b}'),
+            "no C1 control reaches the terminal"
+        );
+
+        let ids = modcon(
+            &url,
+            &as_op("root", &pw, &["chats", "orphans", "--ids-only"]),
+            "",
+        );
+        assert_eq!(ids.stdout.lines().count(), 5, "{}", ids.stdout);
+
+        let audit = modcon(&url, &as_op("root", &pw, &["audit", "list", "--json"]), "");
+        assert_eq!(audit.code, 0, "{}", audit.stderr);
+        let entries = audit.json()["entries"].as_array().unwrap().clone();
+        let forged = entries
+            .iter()
+            .find(|e| e["actor_name"] == "ghost")
+            .expect("the forged row is listed");
+        assert_eq!(forged["counts"], "not json");
+        assert_eq!(forged["target_label"], "raw\u{fffd}2J");
+        assert!(forged["details"].as_str().unwrap().contains('\u{fffd}'));
+
+        let audit = modcon(&url, &as_op("root", &pw, &["audit", "list"]), "");
+        assert_eq!(audit.code, 0, "{}", audit.stderr);
+        assert!(audit.stdout.contains("raw\u{fffd}2J"), "{}", audit.stdout);
+        test.finish().await;
+    }
+}

@@ -2299,7 +2299,7 @@ async fn user_and_guild_deletes_count_against_their_own_hourly_limits(db) {
     let first = plan(&db, &admin, delete_users(&[a], ContentPolicy::Keep)).await.unwrap();
     assert_eq!(first.allowance.unwrap().remaining, 1);
     assert_eq!(execute(&db, &admin, &first).await.unwrap().deleted_count(), 1);
-    let err = run(&db, &admin, delete_users(&[b.clone()], ContentPolicy::Keep)).await.unwrap_err();
+    let err = run(&db, &admin, delete_users(std::slice::from_ref(&b), ContentPolicy::Keep)).await.unwrap_err();
     assert!(matches!(err, DataError::RateLimited { what: "users", limit: 1, used: 1, .. }), "{err:?}");
     assert_eq!(live_users(&db).await, 2, "root and b are left");
 
@@ -2529,6 +2529,157 @@ mod a_transaction_broken_by_a_deadlock_is_run_once_more_and_succeeds {
             audit_rows(&db, "chat_session.delete").await.len(),
             1,
             "audited once"
+        );
+        test.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------- bytes that are not UTF-8 (SQLite)
+
+// SQLite stores whatever bytes another program wrote into a text column; PostgreSQL
+// refuses invalid UTF-8 on the way in, so these run on SQLite only. One bad row shows `�`
+// for its bad bytes and never ends a list, a pane or the audit record at that row.
+mod text_that_is_not_utf8_on_sqlite_shows_replacement_characters_and_ends_no_list {
+    use super::*;
+
+    const RAW_CSI: &str = "cast(x'7261779b324a' as text)"; // "raw\x9b2J"
+    const SURROGATE: &str = "cast(x'eda080' as text)"; // a lone surrogate, UTF-8 encoded
+
+    async fn set_raw(db: &Db, sql: &str, id: &Id) {
+        let changed = db
+            .execute_statement(sql, &[Arg::Text(id.to_string())])
+            .await
+            .unwrap();
+        assert_eq!(changed, 1, "{sql}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let test = TestDb::sqlite().await;
+        let db = test.db.clone();
+        let owner = user(&db, "owner").await;
+        let mut all = Vec::new();
+        for _ in 0..150 {
+            all.push(session(&db, Some(owner.clone()), None, 2, None).await);
+        }
+        let (bad, lone) = (all[75].clone(), all[76].clone());
+        set_raw(
+            &db,
+            &format!("update chat_sessions set title = {RAW_CSI} where id = ?"),
+            &bad,
+        )
+        .await;
+        set_raw(
+            &db,
+            &format!("update chat_sessions set title = {SURROGATE} where id = ?"),
+            &lone,
+        )
+        .await;
+
+        // Chats: all 150 come back, page after page.
+        let mut rows = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = lists::chat_sessions(&db, &ChatSessionFilter::default(), cursor, 40)
+                .await
+                .unwrap();
+            rows.extend(page.rows);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(rows.len(), 150, "every session is listed");
+        let title = |id: &Id| rows.iter().find(|r| r.id == *id).unwrap().title.clone();
+        assert_eq!(title(&bad), "raw\u{fffd}2J");
+        assert!(title(&lone).contains('\u{fffd}'), "{:?}", title(&lone));
+
+        // The session's messages, one of them bad.
+        let message = chat_message_ids(&db, &bad).await[0].clone();
+        set_raw(
+            &db,
+            &format!("update chat_messages set content = {RAW_CSI} where id = ?"),
+            &message,
+        )
+        .await;
+        let messages = lists::chat_messages(&db, &bad, None, None, 50)
+            .await
+            .unwrap()
+            .rows;
+        assert_eq!(messages.len(), 2);
+        assert!(
+            messages.iter().any(|m| m.excerpt.contains('\u{fffd}')),
+            "{messages:?}"
+        );
+
+        // The Messages pane: private messages, one bad.
+        let other = user(&db, "other").await;
+        let good = private_message(&db, &owner, &other, "hello");
+        let broken = private_message(&db, &other, &owner, "to be broken");
+        let broken_id = broken.id.clone();
+        Batch {
+            private_messages: vec![good, broken],
+            ..Batch::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        set_raw(
+            &db,
+            &format!("update messages set content = {SURROGATE} where id = ?"),
+            &broken_id,
+        )
+        .await;
+        let pms = lists::private_messages(&db, &lists::PrivateMessageFilter::default(), None, 50)
+            .await
+            .unwrap()
+            .rows;
+        assert_eq!(pms.len(), 2, "both private messages are listed");
+        assert!(
+            pms.iter().any(|m| m.excerpt.contains('\u{fffd}')),
+            "{pms:?}"
+        );
+
+        // Deleting the bad session plans, executes and audits with its lossy title.
+        let admin = operator(&db, "root", Role::Admin).await;
+        let outcome = run(&db, &admin, delete_sessions(std::slice::from_ref(&bad)))
+            .await
+            .unwrap();
+        assert_eq!(outcome.deleted_count(), 1);
+
+        // The audit record: a row with a bad label, one whose counts and details are not
+        // JSON (written by hand; the triggers refuse UPDATE, not INSERT).
+        db.execute_statement(
+            &format!(
+                "insert into modcon_audit_log (batch_id, actor_name, action, target_type, \
+                 target_label, counts, details) values (?, 'ghost', 'chat_session.delete', \
+                 'chat_session', {RAW_CSI}, 'not json', {SURROGATE})"
+            ),
+            &[Arg::Text(Uuid::new_v4().to_string())],
+        )
+        .await
+        .unwrap();
+        let entries = list_audit(&db, &AuditFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .rows;
+        assert!(entries.len() >= 2, "{entries:?}");
+        let forged = &entries[0];
+        assert_eq!(forged.target_label, "raw\u{fffd}2J");
+        assert_eq!(forged.counts, json!("not json"), "shown as it is");
+        assert!(
+            forged
+                .details
+                .as_str()
+                .is_some_and(|d| d.contains('\u{fffd}')),
+            "{:?}",
+            forged.details
+        );
+        let ours = entries.iter().find(|e| e.actor_name == "root").unwrap();
+        assert!(
+            ours.target_label.contains('\u{fffd}'),
+            "{}",
+            ours.target_label
         );
         test.finish().await;
     }
