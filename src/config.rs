@@ -14,6 +14,8 @@ pub struct Config {
     pub log: LogConfig,
     pub confirm: ConfirmConfig,
     pub cache: crate::cache::CacheConfig,
+    /// Per operator and rolling hour (SPEC §11); enforced by the data layer.
+    pub limits: crate::db::Limits,
     /// Key overrides: action name → key or list of keys. Checked by the keymap, so a
     /// bad entry is reported and its default kept instead of failing the whole file.
     pub keys: std::collections::BTreeMap<String, toml::Value>,
@@ -132,6 +134,16 @@ mod tests {
         let config = parse(text).unwrap();
         assert_eq!(config.confirm.typed_above, 20);
         assert_eq!(config.log.level, "info");
+        assert!(config.limits.is_empty(), "no rate limit unless configured");
+    }
+
+    #[test]
+    fn limits_are_read_per_key_and_absent_keys_mean_no_limit() {
+        let config = parse("[limits]\nusers_per_hour = 5\n").unwrap();
+        assert_eq!(config.limits.users_per_hour, 5);
+        assert_eq!(config.limits.guilds_per_hour, 0);
+        let err = parse("[limits]\nuser_per_hour = 5\n").unwrap_err();
+        assert!(err.contains("user_per_hour"), "{err}");
     }
 
     #[test]

@@ -21,8 +21,12 @@ pub enum Exit {
     PlanChanged = 5,
     /// Anything else (a database error, a bug); nothing was changed.
     Failed = 6,
+    /// The operator's hourly rate limit would be exceeded; nothing was changed.
+    RateLimited = 7,
+    /// The database broke a deadlock with another operation twice; nothing was changed.
+    Deadlock = 8,
     /// `audit verify`: the audit record's hash chain is broken.
-    Tampered = 7,
+    Tampered = 9,
 }
 
 impl Exit {
@@ -35,6 +39,8 @@ impl Exit {
             | DataError::Schema(_) => Exit::Usage,
             DataError::PlanChanged(_) => Exit::PlanChanged,
             DataError::Unavailable(_) => Exit::Unavailable,
+            DataError::RateLimited { .. } => Exit::RateLimited,
+            DataError::Deadlock(_) => Exit::Deadlock,
             DataError::Constraint(_)
             | DataError::Database(_)
             | DataError::Migrate(_)

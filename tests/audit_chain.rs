@@ -192,10 +192,10 @@ async fn sqlite_refuses_an_insert_that_would_replace_an_audit_row() {
     test.finish().await;
 }
 
-/// `modcon audit verify` from the shell: exit 0 and the row count when intact, exit 7
+/// `modcon audit verify` from the shell: exit 0 and the row count when intact, exit 9
 /// naming the row when not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_verify_from_the_shell_exits_seven_naming_the_row() {
+async fn audit_verify_from_the_shell_exits_nine_naming_the_row() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let (test, _) = chained(backend).await;
         let dir = std::env::temp_dir().join(format!("modcon-av-{}", uuid::Uuid::new_v4().simple()));
@@ -218,7 +218,7 @@ async fn audit_verify_from_the_shell_exits_seven_naming_the_row() {
         assert!(String::from_utf8_lossy(&ok.stdout).contains("intact: 7 rows"));
         tamper(&test, &["update AUDIT set reason = 'edited' where id = 5"]).await;
         let broken = run();
-        assert_eq!(broken.status.code(), Some(7));
+        assert_eq!(broken.status.code(), Some(9));
         let out = String::from_utf8_lossy(&broken.stdout);
         assert!(out.contains("row 5 was changed"), "{out}");
         let _ = std::fs::remove_dir_all(&dir);

@@ -665,6 +665,52 @@ async fn passwd_refuses_a_platform_role_that_cannot_sign_in(db, url) {
     assert_eq!(count(&db, "select count(*) from {#modcon_operators}", &[]).await, 0);
 }
 
+// `[limits]` reaches the commands from the config file: the plan shows what is left, and
+// a batch that would go over is refused whole, in JSON too, with exit code 7.
+async fn a_delete_over_the_hourly_limit_is_refused_whole_with_when_it_frees_up_and_exit_7(db, url) {
+    let (admin, pw) = signed(&db, "root", Role::Admin).await;
+    let config = std::env::temp_dir().join(format!("modcon-limits-{}.toml", Uuid::new_v4().simple()));
+    std::fs::write(&config, "[limits]\nchat_sessions_per_hour = 2\n").unwrap();
+    let config = config.display().to_string();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(session(&db, Some(admin.clone()), None, 1, None).await.to_string());
+    }
+    let with_config = |rest: &[&str]| {
+        let mut args = vec!["--config", config.as_str()];
+        args.extend(as_op("root", &pw, rest));
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let run_with = |rest: &[&str]| {
+        let args = with_config(rest);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        modcon(&url, &args, "")
+    };
+
+    let planned = run_with(&["chats", "delete", &ids[0], &ids[1], &ids[2], "--plan", "--json"]);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let j = planned.json();
+    assert_eq!((j["limit"].clone(), j["used"].clone(), j["remaining"].clone()), (2.into(), 0.into(), 2.into()));
+    assert_eq!(j["frees_at"], Value::Null);
+
+    let first = run_with(&["chats", "delete", &ids[0], "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    let table = run_with(&["chats", "delete", &ids[1], &ids[2], "--plan"]);
+    assert!(table.stdout.contains("rate limit: 1 of 2 chat sessions left this hour"), "{}", table.stdout);
+    assert!(table.stdout.contains("it would be refused until"), "{}", table.stdout);
+
+    let refused = run_with(&["chats", "delete", &ids[1], &ids[2], "--json"]);
+    assert_eq!(refused.code, 7, "{}", refused.stderr);
+    assert!(refused.stderr.contains("rate limit") && refused.stderr.contains("frees up at"), "{}", refused.stderr);
+    let j = refused.json();
+    assert_eq!(j["status"], "rate_limited");
+    assert_eq!((j["limit"].clone(), j["used"].clone(), j["remaining"].clone()), (2.into(), 1.into(), 1.into()));
+    assert!(j["frees_at"].is_string(), "{j}");
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 2, "nothing of the batch went");
+    let _ = std::fs::remove_file(&config);
+}
+
 }
 
 /// `--read-only` on a SQLite file that cannot be written (opened read-only): the
@@ -716,4 +762,89 @@ async fn read_only_works_on_a_sqlite_file_that_cannot_be_written() {
         before
     );
     test.finish().await;
+}
+
+// SQLite text that is not UTF-8 (PostgreSQL refuses it on the way in): `chats orphans`
+// and `audit list` list every row, the bad bytes shown as `�`, and exit 0.
+mod commands_list_rows_whose_text_is_not_utf8_on_sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let test = common::TestDb::sqlite().await;
+        let (db, url) = (test.db.clone(), test.url.clone());
+        let (_, pw) = signed(&db, "root", Role::Admin).await;
+        let mut orphans = Vec::new();
+        for _ in 0..5 {
+            orphans.push(session(&db, None, None, 1, None).await);
+        }
+        for (id, bytes) in [(&orphans[2], "x'7261779b324a'"), (&orphans[3], "x'eda080'")] {
+            db.execute_statement(
+                &format!("update chat_sessions set title = cast({bytes} as text) where id = ?"),
+                &[Arg::Text(id.to_string())],
+            )
+            .await
+            .unwrap();
+        }
+        db.execute_statement(
+            "insert into modcon_audit_log (batch_id, actor_name, action, target_type, \
+             target_label, counts, details) values (?, 'ghost', 'chat_session.delete', \
+             'chat_session', cast(x'7261779b324a' as text), 'not json', cast(x'eda080' as text))",
+            &[Arg::Text(Uuid::new_v4().to_string())],
+        )
+        .await
+        .unwrap();
+
+        let listed = modcon(
+            &url,
+            &as_op("root", &pw, &["chats", "orphans", "--json"]),
+            "",
+        );
+        assert_eq!(listed.code, 0, "{}", listed.stderr);
+        let j = listed.json();
+        assert_eq!(j["count"], 5);
+        let titles: Vec<String> = j["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["title"].as_str().unwrap().to_string())
+            .collect();
+        assert!(titles.contains(&"raw\u{fffd}2J".to_string()), "{titles:?}");
+        assert!(
+            listed.stdout.is_ascii(),
+            "JSON escapes what is not printable ASCII"
+        );
+
+        let table = modcon(&url, &as_op("root", &pw, &["chats", "orphans"]), "");
+        assert_eq!(table.code, 0, "{}", table.stderr);
+        assert_eq!(table.stdout.lines().count(), 5, "{}", table.stdout);
+        assert!(table.stdout.contains("raw\u{fffd}2J"), "{}", table.stdout);
+        assert!(
+            !table.stdout.contains('\u{9b}'),
+            "no C1 control reaches the terminal"
+        );
+
+        let ids = modcon(
+            &url,
+            &as_op("root", &pw, &["chats", "orphans", "--ids-only"]),
+            "",
+        );
+        assert_eq!(ids.stdout.lines().count(), 5, "{}", ids.stdout);
+
+        let audit = modcon(&url, &as_op("root", &pw, &["audit", "list", "--json"]), "");
+        assert_eq!(audit.code, 0, "{}", audit.stderr);
+        let entries = audit.json()["entries"].as_array().unwrap().clone();
+        let forged = entries
+            .iter()
+            .find(|e| e["actor_name"] == "ghost")
+            .expect("the forged row is listed");
+        assert_eq!(forged["counts"], "not json");
+        assert_eq!(forged["target_label"], "raw\u{fffd}2J");
+        assert!(forged["details"].as_str().unwrap().contains('\u{fffd}'));
+
+        let audit = modcon(&url, &as_op("root", &pw, &["audit", "list"]), "");
+        assert_eq!(audit.code, 0, "{}", audit.stderr);
+        assert!(audit.stdout.contains("raw\u{fffd}2J"), "{}", audit.stdout);
+        test.finish().await;
+    }
 }

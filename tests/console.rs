@@ -12,7 +12,7 @@ use modcon::db::plan::{
     Done, FailReason, OpKind, Operation, Outcome, Plan, PlannedTarget, Refusal,
     Request as OpRequest, RowCounts,
 };
-use modcon::db::{Actor, Backend, DataError, Id, Role};
+use modcon::db::{Actor, Allowance, Backend, DataError, Id, Role};
 use modcon::tui::app::{App, Options, Tab};
 use modcon::tui::event::Event;
 use modcon::tui::keymap::Keymap;
@@ -212,6 +212,7 @@ fn plan_for(ids: &[Id], messages: i64, refused: Vec<Refusal>) -> Plan {
         counts,
         kept: RowCounts::new(),
         soft_delete: false,
+        allowance: None,
     }
 }
 
@@ -271,6 +272,47 @@ fn hostile_titles_render_harmlessly_at_every_size() {
         for h in [1, 2, 3, 6, 7, 8, 12] {
             let (text, _) = screen(&app, w, h);
             assert_harmless(&text);
+        }
+    }
+}
+
+#[test]
+fn the_confirmation_shows_what_is_left_of_the_hourly_limit_and_refuses_a_plan_over_it() {
+    let allowance = |remaining: u32| Allowance {
+        limit: 3,
+        used: 3 - remaining,
+        remaining,
+        frees_at: Some(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()),
+    };
+    for (remaining, fits) in [(2, true), (1, false)] {
+        let mut app = signed_in(admin(), false, (120, 40));
+        app.update(ch(' '));
+        app.update(ch(' '));
+        let (seq, _, ids) = plan_request(&app.update(ch('d'))).expect("d asks for a plan");
+        let mut plan = plan_for(&ids, 4, vec![]);
+        plan.allowance = Some(allowance(remaining));
+        app.update(data(Response::Planned {
+            seq,
+            result: Ok(vec![plan]),
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        let left = format!("{remaining} of 3 chat sessions left this hour");
+        assert!(text.contains(&left), "{text}");
+        let requests = app.update(ch('y'));
+        if fits {
+            assert!(
+                matches!(requests.first(), Some(Request::Execute { .. })),
+                "two of two left: y executes"
+            );
+        } else {
+            assert!(requests.is_empty(), "over the limit: y does nothing");
+            let (text, _) = screen(&app, 120, 40);
+            assert!(
+                text.contains(
+                    "over your hourly limit (1 of 3 chat sessions left this hour): frees up at"
+                ),
+                "{text}"
+            );
         }
     }
 }

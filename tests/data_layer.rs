@@ -26,7 +26,7 @@ use modcon::db::plan::{
     ContentPolicy, FailReason, OpKind, Operation, Outcome, Request, RowCounts, execute, plan, run,
 };
 use modcon::db::{
-    Access, Actor, Arg, Backend, DataError, Db, Entity, Id, IdKind, Role, SchemaMap, auth,
+    Access, Actor, Arg, Backend, DataError, Db, Entity, Id, IdKind, Limits, Role, SchemaMap, auth,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -2173,5 +2173,523 @@ mod an_upgraded_reference_database_keeps_its_data_credentials_and_audit_record {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         body(Backend::Postgres).await;
+    }
+}
+
+// ---------------------------------------------------------------- rate limits and deadlocks
+
+fn limits(users: u32, guilds: u32, chat_sessions: u32) -> Limits {
+    Limits {
+        users_per_hour: users,
+        guilds_per_hour: guilds,
+        chat_sessions_per_hour: chat_sessions,
+    }
+}
+
+/// An audit row of `action` by `actor` written `ago` before now, as an earlier delete
+/// would have left it.
+async fn past_delete(db: &Db, actor: &Actor, action: &str, ago: Duration) -> chrono::DateTime<Utc> {
+    let at = Utc::now() - ago;
+    db.execute_statement(
+        "insert into {#modcon_audit_log} (at, batch_id, actor_id, actor_name, action, \
+         target_type, target_label) values (?, ?, ?, ?, ?, 'chat_session', 'earlier')",
+        &[
+            Arg::Time(at),
+            Arg::Uuid(Uuid::new_v4()),
+            Arg::Text(actor.id.to_string()),
+            Arg::Text(actor.username.clone()),
+            Arg::Text(action.to_string()),
+        ],
+    )
+    .await
+    .unwrap();
+    at
+}
+
+async fn sessions_left(db: &Db, list: &[Id]) -> i64 {
+    let mut n = 0;
+    for id in list {
+        n += count(
+            db,
+            "select count(*) from {@chat_sessions} s where {s.id} = ?",
+            &[id_arg(db, Entity::ChatSessions, id)],
+        )
+        .await;
+    }
+    n
+}
+
+fn near(actual: chrono::DateTime<Utc>, expected: chrono::DateTime<Utc>) -> bool {
+    (actual - expected).num_seconds().abs() <= 2
+}
+
+on_schemas! { [reference, fastapi, adminapi]
+async fn a_batch_over_the_hourly_chat_session_limit_is_refused_whole_and_says_when_the_window_frees_up(db) {
+    let db = db.with_limits(limits(0, 0, 3));
+    let admin = operator(&db, "root", Role::Admin).await;
+    let owner = user(&db, "owner").await;
+    let mut s = Vec::new();
+    for _ in 0..5 {
+        s.push(session(&db, Some(owner.clone()), None, 2, None).await);
+    }
+
+    let first = plan(&db, &admin, delete_sessions(&s[..2])).await.unwrap();
+    let allowance = first.allowance.expect("a limited operation carries its allowance");
+    assert_eq!((allowance.limit, allowance.used, allowance.remaining), (3, 0, 3));
+    assert_eq!(allowance.frees_at, None, "nothing counted yet");
+    execute(&db, &admin, &first).await.unwrap();
+
+    let second = plan(&db, &admin, delete_sessions(&s[2..4])).await.unwrap();
+    let allowance = second.allowance.unwrap();
+    assert_eq!((allowance.used, allowance.remaining), (2, 1));
+    let audit_before = audit_count(&db).await;
+    let err = execute(&db, &admin, &second).await.unwrap_err();
+    let DataError::RateLimited { what, limit, used, wanted, frees_at } = &err else {
+        panic!("expected a rate-limit refusal, got {err:?}");
+    };
+    assert_eq!((*what, *limit, *used, *wanted), ("chat sessions", 3, 2, 2));
+    // The second of the two counted deletes must leave the hour for two more to fit.
+    let frees_at = frees_at.expect("the refusal says when the window frees up");
+    assert!(near(frees_at, Utc::now() + Duration::hours(1)), "{frees_at}");
+    let text = err.to_string();
+    assert!(text.contains("limit of 3 chat sessions per hour") && text.contains("frees up at"), "{text}");
+    assert_eq!(sessions_left(&db, &s[2..4]).await, 2, "nothing of the batch was deleted");
+    assert_eq!(audit_count(&db).await, audit_before, "and nothing audited");
+
+    // What is left still goes; then nothing is left.
+    execute(&db, &admin, &plan(&db, &admin, delete_sessions(&s[2..3])).await.unwrap()).await.unwrap();
+    let last = plan(&db, &admin, delete_sessions(&s[3..4])).await.unwrap();
+    assert_eq!(last.allowance.unwrap().remaining, 0);
+    assert!(matches!(execute(&db, &admin, &last).await, Err(DataError::RateLimited { .. })));
+
+    // The limit is per operator.
+    let other = operator(&db, "other", Role::Admin).await;
+    let theirs = plan(&db, &other, delete_sessions(&s[3..5])).await.unwrap();
+    assert_eq!(theirs.allowance.unwrap().remaining, 3);
+    assert_eq!(execute(&db, &other, &theirs).await.unwrap().deleted_count(), 2);
+
+    // Only the last hour counts; a batch larger than the whole cap never fits.
+    let third = operator(&db, "third", Role::Admin).await;
+    for _ in 0..3 {
+        past_delete(&db, &third, "chat_session.delete", Duration::minutes(61)).await;
+    }
+    let inside = past_delete(&db, &third, "chat_session.delete", Duration::minutes(50)).await;
+    past_delete(&db, &third, "user.delete", Duration::minutes(5)).await;
+    let more: Vec<Id> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(session(&db, Some(owner.clone()), None, 0, None).await);
+        }
+        v
+    };
+    let one = plan(&db, &third, delete_sessions(&more[..1])).await.unwrap();
+    let allowance = one.allowance.unwrap();
+    assert_eq!((allowance.used, allowance.remaining), (1, 2), "older rows and other actions do not count");
+    assert!(near(allowance.frees_at.unwrap(), inside + Duration::hours(1)));
+    let too_many = plan(&db, &third, delete_sessions(&more)).await.unwrap();
+    let err = execute(&db, &third, &too_many).await.unwrap_err();
+    assert!(matches!(err, DataError::RateLimited { wanted: 4, frees_at: None, .. }), "{err:?}");
+    assert!(err.to_string().contains("at most 3 at a time"), "{err}");
+    assert_eq!(sessions_left(&db, &more).await, 4);
+}
+}
+
+on_schemas! { [reference, fastapi, adminapi]
+async fn user_and_guild_deletes_count_against_their_own_hourly_limits(db) {
+    let db = db.with_limits(limits(1, 1, 0));
+    let admin = operator(&db, "root", Role::Admin).await;
+    let a = user(&db, "a").await;
+    let b = user(&db, "b").await;
+    let s = session(&db, Some(a.clone()), None, 1, None).await;
+
+    let unlimited = plan(&db, &admin, delete_sessions(&[s])).await.unwrap();
+    assert_eq!(unlimited.allowance, None, "chat sessions have no limit here");
+
+    let first = plan(&db, &admin, delete_users(&[a], ContentPolicy::Keep)).await.unwrap();
+    assert_eq!(first.allowance.unwrap().remaining, 1);
+    assert_eq!(execute(&db, &admin, &first).await.unwrap().deleted_count(), 1);
+    let err = run(&db, &admin, delete_users(std::slice::from_ref(&b), ContentPolicy::Keep)).await.unwrap_err();
+    assert!(matches!(err, DataError::RateLimited { what: "users", limit: 1, used: 1, .. }), "{err:?}");
+    assert_eq!(live_users(&db).await, 2, "root and b are left");
+
+    if db.schema().unwrap().is_enabled(Entity::Guilds) {
+        let g1 = guild(&db, "one", None).await;
+        let g2 = guild(&db, "two", None).await;
+        let guilds = |id: &Id| Request::new(Operation::new(OpKind::DeleteGuilds, ids(std::slice::from_ref(id))), None);
+        run(&db, &admin, guilds(&g1)).await.unwrap();
+        let err = run(&db, &admin, guilds(&g2)).await.unwrap_err();
+        assert!(matches!(err, DataError::RateLimited { what: "guilds", .. }), "{err:?}");
+        assert_eq!(count(&db, "select count(*) from {@guilds}", &[]).await, 1);
+    }
+}
+}
+
+// Two consoles of one operator execute at the same moment, round after round: the count
+// and the delete are serialised per operator, so together they never go over the cap.
+both_backends! {
+async fn two_consoles_of_one_operator_racing_never_delete_more_than_the_hourly_cap(db) {
+    const ROUNDS: usize = 25;
+    let db = db.with_limits(limits(0, 0, 3));
+    let owner = user(&db, "owner").await;
+    for round in 0..ROUNDS {
+        // A fresh operator each round starts with a fresh hour.
+        let admin = operator(&db, &format!("racer{round}"), Role::Admin).await;
+        let mut s = Vec::new();
+        for _ in 0..4 {
+            s.push(session(&db, Some(owner.clone()), None, 1, None).await);
+        }
+        let plans = [
+            plan(&db, &admin, delete_sessions(&s[..2])).await.unwrap(),
+            plan(&db, &admin, delete_sessions(&s[2..])).await.unwrap(),
+        ];
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = plans
+            .into_iter()
+            .map(|confirmed| {
+                let (db, admin, barrier) = (db.clone(), admin.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    execute(&db, &admin, &confirmed).await
+                })
+            })
+            .collect();
+        let mut deleted = 0;
+        let mut refused = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(outcome) => deleted += outcome.deleted_count(),
+                Err(DataError::RateLimited { used: 2, wanted: 2, .. }) => refused += 1,
+                Err(e) => panic!("round {round}: {e:?}"),
+            }
+        }
+        assert_eq!((deleted, refused), (2, 1), "round {round}");
+        assert_eq!(sessions_left(&db, &s).await, 2, "round {round}");
+        let audited = count(
+            &db,
+            "select count(*) from {#modcon_audit_log} where actor_id = ? and action = 'chat_session.delete'",
+            &[Arg::Text(admin.id.to_string())],
+        )
+        .await;
+        assert_eq!(audited, 2, "round {round}: the audit record has what went, within the cap");
+    }
+}
+}
+
+// The errors a database raises when it breaks a deadlock (PostgreSQL: two transactions
+// locking two rows in opposite order) or stays busy past its timeout (SQLite: a second
+// writer) are a deadlock to the data layer, not "other failure".
+both_backends! {
+async fn a_real_deadlock_or_busy_error_from_the_database_reads_as_a_deadlock(db) {
+    let error: sqlx::Error = match db.backend() {
+        Backend::Postgres => postgres_deadlock(&db).await,
+        Backend::Sqlite => sqlite_busy(&db).await,
+    };
+    let mapped = DataError::from(error);
+    assert!(matches!(mapped, DataError::Deadlock(_)), "{mapped:?}");
+    assert_eq!(
+        mapped.to_string(),
+        "the database detected a deadlock with another operation; nothing was changed — try again"
+    );
+}
+}
+
+fn url_of(db: &Db) -> String {
+    // The tests' URLs hold no password, so the shown URL is the URL.
+    db.display_url()
+}
+
+/// Two raw connections update two rows in opposite order; PostgreSQL aborts one.
+async fn postgres_deadlock(db: &Db) -> sqlx::Error {
+    use sqlx::{Connection, Executor};
+    let url = url_of(db);
+    let mut a = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut b = sqlx::PgConnection::connect(&url).await.unwrap();
+    a.execute("create table deadlock_probe (id int primary key, n int); insert into deadlock_probe values (1, 0), (2, 0)")
+        .await
+        .unwrap();
+    a.execute("begin; update deadlock_probe set n = 1 where id = 1")
+        .await
+        .unwrap();
+    b.execute("begin; update deadlock_probe set n = 1 where id = 2")
+        .await
+        .unwrap();
+    let first = tokio::spawn(async move {
+        let r = a
+            .execute("update deadlock_probe set n = 2 where id = 2")
+            .await;
+        (a, r.err())
+    });
+    // Let the first wait before the second closes the circle.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = b
+        .execute("update deadlock_probe set n = 2 where id = 1")
+        .await
+        .err();
+    let _ = b.execute("rollback").await;
+    let (mut a, first) = first.await.unwrap();
+    let _ = a.execute("rollback").await;
+    first
+        .or(second)
+        .expect("PostgreSQL broke the deadlock by failing one of them")
+}
+
+/// A writer holds SQLite's write lock; a second one with a short busy timeout gives up.
+async fn sqlite_busy(db: &Db) -> sqlx::Error {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Executor};
+    use std::str::FromStr;
+    let url = url_of(db);
+    let mut holder = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    holder.execute("begin immediate").await.unwrap();
+    let mut waiter = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .busy_timeout(std::time::Duration::from_millis(50))
+        .connect()
+        .await
+        .unwrap();
+    let error = waiter.execute("begin immediate").await.unwrap_err();
+    holder.execute("rollback").await.unwrap();
+    error
+}
+
+// PostgreSQL picks the transaction that waited longest as the deadlock's victim: here the
+// execute, which holds its operator's lock and waits for a session row that another
+// transaction holds while that one asks for the operator's lock. The execute is run once
+// more and succeeds; without the retry it would fail.
+mod a_transaction_broken_by_a_deadlock_is_run_once_more_and_succeeds {
+    use super::*;
+    use sqlx::{Connection, Executor, Row as _};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let test = TestDb::postgres().await;
+        let db = test.db.clone().with_limits(limits(0, 0, 100));
+        let admin = operator(&db, "root", Role::Admin).await;
+        let s = session(&db, Some(admin.id.clone()), None, 2, None).await;
+        let confirmed = plan(&db, &admin, delete_sessions(std::slice::from_ref(&s)))
+            .await
+            .unwrap();
+
+        let mut other = sqlx::PgConnection::connect(&test.url).await.unwrap();
+        other.execute("begin").await.unwrap();
+        // This side never detects the deadlock first: PostgreSQL fails the execute.
+        other
+            .execute("set local deadlock_timeout = '30s'")
+            .await
+            .unwrap();
+        sqlx::query("select 1 from chat_sessions where id::text = $1 for update")
+            .bind(s.to_string())
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+
+        let task = {
+            let (db, admin) = (db.clone(), admin.clone());
+            tokio::spawn(async move { execute(&db, &admin, &confirmed).await })
+        };
+        // Wait until the execute holds its operator lock and waits for the row.
+        let mut waited = 0;
+        loop {
+            let waiting: i64 = sqlx::query(
+                "select count(*) from pg_stat_activity where datname = current_database() \
+                 and wait_event_type = 'Lock'",
+            )
+            .fetch_one(&mut other)
+            .await
+            .unwrap()
+            .get(0);
+            if waiting > 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 200, "the execute never waited for the locked row");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let held: i64 = sqlx::query(
+            "select count(*) from pg_locks l join pg_database d on d.oid = l.database \
+             where d.datname = current_database() and l.locktype = 'advisory' and l.granted \
+             and l.pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut other)
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(
+            held, 1,
+            "the execute holds its operator lock while it waits"
+        );
+        // Close the circle: this returns only once PostgreSQL has failed the execute's
+        // transaction, which held the operator lock.
+        sqlx::query("select pg_advisory_xact_lock($1)")
+            .bind(modcon::db::limits::operator_lock_key(&admin.id))
+            .execute(&mut other)
+            .await
+            .unwrap();
+        other.execute("rollback").await.unwrap();
+
+        let outcome = task.await.unwrap().expect("the second run succeeds");
+        assert_eq!(outcome.deleted_count(), 1);
+        assert_eq!(sessions_left(&db, &[s]).await, 0);
+        assert_eq!(
+            audit_rows(&db, "chat_session.delete").await.len(),
+            1,
+            "audited once"
+        );
+        test.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------- bytes that are not UTF-8 (SQLite)
+
+// SQLite stores whatever bytes another program wrote into a text column; PostgreSQL
+// refuses invalid UTF-8 on the way in, so these run on SQLite only. One bad row shows `�`
+// for its bad bytes and never ends a list, a pane or the audit record at that row.
+mod text_that_is_not_utf8_on_sqlite_shows_replacement_characters_and_ends_no_list {
+    use super::*;
+
+    const RAW_CSI: &str = "cast(x'7261779b324a' as text)"; // "raw\x9b2J"
+    const SURROGATE: &str = "cast(x'eda080' as text)"; // a lone surrogate, UTF-8 encoded
+
+    async fn set_raw(db: &Db, sql: &str, id: &Id) {
+        let changed = db
+            .execute_statement(sql, &[Arg::Text(id.to_string())])
+            .await
+            .unwrap();
+        assert_eq!(changed, 1, "{sql}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let test = TestDb::sqlite().await;
+        let db = test.db.clone();
+        let owner = user(&db, "owner").await;
+        let mut all = Vec::new();
+        for _ in 0..150 {
+            all.push(session(&db, Some(owner.clone()), None, 2, None).await);
+        }
+        let (bad, lone) = (all[75].clone(), all[76].clone());
+        set_raw(
+            &db,
+            &format!("update chat_sessions set title = {RAW_CSI} where id = ?"),
+            &bad,
+        )
+        .await;
+        set_raw(
+            &db,
+            &format!("update chat_sessions set title = {SURROGATE} where id = ?"),
+            &lone,
+        )
+        .await;
+
+        // Chats: all 150 come back, page after page.
+        let mut rows = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = lists::chat_sessions(&db, &ChatSessionFilter::default(), cursor, 40)
+                .await
+                .unwrap();
+            rows.extend(page.rows);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(rows.len(), 150, "every session is listed");
+        let title = |id: &Id| rows.iter().find(|r| r.id == *id).unwrap().title.clone();
+        assert_eq!(title(&bad), "raw\u{fffd}2J");
+        assert!(title(&lone).contains('\u{fffd}'), "{:?}", title(&lone));
+
+        // The session's messages, one of them bad.
+        let message = chat_message_ids(&db, &bad).await[0].clone();
+        set_raw(
+            &db,
+            &format!("update chat_messages set content = {RAW_CSI} where id = ?"),
+            &message,
+        )
+        .await;
+        let messages = lists::chat_messages(&db, &bad, None, None, 50)
+            .await
+            .unwrap()
+            .rows;
+        assert_eq!(messages.len(), 2);
+        assert!(
+            messages.iter().any(|m| m.excerpt.contains('\u{fffd}')),
+            "{messages:?}"
+        );
+
+        // The Messages pane: private messages, one bad.
+        let other = user(&db, "other").await;
+        let good = private_message(&db, &owner, &other, "hello");
+        let broken = private_message(&db, &other, &owner, "to be broken");
+        let broken_id = broken.id.clone();
+        Batch {
+            private_messages: vec![good, broken],
+            ..Batch::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        set_raw(
+            &db,
+            &format!("update messages set content = {SURROGATE} where id = ?"),
+            &broken_id,
+        )
+        .await;
+        let pms = lists::private_messages(&db, &lists::PrivateMessageFilter::default(), None, 50)
+            .await
+            .unwrap()
+            .rows;
+        assert_eq!(pms.len(), 2, "both private messages are listed");
+        assert!(
+            pms.iter().any(|m| m.excerpt.contains('\u{fffd}')),
+            "{pms:?}"
+        );
+
+        // Deleting the bad session plans, executes and audits with its lossy title.
+        let admin = operator(&db, "root", Role::Admin).await;
+        let outcome = run(&db, &admin, delete_sessions(std::slice::from_ref(&bad)))
+            .await
+            .unwrap();
+        assert_eq!(outcome.deleted_count(), 1);
+
+        // The audit record: a row with a bad label, one whose counts and details are not
+        // JSON (written by hand; the triggers refuse UPDATE, not INSERT).
+        db.execute_statement(
+            &format!(
+                "insert into modcon_audit_log (batch_id, actor_name, action, target_type, \
+                 target_label, counts, details) values (?, 'ghost', 'chat_session.delete', \
+                 'chat_session', {RAW_CSI}, 'not json', {SURROGATE})"
+            ),
+            &[Arg::Text(Uuid::new_v4().to_string())],
+        )
+        .await
+        .unwrap();
+        let entries = list_audit(&db, &AuditFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .rows;
+        assert!(entries.len() >= 2, "{entries:?}");
+        let forged = &entries[0];
+        assert_eq!(forged.target_label, "raw\u{fffd}2J");
+        assert_eq!(forged.counts, json!("not json"), "shown as it is");
+        assert!(
+            forged
+                .details
+                .as_str()
+                .is_some_and(|d| d.contains('\u{fffd}')),
+            "{:?}",
+            forged.details
+        );
+        let ours = entries.iter().find(|e| e.actor_name == "root").unwrap();
+        assert!(
+            ours.target_label.contains('\u{fffd}'),
+            "{}",
+            ours.target_label
+        );
+        test.finish().await;
     }
 }

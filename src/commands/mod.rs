@@ -367,6 +367,9 @@ fn report(
             if run.outcomes.is_empty()
                 && let Some(error) = run.error
             {
+                if json && matches!(error, DataError::RateLimited { .. }) {
+                    output::print_rate_limited(&error);
+                }
                 return Err(error.into());
             }
             output::print_outcomes(schema, kind, single, json, &run);

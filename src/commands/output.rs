@@ -11,7 +11,7 @@ use crate::db::audit::AuditEntry;
 use crate::db::comments::{ContentKind, EditOutcome};
 use crate::db::lists::{ChatSessionRow, Page};
 use crate::db::plan::{FailReason, OpKind, Outcome, Plan, RowCounts};
-use crate::db::{Entity, Id, Schema};
+use crate::db::{Allowance, DataError, Entity, Id, Schema};
 use crate::sanitize::{clean_line, clean_lines, fit};
 
 /// An id from the database, safe to print (a text id is written by strangers too).
@@ -76,13 +76,40 @@ fn user_reason(reason: &FailReason) -> String {
     }
 }
 
+/// `limit`, `used`, `remaining`, `frees_at` of a rate limit, for a JSON document.
+fn add_allowance(value: &mut Value, allowance: Option<&Allowance>) {
+    if let (Some(map), Some(a)) = (value.as_object_mut(), allowance) {
+        map.insert("limit".into(), a.limit.into());
+        map.insert("used".into(), a.used.into());
+        map.insert("remaining".into(), a.remaining.into());
+        map.insert(
+            "frees_at".into(),
+            serde_json::to_value(a.frees_at).unwrap_or(Value::Null),
+        );
+    }
+}
+
+/// A batch refused for the operator's rate limit, as one JSON document.
+pub(crate) fn print_rate_limited(error: &DataError) {
+    let mut value = json!({
+        "success": false,
+        "status": "rate_limited",
+        "changed_nothing": true,
+        "message": error.to_string(),
+    });
+    add_allowance(&mut value, error.rate_limit().as_ref());
+    print_json(&value);
+}
+
 pub(crate) fn print_plans(schema: &Schema, kind: OpKind, json: bool, plans: &[Plan]) {
+    // Every batch was planned against the same hour: the first one's allowance holds.
+    let allowance = plans.iter().find_map(|p| p.allowance);
     let counts = sum(plans.iter().map(|p| &p.counts));
     let kept = sum(plans.iter().map(|p| &p.kept));
     let targets: Vec<_> = plans.iter().flat_map(|p| &p.targets).collect();
     let refused: Vec<_> = plans.iter().flat_map(|p| &p.refused).collect();
     if json {
-        print_json(&json!({
+        let mut value = json!({
             "plan": true,
             "changed_nothing": true,
             "target_count": targets.len(),
@@ -96,7 +123,9 @@ pub(crate) fn print_plans(schema: &Schema, kind: OpKind, json: bool, plans: &[Pl
                 "label": r.label,
                 "reason": r.reason.to_string(),
             })).collect::<Vec<_>>(),
-        }));
+        });
+        add_allowance(&mut value, allowance.as_ref());
+        print_json(&value);
         return;
     }
     let verb = kind.spec().verb;
@@ -140,6 +169,27 @@ pub(crate) fn print_plans(schema: &Schema, kind: OpKind, json: bool, plans: &[Pl
             counts_text(schema, &kept)
         );
     }
+    if let Some(a) = allowance {
+        println!("rate limit: {}", allowance_text(kind, &a));
+        if !a.fits(targets.len()) {
+            println!(
+                "this would go over the limit: it would be refused{}",
+                a.frees_at
+                    .map(|at| format!(" until {} UTC", at.format("%Y-%m-%d %H:%M:%S")))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// "7 of 10 chat sessions left this hour".
+fn allowance_text(kind: OpKind, a: &Allowance) -> String {
+    format!(
+        "{} of {} {} left this hour",
+        a.remaining,
+        a.limit,
+        kind.nouns().1
+    )
 }
 
 /// The outcome of a run: its committed batches and, where it stopped early, the ids
@@ -276,6 +326,9 @@ pub(crate) fn print_outcomes(schema: &Schema, kind: OpKind, single: bool, json: 
             if outcomes.iter().any(|o| o.soft_delete) {
                 map.insert("soft_delete".into(), Value::Bool(true));
             }
+        }
+        if let Some(error) = &run.error {
+            add_allowance(&mut value, error.rate_limit().as_ref());
         }
         print_json(&value);
         return;

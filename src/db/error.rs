@@ -1,3 +1,5 @@
+use chrono::{DateTime, Utc};
+
 use super::plan::Plan;
 
 /// Everything the data layer can refuse or fail with. Each variant is something an
@@ -14,6 +16,23 @@ pub enum DataError {
     NotFound(String),
     #[error("the plan changed since it was confirmed; nothing was changed — review the new plan")]
     PlanChanged(Box<Plan>),
+    /// The operator's hourly cap (`[limits]`) would be exceeded: the whole batch is
+    /// refused.
+    #[error("{}", rate_limited_text(what, *limit, *used, *wanted, frees_at.as_ref()))]
+    RateLimited {
+        /// "users", "guilds", "chat sessions".
+        what: &'static str,
+        limit: u32,
+        used: u32,
+        wanted: usize,
+        frees_at: Option<DateTime<Utc>>,
+    },
+    /// The database broke a deadlock (or a serialization conflict, or SQLite stayed
+    /// busy past its timeout) by failing this transaction; after one retry.
+    #[error(
+        "the database detected a deadlock with another operation; nothing was changed — try again"
+    )]
+    Deadlock(String),
     #[error("database unreachable: {0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -37,6 +56,24 @@ impl DataError {
         DataError::Invalid(message.into())
     }
 
+    /// The allowance a refusal left, as a plan carries it.
+    pub fn rate_limit(&self) -> Option<super::limits::Allowance> {
+        match self {
+            DataError::RateLimited {
+                limit,
+                used,
+                frees_at,
+                ..
+            } => Some(super::limits::Allowance {
+                limit: *limit,
+                used: *used,
+                remaining: limit.saturating_sub(*used),
+                frees_at: *frees_at,
+            }),
+            _ => None,
+        }
+    }
+
     /// True when retrying later may succeed: the database went away.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, DataError::Unavailable(_))
@@ -49,6 +86,9 @@ impl From<sqlx::Error> for DataError {
         match &error {
             E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
                 DataError::Unavailable(error.to_string())
+            }
+            E::Database(db) if is_deadlock(db.as_ref()) => {
+                DataError::Deadlock(db.message().to_string())
             }
             E::Database(db) => {
                 let message = db.message().to_string();
@@ -76,6 +116,47 @@ impl From<sqlx::Error> for DataError {
             }
             _ => DataError::Database(error.to_string()),
         }
+    }
+}
+
+/// PostgreSQL's deadlock and serialization failures (SQLSTATE 40P01, 40001); SQLite's
+/// busy and locked (primary codes 5 and 6), which reach us only after the busy timeout.
+fn is_deadlock(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = error.code() else {
+        return false;
+    };
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        return code
+            .parse::<i32>()
+            .is_ok_and(|code| matches!(code & 0xff, 5 | 6));
+    }
+    matches!(code.as_ref(), "40P01" | "40001")
+}
+
+fn rate_limited_text(
+    what: &str,
+    limit: u32,
+    used: u32,
+    wanted: usize,
+    frees_at: Option<&DateTime<Utc>>,
+) -> String {
+    let left = limit.saturating_sub(used);
+    let head = format!(
+        "rate limit: deleting {wanted} more would go over your limit of {limit} {what} per \
+         hour ({used} deleted in the last hour, {left} left); nothing was changed"
+    );
+    match frees_at {
+        _ if wanted > limit as usize => {
+            format!("{head} — ask for at most {limit} at a time")
+        }
+        Some(at) => format!(
+            "{head} — the window frees up at {} UTC",
+            at.format("%Y-%m-%d %H:%M:%S")
+        ),
+        None => head,
     }
 }
 

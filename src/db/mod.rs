@@ -19,6 +19,7 @@ pub mod id;
 pub mod ids;
 pub mod impact;
 pub mod insert;
+pub mod limits;
 pub mod lists;
 pub mod messages;
 pub mod model;
@@ -39,6 +40,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use actor::{Actor, Permission, Role};
 pub use error::DataError;
 pub use id::{Id, IdKind};
+pub use limits::{Allowance, Limits};
 pub use schema::{Entity, Schema, SchemaMap};
 pub use sql::Arg;
 pub(crate) use sql::{Row, Sql, Tx};
@@ -81,6 +83,8 @@ pub struct Db {
     /// The checked map; `None` until [`Db::load_schema`] (only `migrate` and the
     /// `schema` commands run without one).
     schema: Option<std::sync::Arc<Schema>>,
+    /// `[limits]`, enforced by every execute on this handle.
+    limits: Limits,
 }
 
 /// What `migrate` did.
@@ -98,6 +102,7 @@ impl std::fmt::Debug for Db {
             .field("backend", &self.backend())
             .field("url", &redact_url(&self.url))
             .field("read_only", &self.read_only)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -203,6 +208,7 @@ impl Db {
             read_only,
             url: url.into(),
             schema: None,
+            limits: Limits::default(),
         })
     }
 
@@ -219,6 +225,7 @@ impl Db {
     pub async fn reopen(&self, access: Access) -> Result<Db, DataError> {
         let mut db = Db::connect(&self.url, access).await?;
         db.schema = self.schema.clone();
+        db.limits = self.limits;
         Ok(db)
     }
 
@@ -237,6 +244,17 @@ impl Db {
         self.schema = Some(std::sync::Arc::new(schema));
         self.check_own_tables().await?;
         Ok(self)
+    }
+
+    /// The same handle enforcing `limits` (the configuration's `[limits]`) on every
+    /// execute, so callers never pass them per request.
+    pub fn with_limits(mut self, limits: Limits) -> Db {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Where the database is, with any password hidden.

@@ -161,6 +161,9 @@ pub struct Plan {
     pub kept: RowCounts,
     /// The users are marked deleted, not removed (a soft-delete map).
     pub soft_delete: bool,
+    /// What is left of the operator's hourly cap on this operation, when it has one
+    /// (read when planned: execute counts again).
+    pub allowance: Option<super::limits::Allowance>,
 }
 
 impl Plan {
@@ -183,6 +186,7 @@ impl Plan {
             counts,
             kept,
             soft_delete: false,
+            allowance: None,
         }
     }
 

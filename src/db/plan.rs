@@ -10,7 +10,9 @@ use super::audit::{self, AuditRow};
 use super::comments::ContentKind;
 use super::impact::{self, Root};
 use super::model::Described;
-use super::{Actor, DataError, Db, Schema, Sql, Tx, chats, comments, guilds, messages, users};
+use super::{
+    Actor, DataError, Db, Schema, Sql, Tx, chats, comments, guilds, limits, messages, users,
+};
 
 pub use super::model::{
     Done, FailReason, Outcome, Plan, PlannedTarget, Refusal, RowCounts, excerpt,
@@ -35,15 +37,25 @@ async fn plan_checked(db: &Db, actor: &Actor, request: Request) -> Result<Plan, 
     actor.require(permission)?;
     let mut tx = db.read().await?;
     actor.verify(&mut tx, schema, permission).await?;
-    let plan = plan_in(&mut tx, schema, actor, request).await?;
+    let mut plan = plan_in(&mut tx, schema, actor, request).await?;
+    let kind = plan.request.operation.kind;
+    plan.allowance =
+        limits::allowance(&mut tx, db.limits(), actor, kind, plan.targets.len()).await?;
     tx.rollback().await?;
     Ok(plan)
 }
 
 /// Carries out a confirmed plan in one transaction with its audit rows. A request
-/// refused for permission is audited.
+/// refused for permission is audited. A transaction the database chose to break a
+/// deadlock is run once more, planned again from the start.
 pub async fn execute(db: &Db, actor: &Actor, confirmed: &Plan) -> Result<Outcome, DataError> {
-    let result = execute_checked(db, actor, confirmed).await;
+    let result = match execute_checked(db, actor, confirmed).await {
+        Err(DataError::Deadlock(first)) => {
+            tracing::info!(operator = %actor.username, error = %first, "deadlock: running the transaction once more");
+            execute_checked(db, actor, confirmed).await
+        }
+        other => other,
+    };
     if let Err(DataError::Forbidden(why)) = &result {
         let spec = confirmed.request.operation.spec();
         let ids = confirmed.request.operation.ids.as_slice();
@@ -58,12 +70,30 @@ async fn execute_checked(db: &Db, actor: &Actor, confirmed: &Plan) -> Result<Out
     let permission = operation.permission();
     actor.require(permission)?;
     let mut tx = db.write().await?;
+    let limited = db.limits().cap(operation.kind).is_some();
+    if limited {
+        // First, before any row lock: one operator's limited deletes queue here.
+        limits::lock_operator(&mut tx, actor).await?;
+    }
     lock_targets(&mut tx, schema, confirmed).await?;
     actor.verify(&mut tx, schema, permission).await?;
-    let fresh = plan_in(&mut tx, schema, actor, confirmed.request.clone()).await?;
+    let mut fresh = plan_in(&mut tx, schema, actor, confirmed.request.clone()).await?;
+    let wanted = fresh.targets.len();
+    fresh.allowance =
+        limits::allowance(&mut tx, db.limits(), actor, operation.kind, wanted).await?;
     if fresh.goes_beyond(confirmed) {
         tx.rollback().await?;
         return Err(DataError::PlanChanged(Box::new(fresh)));
+    }
+    if let Some(allowance) = fresh.allowance.filter(|a| !a.fits(wanted)) {
+        tx.rollback().await?;
+        return Err(DataError::RateLimited {
+            what: operation.kind.nouns().1,
+            limit: allowance.limit,
+            used: allowance.used,
+            wanted,
+            frees_at: allowance.frees_at,
+        });
     }
     apply(&mut tx, schema, actor, &fresh).await?;
     let outcome = record(&mut tx, actor, fresh).await?;

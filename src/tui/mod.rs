@@ -30,6 +30,7 @@ pub struct Launch {
     pub map: crate::db::SchemaMap,
     pub demo: bool,
     pub cache: crate::cache::CacheConfig,
+    pub limits: crate::db::Limits,
     pub options: Options,
 }
 
@@ -51,7 +52,8 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
                 let _ = events.send(Event::Data(Box::new(response)));
             })
         },
-    );
+    )
+    .with_limits(launch.limits);
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));
 

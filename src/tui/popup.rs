@@ -20,11 +20,11 @@ use tui_input::backend::crossterm::EventHandler;
 use super::keymap::{Action, Context, Keymap};
 use super::strings;
 use super::theme::Theme;
-use crate::db::DataError;
 use crate::db::comments::{ContentEdit, ContentItem, ContentKind};
 use crate::db::ids::{MAX_REASON_CHARS, Reason};
 use crate::db::ops::OpKind;
 use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts};
+use crate::db::{Allowance, DataError};
 use crate::sanitize::{clean_lines, fit};
 
 pub enum Popup {
@@ -200,6 +200,12 @@ impl Confirm {
         self.kind.is_repair()
     }
 
+    /// The operator's hourly allowance for this operation, if it is limited (every batch
+    /// was planned against the same hour).
+    fn allowance(&self) -> Option<Allowance> {
+        self.plans.iter().find_map(|p| p.allowance)
+    }
+
     fn policy(&self) -> Option<ContentPolicy> {
         (self.kind.kind == OpKind::DeleteUsers).then_some(self.kind.content)
     }
@@ -235,6 +241,14 @@ impl Confirm {
         }
         if self.target_count() == 0 {
             return Some("nothing to do: every target was refused".into());
+        }
+        if let Some(allowance) = self.allowance()
+            && !allowance.fits(self.target_count())
+        {
+            return Some(strings::over_hourly_limit(
+                &allowance,
+                self.kind.kind.nouns().1,
+            ));
         }
         if let Some(expected) = self.must_type()
             && self.typed.value().trim() != expected
@@ -385,6 +399,14 @@ impl Confirm {
             lines.push(Line::raw("  nothing"));
         }
         lines.extend(count_lines(&counts));
+        if let Some(allowance) = self.allowance() {
+            let text = strings::left_this_hour(&allowance, self.kind.kind.nouns().1);
+            lines.push(if allowance.fits(self.target_count()) {
+                Line::raw(text)
+            } else {
+                Line::styled(text, theme.warning())
+            });
+        }
         if !kept.is_empty() {
             lines.push(Line::styled(
                 "Kept, unlinked from what goes:",

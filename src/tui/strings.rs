@@ -75,6 +75,26 @@ pub fn not_allowed(what: &str, role: crate::db::Role) -> String {
     format!("{what} is not allowed for the {role} role")
 }
 
+/// What is left of the operator's hourly cap: "2 of 3 chat sessions left this hour".
+pub fn left_this_hour(allowance: &crate::db::Allowance, nouns: &str) -> String {
+    format!(
+        "{} of {} {nouns} left this hour",
+        allowance.remaining, allowance.limit
+    )
+}
+
+/// Why a plan over the hourly cap cannot be confirmed.
+pub fn over_hourly_limit(allowance: &crate::db::Allowance, nouns: &str) -> String {
+    let when = allowance
+        .frees_at
+        .map(|at| format!(": frees up at {} UTC", at.format("%H:%M")))
+        .unwrap_or_default();
+    format!(
+        "over your hourly limit ({}){when}",
+        left_this_hour(allowance, nouns)
+    )
+}
+
 /// Targets a rule refused, in the plan and in the outcome alike.
 pub const REFUSED: &str = "Refused";
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::db::Id;
+use crate::db::{Id, Limits};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::batch::{self, Group};
@@ -226,6 +226,7 @@ pub struct Worker {
     url: String,
     map: SchemaMap,
     cache: CacheConfig,
+    limits: Limits,
     read_only: bool,
     demo: bool,
     db: Option<Db>,
@@ -247,12 +248,19 @@ impl Worker {
             url,
             map,
             cache,
+            limits: Limits::default(),
             read_only,
             demo,
             db: None,
             actor: None,
             events,
         }
+    }
+
+    /// `[limits]` for every execute of this console.
+    pub fn with_limits(mut self, limits: Limits) -> Worker {
+        self.limits = limits;
+        self
     }
 
     fn send(&self, response: Response) {
@@ -320,15 +328,16 @@ impl Worker {
     /// Opens the database with the schema map checked; the demo is created, migrated
     /// and seeded on first use.
     async fn open(&self) -> Result<Db, DataError> {
-        if self.demo {
+        let db = if self.demo {
             let db = Db::create(&self.url).await?;
             db.migrate(&self.map).await?;
             let db = db.load_schema(&self.map).await?;
             crate::seed::seed_demo_if_empty(&db).await?;
-            Ok(db)
+            db
         } else {
-            Db::open(&self.url, Access::ReadWrite, &self.map).await
-        }
+            Db::open(&self.url, Access::ReadWrite, &self.map).await?
+        };
+        Ok(db.with_limits(self.limits))
     }
 
     async fn sign_in(&mut self, username: String, password: String) {
