@@ -68,6 +68,11 @@ fn is_plain(name: &str) -> bool {
     !name.is_empty() && sanitize::name(name) == name && !mixes_scripts(name)
 }
 
+/// Whether the operator can type the name as it reads: shown as stored, in one script.
+pub fn typable_as_shown(name: &str) -> bool {
+    is_plain(name)
+}
+
 /// Whether two different texts read the same.
 pub fn reads_like(a: &str, b: &str) -> bool {
     a != b && reading(a) == reading(b)
