@@ -217,7 +217,8 @@ impl Pane for UsersPane {
     fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
         match (slot, result) {
             (Slot::Users, Ok(PageData::Users(page))) => {
-                if self.list.accept(seq, page.rows, page.next) {
+                let accepted = self.list.accept(seq, page.rows, page.next);
+                if accepted {
                     self.lookalikes = lookalike::among(
                         self.list
                             .rows
