@@ -12,6 +12,7 @@ pub mod db;
 pub mod exit;
 pub mod files;
 pub mod logging;
+pub mod lookalike;
 pub mod paths;
 pub mod sanitize;
 pub mod seed;

@@ -396,7 +396,43 @@ async fn demo_batch(now: DateTime<Utc>) -> Result<Batch, DataError> {
             expires_at: created + Duration::days(14),
         });
     }
+    add_lookalikes(&mut batch, now);
     Ok(batch)
+}
+
+/// Names that read `admin` where invisible characters are invisible: hidden fillers, tags,
+/// format characters, a trailing space, a Cyrillic `а`.
+pub const ADMIN_LOOKALIKES: [&str; 8] = [
+    "admin\u{3164}",
+    "admin\u{ffa0}",
+    "admin\u{e0041}\u{e007f}",
+    "ad\u{fff9}min\u{fffb}",
+    "ad\u{206a}min\u{206f}",
+    "ad\u{1d173}min",
+    "admin ",
+    "\u{430}dmin",
+];
+
+/// Accounts and guilds that impersonate the admin. Their own generator, so the rest of the
+/// demo stays as it was.
+fn add_lookalikes(batch: &mut Batch, now: DateTime<Utc>) {
+    let mut rng = Rng(0x6c6f_6f6b_616c_696b);
+    for (i, name) in ADMIN_LOOKALIKES.into_iter().enumerate() {
+        let mut u = NewUser::new(name, Role::User);
+        u.id = rng.uuid();
+        u.email = format!("lookalike{i}@example.invalid");
+        u.created_at = now - Duration::days(3 + i as i64);
+        batch.users.push(u);
+    }
+    let owner = batch.users.last().map(|u| u.id.clone());
+    for name in ["admin", "admin\u{3164}", "B\u{43e}\u{43e}k Lovers"] {
+        batch.guilds.push(NewGuild {
+            id: rng.uuid(),
+            name: name.to_string(),
+            owner_id: owner.clone(),
+            created_at: now - Duration::days(2),
+        });
+    }
 }
 
 /// How much `modcon seed` adds.

@@ -2426,3 +2426,319 @@ mod in_daily_use {
         assert!(app.popup.is_none());
     }
 }
+
+/// Names that pass for others (UTS #39 look-alikes) are flagged in lists, details and
+/// confirmations, and a guild's typed confirmation takes only its name as shown.
+mod lookalikes {
+    use super::*;
+    use modcon::db::lists::{GuildRow, UserRow};
+    use modcon::seed::ADMIN_LOOKALIKES;
+
+    fn load(app: &mut App, requests: &[Request], slot: Slot, data: PageData) {
+        let seq = requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load { slot: s, seq, .. } if *s == slot => Some(*seq),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"));
+        app.update(data_event(slot, seq, data));
+    }
+
+    fn data_event(slot: Slot, seq: u64, data: PageData) -> Event {
+        super::data(Response::Page {
+            slot,
+            seq,
+            result: Ok(data),
+        })
+    }
+
+    fn user(n: u128, name: &str) -> UserRow {
+        UserRow {
+            id: id(n),
+            username: name.into(),
+            email: format!("user{n}@example.invalid"),
+            role: if n == 1 { "admin" } else { "user" }.into(),
+            is_protected: false,
+            is_service: false,
+            is_active: true,
+            is_deleted: false,
+            locked_until: None,
+            owned_guilds: 0,
+            comments: 0,
+            reviews: 0,
+            messages: 0,
+            chat_sessions: 0,
+            created_at: at(n as u32),
+        }
+    }
+
+    fn guild(n: u128, name: &str) -> GuildRow {
+        GuildRow {
+            id: id(n),
+            name: name.into(),
+            owner_id: None,
+            owner_name: None,
+            members: 3,
+            chat_sessions: 1,
+            messages: 9,
+            settings: 0,
+            created_at: at(n as u32),
+        }
+    }
+
+    /// The real admin, its eight look-alikes, and ordinary names.
+    fn users() -> Vec<UserRow> {
+        let mut rows = vec![user(1, "admin")];
+        for (i, name) in ADMIN_LOOKALIKES.iter().enumerate() {
+            rows.push(user(10 + i as u128, name));
+        }
+        rows.extend([user(30, "mara"), user(31, "José"), user(32, "北京")]);
+        rows
+    }
+
+    fn planned(kind: OpKind, targets: &[(Id, &str)]) -> Plan {
+        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
+        let mut plan = plan_for(&ids, 0, vec![]);
+        plan.request = OpRequest::new(Operation::new(kind, TargetIds::new(ids).unwrap()), None);
+        for (t, (_, label)) in plan.targets.iter_mut().zip(targets) {
+            t.label = (*label).to_string();
+        }
+        plan
+    }
+
+    fn confirm_with(app: &mut App, requests: &[Request], plan: Plan) {
+        let (seq, _, _) = plan_request(requests).expect("a plan request");
+        app.update(super::data(Response::Planned {
+            seq,
+            result: Ok(vec![plan]),
+        }));
+        assert!(matches!(app.popup, Some(Popup::Confirm(_))));
+    }
+
+    fn users_app() -> App {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('5'));
+        load(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users(),
+                next: None,
+            }),
+        );
+        app
+    }
+
+    fn rows_of<'a>(text: &'a str, column: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter(|l| l.contains(column))
+            .map(str::trim)
+            .collect()
+    }
+
+    #[test]
+    fn every_admin_lookalike_is_flagged_in_the_users_list_and_none_reads_admin() {
+        let app = users_app();
+        let (text, buf) = screen(&app, 120, 40);
+        let flagged = rows_of(&text, "⚠ look-alike of admin");
+        assert_eq!(flagged.len(), 8, "{text}");
+        // The real admin reads `admin` and is not flagged; nothing else reads `admin`.
+        let admins: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .map(|w| w.trim_start_matches(['›', '●']))
+                    == Some("admin")
+            })
+            .collect();
+        assert_eq!(admins.len(), 1, "only the real admin reads admin:\n{text}");
+        assert!(!admins[0].contains('⚠'));
+        for shown in ["admin␣", "ad�min�", "admin�", "ad�min", "аdmin"] {
+            assert!(text.contains(shown), "{shown} on screen:\n{text}");
+        }
+        // (A wide character's second cell reads as a space here.)
+        for ordinary in ["mara", "José", "北"] {
+            let row = rows_of(&text, ordinary);
+            assert!(
+                row.len() == 1 && !row[0].contains('⚠'),
+                "{ordinary}:\n{text}"
+            );
+        }
+        // The marker is bold and underlined, so it stands out without colour too.
+        let (x, y) = (0..40u16)
+            .flat_map(|y| (0..120u16).map(move |x| (x, y)))
+            .find(|&(x, y)| buf[(x, y)].symbol() == "⚠")
+            .unwrap();
+        let style = buf[(x, y)].style();
+        assert!(
+            style
+                .add_modifier
+                .contains(Modifier::BOLD | Modifier::UNDERLINED)
+        );
+        insta::assert_snapshot!("lookalike_users_120x40", text);
+        insta::assert_snapshot!("lookalike_users_80x24", screen(&app, 80, 24).0);
+    }
+
+    #[test]
+    fn a_lookalike_users_details_and_delete_confirmation_say_what_it_imitates() {
+        let mut app = users_app();
+        // The Cyrillic `аdmin` is last of the eight.
+        for _ in 0..8 {
+            app.update(ch('j'));
+        }
+        app.update(key(KeyCode::Enter));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("User аdmin") && text.contains("⚠ look-alike of admin"),
+            "{text}"
+        );
+        insta::assert_snapshot!("lookalike_user_detail_120x40", text);
+        app.update(key(KeyCode::Esc));
+        let requests = app.update(ch('d'));
+        confirm_with(
+            &mut app,
+            &requests,
+            planned(OpKind::DeleteUsers, &[(id(17), "\u{430}dmin")]),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("1 name here passes for another")
+                && text.contains("аdmin ⚠ look-alike of admin"),
+            "{text}"
+        );
+        insta::assert_snapshot!("lookalike_user_confirm_120x40", text);
+    }
+
+    fn guilds_app(rows: Vec<GuildRow>) -> App {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('4'));
+        load(
+            &mut app,
+            &requests,
+            Slot::Guilds,
+            PageData::Guilds(Page { rows, next: None }),
+        );
+        app
+    }
+
+    #[test]
+    fn lookalike_guilds_are_flagged_in_the_list_the_opened_guild_and_the_confirmation() {
+        let mut app = guilds_app(vec![
+            guild(1, "admin"),
+            guild(2, "admin\u{3164}"),
+            guild(3, "Book Lovers"),
+            guild(4, "B\u{43e}\u{43e}k Lovers"),
+            guild(5, "Night Owls"),
+        ]);
+        let (text, _) = screen(&app, 120, 40);
+        assert_eq!(rows_of(&text, "⚠ look-alike of admin").len(), 1, "{text}");
+        assert_eq!(
+            rows_of(&text, "⚠ look-alike of Book Lovers").len(),
+            1,
+            "{text}"
+        );
+        assert!(!rows_of(&text, "Night Owls")[0].contains('⚠'));
+        insta::assert_snapshot!("lookalike_guilds_120x40", text);
+        insta::assert_snapshot!("lookalike_guilds_80x24", screen(&app, 80, 24).0);
+        app.update(ch('j'));
+        app.update(key(KeyCode::Enter));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("Guilds › admin� ⚠ look-alike of admin"),
+            "{text}"
+        );
+        let requests = app.update(ch('d'));
+        confirm_with(
+            &mut app,
+            &requests,
+            planned(OpKind::DeleteGuilds, &[(id(2), "admin\u{3164}")]),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(text.contains("admin� ⚠ look-alike of admin"), "{text}");
+        insta::assert_snapshot!("lookalike_guild_confirm_120x40", text);
+    }
+
+    /// Tabs from the typed field to the Delete button and presses `y`.
+    fn try_confirm(app: &mut App) -> bool {
+        for _ in 0..3 {
+            app.update(key(KeyCode::Tab));
+        }
+        let confirmed = app
+            .update(ch('y'))
+            .iter()
+            .any(|r| matches!(r, Request::Execute { .. }));
+        if !confirmed {
+            for _ in 0..3 {
+                app.update(key(KeyCode::BackTab));
+            }
+        }
+        confirmed
+    }
+
+    fn clear_typed(app: &mut App) {
+        for _ in 0..20 {
+            app.update(key(KeyCode::Backspace));
+        }
+    }
+
+    #[test]
+    fn typing_what_a_hidden_character_guild_reads_as_does_not_delete_it_but_what_is_asked_does() {
+        let mut app = guilds_app(vec![guild(1, "admin"), guild(2, "admin\u{3164}")]);
+        app.update(ch('j'));
+        let requests = app.update(ch('d'));
+        confirm_with(
+            &mut app,
+            &requests,
+            planned(OpKind::DeleteGuilds, &[(id(2), "admin\u{3164}")]),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(text.contains("Type 1 to confirm"), "{text}");
+        typed(&mut app, "admin");
+        assert!(
+            !try_confirm(&mut app),
+            "the look-alike's skeleton confirms nothing"
+        );
+        clear_typed(&mut app);
+        typed(&mut app, "1");
+        assert!(try_confirm(&mut app), "what the popup asks for confirms");
+    }
+
+    #[test]
+    fn a_typable_guild_name_is_compared_exactly_so_a_lookalike_typed_for_it_fails() {
+        let mut app = guilds_app(vec![guild(1, "admin"), guild(2, "admin ")]);
+        let requests = app.update(ch('d'));
+        confirm_with(
+            &mut app,
+            &requests,
+            planned(OpKind::DeleteGuilds, &[(id(1), "admin")]),
+        );
+        assert!(screen(&app, 120, 40).0.contains("Type admin to confirm"));
+        typed(&mut app, "\u{430}dmin");
+        assert!(!try_confirm(&mut app));
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("that only looks like admin: type the name exactly as shown"),
+            "{text}"
+        );
+        clear_typed(&mut app);
+        typed(&mut app, "admin");
+        assert!(try_confirm(&mut app));
+        // `admin ` with its trailing space cannot be typed as shown (`admin␣`): the count.
+        let mut app = guilds_app(vec![guild(1, "admin"), guild(2, "admin ")]);
+        app.update(ch('j'));
+        let requests = app.update(ch('d'));
+        confirm_with(
+            &mut app,
+            &requests,
+            planned(OpKind::DeleteGuilds, &[(id(2), "admin ")]),
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("Type 1 to confirm") && text.contains("admin␣ ⚠ look-alike of admin"),
+            "{text}"
+        );
+    }
+}

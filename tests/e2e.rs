@@ -495,6 +495,48 @@ fn signing_in_the_moment_a_fresh_demo_shows_its_sign_in_screen_waits_for_the_dat
     tmux.assert_restored("0");
 }
 
+#[test]
+fn filtering_the_demo_users_by_min_marks_every_admin_lookalike_and_none_reads_admin() {
+    let tmux = Tmux::launch(&["--demo"], 120, 40);
+    tmux.wait_for("Sign in");
+    tmux.wait_for("·");
+    tmux.text("admin");
+    tmux.keys(&["Enter"]);
+    tmux.text("admin-demo");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Chat sessions");
+    tmux.keys(&["5"]);
+    tmux.wait_for("Username");
+    tmux.keys(&["/"]);
+    tmux.text("min");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("/min");
+    let screen = tmux.wait_for("look-alike");
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains("Username"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    let flagged = rows
+        .iter()
+        .filter(|r| r.contains("⚠ look-alike of admin"))
+        .count();
+    assert!(flagged >= 8, "all eight look-alikes marked:\n{screen}");
+    let reading_admin: Vec<&&str> = rows
+        .iter()
+        .filter(|r| r.trim_start_matches([' ', '›', '●']).split("  ").next() == Some("admin"))
+        .collect();
+    assert_eq!(
+        reading_admin.len(),
+        1,
+        "only the real admin reads exactly admin:\n{screen}"
+    );
+    assert!(!reading_admin[0].contains('⚠'), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}
+
 /// A PostgreSQL server of this test's own, so it can be stopped and started without
 /// disturbing anything else.
 struct OwnPostgres {

@@ -1002,7 +1002,8 @@ impl App {
             op.intent.typed.clone(),
             self.options.confirm.typed_above,
             self.options.confirm.require_reason,
-        );
+        )
+        .with_lookalikes(op.intent.lookalikes.clone());
         self.popup = Some(Popup::Confirm(confirm));
         Vec::new()
     }
@@ -1062,7 +1063,8 @@ impl App {
                 op.intent.typed.clone(),
                 self.options.confirm.typed_above,
                 self.options.confirm.require_reason,
-            );
+            )
+            .with_lookalikes(op.intent.lookalikes.clone());
             confirm.changed = true;
             self.operation = Some(Operation {
                 seq: op.seq,

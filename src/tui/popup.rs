@@ -25,6 +25,7 @@ use crate::db::ids::{MAX_REASON_CHARS, Reason};
 use crate::db::ops::OpKind;
 use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts};
 use crate::db::{Allowance, DataError};
+use crate::lookalike::{self, Lookalike};
 use crate::sanitize::{clean_lines, fit};
 
 pub enum Popup {
@@ -78,6 +79,8 @@ pub struct Confirm {
     pub message: Option<String>,
     pub replanning: bool,
     pub scroll: u16,
+    /// Targets whose names pass for others in the list they were chosen from.
+    pub lookalikes: HashMap<Id, Lookalike>,
 }
 
 /// What must be typed to confirm a destructive plan.
@@ -172,6 +175,7 @@ impl Confirm {
             message: None,
             replanning: false,
             scroll: 0,
+            lookalikes: HashMap::new(),
         };
         // Typing is the confirmation asked for: start there. Otherwise on Cancel.
         if confirm.must_type().is_some() {
@@ -182,6 +186,74 @@ impl Confirm {
 
     pub fn target_count(&self) -> usize {
         self.plans.iter().map(|p| p.targets.len()).sum()
+    }
+
+    pub fn with_lookalikes(mut self, lookalikes: HashMap<Id, Lookalike>) -> Confirm {
+        self.lookalikes = lookalikes;
+        self
+    }
+
+    /// Users and guilds go by names that can pass for others.
+    fn names_matter(&self) -> bool {
+        matches!(self.kind.kind, OpKind::DeleteUsers | OpKind::DeleteGuilds)
+    }
+
+    /// Look-alikes among the named targets and refusals: as the list saw them, else among
+    /// the plan's own names (marks may come from other pages or filters).
+    fn flags(&self) -> HashMap<Id, Lookalike> {
+        if !self.names_matter() {
+            return HashMap::new();
+        }
+        let mut flags = lookalike::among(self.plans.iter().flat_map(|p| {
+            p.targets
+                .iter()
+                .map(|t| (t.id.clone(), t.label.as_str()))
+                .chain(
+                    p.refused
+                        .iter()
+                        .filter_map(|r| r.label.as_deref().map(|l| (r.id.clone(), l))),
+                )
+        }));
+        flags.extend(self.lookalikes.clone());
+        flags
+    }
+
+    /// A target's or refusal's name as the lists show it, flagged if it is a look-alike.
+    fn name_spans(
+        &self,
+        id: &Id,
+        label: &str,
+        width: usize,
+        flags: &HashMap<Id, Lookalike>,
+        theme: &Theme,
+    ) -> Vec<Span<'static>> {
+        let shown = if self.names_matter() {
+            crate::sanitize::name(label)
+        } else {
+            label.to_string()
+        };
+        match flags.get(id) {
+            Some(flag) => {
+                let marker = flag.marker();
+                let room = width.saturating_sub(crate::sanitize::width(&marker) + 1);
+                vec![
+                    Span::raw(fit(&shown, room.max(8))),
+                    Span::raw(" "),
+                    Span::styled(marker, theme.lookalike()),
+                ]
+            }
+            None => vec![Span::raw(fit(&shown, width))],
+        }
+    }
+
+    /// Whether what was typed is exactly what is asked for. A name is compared as it is,
+    /// so a look-alike typed for it never passes; a count may have spaces around it.
+    fn typed_matches(&self, expected: &str) -> bool {
+        let typed = self.typed.value();
+        match self.typed_rule {
+            Typed::Name(_) => typed == expected,
+            _ => typed.trim() == expected,
+        }
     }
 
     /// The text the operator must type, if any.
@@ -251,8 +323,11 @@ impl Confirm {
             ));
         }
         if let Some(expected) = self.must_type()
-            && self.typed.value().trim() != expected
+            && !self.typed_matches(&expected)
         {
+            if lookalike::reads_like(self.typed.value(), &expected) {
+                return Some(strings::typed_lookalike(&fit(&expected, 40)));
+            }
             return Some(format!("type {} to confirm", fit(&expected, 40)));
         }
         let reason = self.reason.value();
@@ -312,9 +387,7 @@ impl Confirm {
                 match key.code {
                     KeyCode::Enter
                         if self.focus == Focus::Typed
-                            && self
-                                .must_type()
-                                .is_some_and(|t| self.typed.value().trim() != t) =>
+                            && self.must_type().is_some_and(|t| !self.typed_matches(&t)) =>
                     {
                         // Say what is expected; moving on would hide why Delete is off.
                         self.message = self.blocked();
@@ -387,6 +460,13 @@ impl Confirm {
             lines.push(Line::styled(strings::PLAN_CHANGED, theme.warning()));
             lines.push(Line::raw(""));
         }
+        let flags = self.flags();
+        if !flags.is_empty() {
+            lines.push(Line::styled(
+                fit(&strings::lookalikes_in_plan(flags.len()), width),
+                theme.lookalike(),
+            ));
+        }
         let counts = sum(&self.plans, |p| &p.counts);
         let kept = sum(&self.plans, |p| &p.kept);
         let verb = if self.is_repair() {
@@ -431,20 +511,28 @@ impl Confirm {
                 theme.header(),
             ));
             for r in refused.iter().take(50) {
-                // Cut with `…` to the popup's width: reasons can be long.
-                lines.push(Line::raw(fit(
-                    &format!(
-                        "  {}  {}  — {}",
-                        strings::short_id(&r.id),
-                        fit(
-                            r.label.as_deref().unwrap_or(""),
-                            width.saturating_sub(40).max(8)
-                        ),
-                        // A table named in a reason comes from the catalog: sanitise it too.
-                        crate::sanitize::clean_line(&r.reason.to_string())
-                    ),
-                    width.saturating_sub(2).max(8),
+                let mut spans = vec![Span::raw(format!("  {}  ", strings::short_id(&r.id)))];
+                spans.extend(self.name_spans(
+                    &r.id,
+                    r.label.as_deref().unwrap_or(""),
+                    width.saturating_sub(40).max(8),
+                    &flags,
+                    theme,
+                ));
+                // A table named in a reason comes from the catalog: sanitise it too.
+                // Cut with `…` to what is left of the popup's width: reasons can be long.
+                let used: usize = spans
+                    .iter()
+                    .map(|s| crate::sanitize::width(&s.content))
+                    .sum();
+                spans.push(Span::raw(format!(
+                    "  — {}",
+                    fit(
+                        &crate::sanitize::clean_line(&r.reason.to_string()),
+                        width.saturating_sub(used + 6).max(8)
+                    )
                 )));
+                lines.push(Line::from(spans));
             }
             if refused.len() > 50 {
                 lines.push(Line::raw(format!("  … and {} more", refused.len() - 50)));
@@ -463,11 +551,18 @@ impl Confirm {
                     (None, 0) => String::new(),
                     (None, m) => strings::plural(m, "message", "messages"),
                 };
-                lines.push(Line::raw(format!(
-                    "  {}  {}  {detail}",
-                    strings::short_id(&t.id),
-                    fit(&target_label(self.kind, t), width.saturating_sub(32).max(8)),
-                )));
+                let mut spans = vec![Span::raw(format!("  {}  ", strings::short_id(&t.id)))];
+                spans.extend(self.name_spans(
+                    &t.id,
+                    &target_label(self.kind, t),
+                    width.saturating_sub(32).max(8),
+                    &flags,
+                    theme,
+                ));
+                if !detail.is_empty() {
+                    spans.push(Span::raw(format!("  {detail}")));
+                }
+                lines.push(Line::from(spans));
             }
             if targets.len() > 200 {
                 lines.push(Line::raw(format!("  … and {} more", targets.len() - 200)));

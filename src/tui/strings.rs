@@ -199,3 +199,18 @@ pub fn short_id(id: &crate::db::Id) -> String {
         None => crate::sanitize::fit(&id.to_string(), 8),
     }
 }
+
+/// Above a confirmation whose targets include names that pass for others.
+pub fn lookalikes_in_plan(n: usize) -> String {
+    let which = if n == 1 {
+        "1 name here passes".to_string()
+    } else {
+        format!("{n} names here pass")
+    };
+    format!("⚠ {which} for another (marked look-alike): check before you confirm")
+}
+
+/// Typed text that reads like the name asked for but is not the same text.
+pub fn typed_lookalike(expected: &str) -> String {
+    format!("that only looks like {expected}: type the name exactly as shown")
+}

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 
 use super::theme::Theme;
+use crate::lookalike::Lookalike;
 use crate::sanitize::pad;
 
 /// A column: a fixed width, or a share of what is left (`width == 0`).
@@ -60,6 +61,8 @@ pub struct TableRow {
     pub cursor: bool,
     pub marked: bool,
     pub style: Option<Style>,
+    /// The first cell is a name that passes for another: marked after it, never cut off.
+    pub flag: Option<Lookalike>,
 }
 
 /// Which columns fit and how wide each is.
@@ -132,11 +135,39 @@ pub fn draw(buf: &mut Buffer, area: Rect, columns: &[Column], rows: &[TableRow],
         };
         buf.set_stringn(area.x, y, mark, 2, style);
         let mut x = area.x + 2;
-        for (i, w) in &plan {
+        for (n, (i, w)) in plan.iter().enumerate() {
             let text = row.cells.get(*i).map(String::as_str).unwrap_or("");
-            let text = cell_text(text, *w, columns[*i].right);
-            buf.set_stringn(x, y, &text, *w as usize, style);
+            match &row.flag {
+                Some(flag) if n == 0 => draw_flagged(buf, (x, y), text, *w, flag, style, theme),
+                _ => {
+                    let text = cell_text(text, *w, columns[*i].right);
+                    buf.set_stringn(x, y, &text, *w as usize, style);
+                }
+            }
             x = x.saturating_add(w + 1);
         }
     }
+}
+
+/// A name and its look-alike marker in one cell: the marker keeps its room, the name is cut.
+fn draw_flagged(
+    buf: &mut Buffer,
+    (x, y): (u16, u16),
+    name: &str,
+    width: u16,
+    flag: &Lookalike,
+    style: Style,
+    theme: &Theme,
+) {
+    let width = width as usize;
+    let marker = flag.marker_within(width, crate::sanitize::width(name));
+    let marker_width = crate::sanitize::width(&marker);
+    let name_width = width
+        .saturating_sub(marker_width + 1)
+        .min(crate::sanitize::width(name));
+    let shown = pad(name, name_width);
+    buf.set_stringn(x, y, &shown, name_width, style);
+    let at = x.saturating_add(name_width as u16 + u16::from(name_width > 0));
+    let left = width.saturating_sub(name_width + usize::from(name_width > 0));
+    buf.set_stringn(at, y, &marker, left, style.patch(theme.lookalike()));
 }

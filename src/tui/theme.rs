@@ -58,6 +58,14 @@ impl Theme {
         self.fg(Style::default().add_modifier(Modifier::BOLD), Color::Yellow)
     }
 
+    /// A name that passes for another: bold and underlined, so it stands out without colour.
+    pub fn lookalike(&self) -> Style {
+        self.fg(
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            Color::LightRed,
+        )
+    }
+
     pub fn tab_active(&self) -> Style {
         self.fg(
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),

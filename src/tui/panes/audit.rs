@@ -334,6 +334,7 @@ impl Pane for AuditPane {
                 cells: cells(e),
                 cursor: i == self.list.selected,
                 marked: false,
+                flag: None,
                 style: e.action.contains("failed").then(|| theme.warning()),
             })
             .collect();

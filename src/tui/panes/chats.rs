@@ -591,6 +591,7 @@ impl Pane for ChatsPane {
                         cells: message_cells(r),
                         cursor: i == view.list.selected,
                         marked: view.marks.contains(&r.id),
+                        flag: None,
                         style: None,
                     })
                     .collect(),
@@ -604,6 +605,7 @@ impl Pane for ChatsPane {
                         cells: session_cells(r),
                         cursor: i == self.list.selected,
                         marked: self.marks.contains(&r.id),
+                        flag: None,
                         style: r.is_orphaned().then(|| theme.warning()),
                     })
                     .collect(),

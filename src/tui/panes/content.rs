@@ -145,6 +145,7 @@ impl ContentPane {
             groups,
             hidden,
             typed: Typed::IfLarge,
+            lookalikes: Default::default(),
         })
     }
 }
@@ -359,6 +360,7 @@ impl Pane for ContentPane {
                 cells: cells(r),
                 cursor: i == self.list.selected,
                 marked: self.marks.contains(&r.id),
+                flag: None,
                 style: None,
             })
             .collect();

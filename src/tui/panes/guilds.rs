@@ -1,8 +1,11 @@
 //! Guilds: name, owner, members, sessions, messages, settings; Enter shows a guild's
 //! settings and members. Deleting needs the guild's name typed.
 
+use std::collections::HashMap;
+
 use crate::db::Id;
 use crate::db::ops::OpKind;
+use crate::lookalike::{self, Lookalike};
 use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -16,7 +19,7 @@ use super::{
 };
 use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
 use crate::db::{DataError, Permission};
-use crate::sanitize::fit;
+use crate::sanitize::{fit, name};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::strings::plural;
@@ -55,12 +58,14 @@ pub struct GuildsPane {
     pub open: Option<GuildView>,
     keys_request: Option<KeysRequest>,
     started: bool,
+    /// Look-alikes among the guilds loaded, by id.
+    lookalikes: HashMap<Id, Lookalike>,
 }
 
 fn cells(r: &GuildRow) -> Vec<String> {
     vec![
-        r.name.clone(),
-        r.owner_name.clone().unwrap_or_else(|| "—".into()),
+        name(&r.name),
+        r.owner_name.as_deref().map_or_else(|| "—".into(), name),
         r.members.to_string(),
         r.chat_sessions.to_string(),
         r.messages.to_string(),
@@ -183,7 +188,7 @@ impl Pane for GuildsPane {
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
-                // One guild: its name, as written (cleaned), must be typed.
+                // One guild: its name, exactly as shown, must be typed.
                 let typed = if ids.len() == 1 {
                     let name = match &self.open {
                         Some(view) => Some(view.guild.name.clone()),
@@ -194,26 +199,20 @@ impl Pane for GuildsPane {
                             .find(|r| r.id == ids[0])
                             .map(|r| r.name.clone()),
                     };
-                    // A name with hidden or control characters cannot be typed as
-                    // shown: then the count is asked for instead.
+                    // A name shown otherwise than stored (hidden characters, spaces at
+                    // either end) or mixing scripts cannot be typed as it reads: then the
+                    // count is asked for instead.
                     match name {
-                        Some(name)
-                            if !name.trim().is_empty()
-                                && crate::sanitize::clean_line(&name) == name =>
-                        {
-                            Typed::Name(name)
-                        }
+                        Some(name) if lookalike::typable_as_shown(&name) => Typed::Name(name),
                         _ => Typed::Count,
                     }
                 } else {
                     Typed::Count
                 };
-                Effect::Intent(DeleteIntent::new(
-                    Subject::of(OpKind::DeleteGuilds),
-                    ids,
-                    hidden,
-                    typed,
-                ))
+                Effect::Intent(
+                    DeleteIntent::new(Subject::of(OpKind::DeleteGuilds), ids, hidden, typed)
+                        .with_lookalikes(&self.lookalikes),
+                )
             }
             Action::MarkAll | Action::InvertMarks if self.open.is_none() => {
                 let query = Query::Guilds {
@@ -244,7 +243,15 @@ impl Pane for GuildsPane {
     fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
         match (slot, result) {
             (Slot::Guilds, Ok(PageData::Guilds(page))) => {
-                self.list.accept(seq, page.rows, page.next);
+                let accepted = self.list.accept(seq, page.rows, page.next);
+                if accepted {
+                    self.lookalikes = lookalike::among(
+                        self.list
+                            .rows
+                            .iter()
+                            .map(|r| (r.id.clone(), r.name.as_str())),
+                    );
+                }
             }
             (Slot::Guilds, Err(e)) => {
                 self.list.fail(seq, e.to_string());
@@ -343,8 +350,12 @@ impl Pane for GuildsPane {
     fn title(&self) -> String {
         match &self.open {
             Some(view) => format!(
-                "Guilds › {} · {} · {} · {}",
-                fit(&view.guild.name, 40),
+                "Guilds › {}{} · {} · {} · {}",
+                fit(&name(&view.guild.name), 40),
+                self.lookalikes
+                    .get(&view.guild.id)
+                    .map(|f| format!(" {}", f.marker()))
+                    .unwrap_or_default(),
                 plural(view.guild.members, "member", "members"),
                 plural(view.guild.chat_sessions, "session", "sessions"),
                 plural(view.guild.messages, "message", "messages")
@@ -382,9 +393,10 @@ impl Pane for GuildsPane {
                 .members
                 .visible()
                 .map(|(i, m)| TableRow {
-                    cells: vec![m.username.clone(), m.role.clone(), when(&m.joined_at)],
+                    cells: vec![name(&m.username), m.role.clone(), when(&m.joined_at)],
                     cursor: i == view.members.selected,
                     marked: false,
+                    flag: None,
                     style: None,
                 })
                 .collect();
@@ -398,6 +410,7 @@ impl Pane for GuildsPane {
                 cells: cells(r),
                 cursor: i == self.list.selected,
                 marked: self.marks.contains(&r.id),
+                flag: self.lookalikes.get(&r.id).cloned(),
                 style: None,
             })
             .collect();

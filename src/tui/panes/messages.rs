@@ -268,6 +268,7 @@ impl Pane for MessagesPane {
                 cells: cells(r),
                 cursor: i == self.list.selected,
                 marked: self.marks.contains(&r.id),
+                flag: None,
                 style: None,
             })
             .collect();

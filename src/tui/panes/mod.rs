@@ -9,6 +9,7 @@ pub mod guilds;
 pub mod messages;
 pub mod users;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,6 +26,7 @@ use super::worker::{PageData, Query, Request, RowKey, Slot};
 use crate::batch::Group;
 use crate::db::lists::UserRow;
 use crate::db::{Actor, DataError};
+use crate::lookalike::Lookalike;
 
 /// How many ids "mark all" and "invert" take at most.
 pub const MARK_ALL_CAP: usize = 50_000;
@@ -81,6 +83,8 @@ pub struct DeleteIntent {
     /// Marked rows not in the list as it is now filtered.
     pub hidden: usize,
     pub typed: Typed,
+    /// Targets whose names pass for others in the list they were chosen from.
+    pub lookalikes: HashMap<Id, Lookalike>,
 }
 
 impl DeleteIntent {
@@ -90,7 +94,18 @@ impl DeleteIntent {
             groups: vec![Group::new(kind.kind, ids)],
             hidden,
             typed,
+            lookalikes: HashMap::new(),
         }
+    }
+
+    /// The look-alikes among the targets, for the confirmation to flag.
+    pub fn with_lookalikes(mut self, flags: &HashMap<Id, Lookalike>) -> DeleteIntent {
+        let ids: Vec<&Id> = self.groups.iter().flat_map(|g| &g.ids).collect();
+        self.lookalikes = ids
+            .into_iter()
+            .filter_map(|id| flags.get(id).map(|f| (id.clone(), f.clone())))
+            .collect();
+        self
     }
 
     pub fn target_count(&self) -> usize {

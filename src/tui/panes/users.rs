@@ -2,8 +2,11 @@
 //! in bulk (content policy chosen in the popup, the number typed to confirm, a per-user
 //! report); moderators see the pane read-only.
 
+use std::collections::HashMap;
+
 use crate::db::Id;
 use crate::db::ops::OpKind;
+use crate::lookalike::{self, Lookalike};
 use crate::tui::popup::Subject;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -16,7 +19,7 @@ use super::{
 };
 use crate::db::lists::{NameCursor, UserFilter, UserRow};
 use crate::db::{DataError, Permission, Role};
-use crate::sanitize::{clean_line, fit};
+use crate::sanitize::{clean_line, fit, name};
 use crate::tui::keymap::Action;
 use crate::tui::list::{ListView, Marks};
 use crate::tui::popup::{Popup, TextView};
@@ -43,6 +46,8 @@ pub struct UsersPane {
     pub filter: UserFilter,
     keys_request: Option<KeysRequest>,
     started: bool,
+    /// Look-alikes among the users loaded, by id.
+    lookalikes: HashMap<Id, Lookalike>,
 }
 
 pub fn flags(u: &UserRow) -> String {
@@ -64,7 +69,7 @@ pub fn flags(u: &UserRow) -> String {
 
 fn cells(u: &UserRow) -> Vec<String> {
     vec![
-        u.username.clone(),
+        name(&u.username),
         u.role.clone(),
         flags(u),
         u.owned_guilds.to_string(),
@@ -76,30 +81,39 @@ fn cells(u: &UserRow) -> Vec<String> {
     ]
 }
 
-fn detail(u: &UserRow) -> Popup {
+fn detail(u: &UserRow, flag: Option<&Lookalike>) -> Popup {
     let line = |k: &str, v: String| (format!("{k:<14} {}", clean_line(&v)), Style::default());
+    let mut lines = vec![line("username", name(&u.username))];
+    if let Some(flag) = flag {
+        lines.push((
+            format!("{:<14} {}", "", flag.marker()),
+            Theme { color: false }.lookalike(),
+        ));
+    }
     Popup::Text(TextView::new(
-        format!("User {}", fit(&u.username, 40)),
-        vec![
-            line("username", u.username.clone()),
-            line("id", u.id.to_string()),
-            line("email", u.email.clone()),
-            line("role", u.role.clone()),
-            line(
-                "flags",
-                if flags(u).is_empty() {
-                    "—".into()
-                } else {
-                    flags(u)
-                },
-            ),
-            line("owns guilds", u.owned_guilds.to_string()),
-            line("comments", u.comments.to_string()),
-            line("reviews", u.reviews.to_string()),
-            line("messages sent", u.messages.to_string()),
-            line("chat sessions", u.chat_sessions.to_string()),
-            line("created", u.created_at.format("%Y-%m-%d %H:%M").to_string()),
-        ],
+        format!("User {}", fit(&name(&u.username), 40)),
+        lines
+            .into_iter()
+            .chain([
+                line("id", u.id.to_string()),
+                line("email", u.email.clone()),
+                line("role", u.role.clone()),
+                line(
+                    "flags",
+                    if flags(u).is_empty() {
+                        "—".into()
+                    } else {
+                        flags(u)
+                    },
+                ),
+                line("owns guilds", u.owned_guilds.to_string()),
+                line("comments", u.comments.to_string()),
+                line("reviews", u.reviews.to_string()),
+                line("messages sent", u.messages.to_string()),
+                line("chat sessions", u.chat_sessions.to_string()),
+                line("created", u.created_at.format("%Y-%m-%d %H:%M").to_string()),
+            ])
+            .collect(),
     ))
 }
 
@@ -141,7 +155,7 @@ impl Pane for UsersPane {
         }
         match action {
             Action::Open => match self.list.selected_row() {
-                Some(u) => Effect::Popup(Box::new(detail(u))),
+                Some(u) => Effect::Popup(Box::new(detail(u, self.lookalikes.get(&u.id)))),
                 None => Effect::None,
             },
             Action::Back => {
@@ -169,12 +183,10 @@ impl Pane for UsersPane {
                 if ids.is_empty() {
                     return Effect::Status(crate::tui::strings::NOTHING_SELECTED.into());
                 }
-                Effect::Intent(DeleteIntent::new(
-                    Subject::of(OpKind::DeleteUsers),
-                    ids,
-                    hidden,
-                    Typed::Count,
-                ))
+                Effect::Intent(
+                    DeleteIntent::new(Subject::of(OpKind::DeleteUsers), ids, hidden, Typed::Count)
+                        .with_lookalikes(&self.lookalikes),
+                )
             }
             Action::MarkAll | Action::InvertMarks => {
                 let query = Query::Users {
@@ -205,7 +217,15 @@ impl Pane for UsersPane {
     fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
         match (slot, result) {
             (Slot::Users, Ok(PageData::Users(page))) => {
-                self.list.accept(seq, page.rows, page.next);
+                let accepted = self.list.accept(seq, page.rows, page.next);
+                if accepted {
+                    self.lookalikes = lookalike::among(
+                        self.list
+                            .rows
+                            .iter()
+                            .map(|r| (r.id.clone(), r.username.as_str())),
+                    );
+                }
             }
             (Slot::Users, Err(e)) => {
                 self.list.fail(seq, e.to_string());
@@ -302,6 +322,7 @@ impl Pane for UsersPane {
                 cells: cells(u),
                 cursor: i == self.list.selected,
                 marked: self.marks.contains(&u.id),
+                flag: self.lookalikes.get(&u.id).cloned(),
                 style: (u.role == "admin")
                     .then(|| theme.header())
                     .or_else(|| (!u.is_active).then(|| theme.dim())),
