@@ -50,6 +50,7 @@ async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
         map,
         demo,
         cache: config.cache.clone(),
+        require_mfa: config.security.require_mfa.clone(),
         options: Options {
             read_only: cli.read_only,
             demo_operators,

@@ -497,7 +497,7 @@ async fn passwd_seed_and_migrate_work_from_the_shell(db, url) {
     let run = modcon(&url, &["passwd", "newop"], "a-long-password\n");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.contains("a-long-password") && !run.stderr.contains("a-long-password"));
-    auth::sign_in(&db, "newop", "a-long-password").await.unwrap();
+    auth::sign_in(&db, attempt("newop", "a-long-password")).await.unwrap();
     assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.password_set' and actor_name like 'passwd:%'", &[]).await, 1);
     let run = modcon(&url, &["passwd", "newop"], "short\n");
     assert_eq!(run.code, 2, "{}", run.stderr);

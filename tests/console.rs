@@ -243,7 +243,7 @@ fn sign_in_sends_credentials_to_the_worker_and_shows_demo_operators() {
     let requests = app.update(key(KeyCode::Enter));
     assert!(matches!(
         requests.as_slice(),
-        [Request::SignIn { username, password }] if username == "admin" && password == "s3cret"
+        [Request::SignIn { username, password, .. }] if username == "admin" && password == "s3cret"
     ));
     app.update(data(Response::SignInFailed(
         "wrong username or password".into(),
@@ -2292,7 +2292,7 @@ mod in_daily_use {
             ids: Default::default(),
         }));
         assert!(
-            matches!(requests.as_slice(), [Request::SignIn { username, password }] if username == "admin" && password == "admin-demo"),
+            matches!(requests.as_slice(), [Request::SignIn { username, password, .. }] if username == "admin" && password == "admin-demo"),
             "{requests:?}"
         );
     }

@@ -23,7 +23,7 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks(backend: Backe
     for i in 0..100 {
         let db = db.clone();
         attempts.push(tokio::spawn(async move {
-            auth::sign_in(&db, "root", &format!("wrong-{i}")).await
+            auth::sign_in(&db, attempt("root", &format!("wrong-{i}"))).await
         }));
     }
     for attempt in attempts {

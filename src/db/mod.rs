@@ -21,6 +21,7 @@ pub mod impact;
 pub mod insert;
 pub mod lists;
 pub mod messages;
+pub mod mfa;
 pub mod model;
 pub mod ops;
 pub mod plan;

@@ -30,6 +30,8 @@ pub struct Launch {
     pub map: crate::db::SchemaMap,
     pub demo: bool,
     pub cache: crate::cache::CacheConfig,
+    /// Roles that cannot sign in without MFA.
+    pub require_mfa: Vec<crate::db::Role>,
     pub options: Options,
 }
 
@@ -51,7 +53,8 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
                 let _ = events.send(Event::Data(Box::new(response)));
             })
         },
-    );
+    )
+    .requiring_mfa(launch.require_mfa);
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));
 
