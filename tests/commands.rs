@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{count, operator, session, user, user_with};
+use common::{attempt, count, operator, session, user, user_with};
 use modcon::db::insert::{Batch, NewBook, NewContent, NewGuild};
 use modcon::db::{Arg, Db, Id, IdKind, Role, auth};
 use serde_json::Value;

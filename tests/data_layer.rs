@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::{
+    attempt,
     Platform, TestDb, count, fresh_id, new_user, operator, platform_of, session, user, user_with,
 };
 use modcon::db::audit::{AuditEntry, AuditFilter, list_audit};

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestDb, count, operator};
+use common::{TestDb, attempt, count, operator};
 use modcon::db::auth::{self, SignInError};
 use modcon::db::{Backend, Role};
 
@@ -49,7 +49,7 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks(backend: Backe
     )
     .await;
     assert_eq!(refused_locked, 95);
-    let err = auth::sign_in(&db, "root", "the-right-password")
+    let err = auth::sign_in(&db, attempt("root", "the-right-password"))
         .await
         .unwrap_err();
     assert!(matches!(err, SignInError::Locked { .. }), "{err:?}");

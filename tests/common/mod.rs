@@ -441,3 +441,13 @@ pub async fn count(db: &Db, sql: &str, args: &[modcon::db::Arg]) -> i64 {
         .unwrap_or_else(|e| panic!("count query {sql}: {e}"))
         .unwrap_or(0)
 }
+
+/// A password-only sign-in attempt with no MFA policy.
+pub fn attempt<'a>(username: &'a str, password: &'a str) -> modcon::db::auth::Attempt<'a> {
+    modcon::db::auth::Attempt {
+        username,
+        password,
+        code: None,
+        require_mfa: &[],
+    }
+}
