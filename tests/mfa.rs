@@ -10,36 +10,21 @@ mod common;
 use common::{count, operator};
 use modcon::db::auth::{self, Attempt, SignInError};
 use modcon::db::{Arg, DataError, Db, Id, Role, mfa};
-use totp_rs::{Builder, Secret};
 
 const PASSWORD: &str = "the-right-password";
 
-/// The code an authenticator shows `steps` time steps from now.
 fn code(secret: &str, steps: i64) -> String {
-    let totp = Builder::new()
-        .with_secret(Secret::try_from_base32(secret).unwrap())
-        .build()
-        .unwrap();
-    let now = chrono::Utc::now().timestamp() + steps * 30;
-    totp.generate(now as u64).to_string()
+    common::totp_code(secret, steps)
 }
 
-/// A six-digit code that matches none of the steps accepted now.
 fn wrong_code(secret: &str) -> String {
-    let taken = [code(secret, -1), code(secret, 0), code(secret, 1)];
-    (0..)
-        .map(|n: u32| format!("{:06}", (n * 7919) % 1_000_000))
-        .find(|c| !taken.contains(c))
-        .unwrap()
+    common::wrong_totp_code(secret)
 }
 
-/// Starts a test with at least ten seconds left in the current time step, so the
-/// codes it computes stay in the window while it runs.
 async fn fresh_window() {
-    let into_step = chrono::Utc::now().timestamp() % 30;
-    if into_step > 20 {
-        tokio::time::sleep(std::time::Duration::from_secs((31 - into_step) as u64)).await;
-    }
+    tokio::task::spawn_blocking(common::fresh_totp_window)
+        .await
+        .unwrap();
 }
 
 fn with<'a>(username: &'a str, password: &'a str, code: Option<&'a str>) -> Attempt<'a> {
