@@ -77,7 +77,10 @@ fn enroll_from_the_shell(url: &str, name: &str) -> (Run, String) {
         .args(["--database-url", url, "mfa", "enroll", name])
         .env_remove("DATABASE_URL")
         .env_remove("MODCON_CONFIG")
-        .env("MODCON_DATA_DIR", std::env::temp_dir().join("modcon-cmd-mfa"))
+        .env(
+            "MODCON_DATA_DIR",
+            std::env::temp_dir().join("modcon-cmd-mfa"),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -87,7 +90,10 @@ fn enroll_from_the_shell(url: &str, name: &str) -> (Run, String) {
     let mut shown = String::new();
     let secret = loop {
         let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "no secret shown: {shown}");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no secret shown: {shown}"
+        );
         shown.push_str(&line);
         if let Some(secret) = line.trim().strip_prefix("secret: ") {
             break secret.to_string();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::{
-    attempt,
-    Platform, TestDb, count, fresh_id, new_user, operator, platform_of, session, user, user_with,
+    Platform, TestDb, attempt, count, fresh_id, new_user, operator, platform_of, session, user,
+    user_with,
 };
 use modcon::db::audit::{AuditEntry, AuditFilter, list_audit};
 use modcon::db::comments::{self, ContentEdit, ContentKind, EditOutcome};

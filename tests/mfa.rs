@@ -40,7 +40,9 @@ fn with<'a>(username: &'a str, password: &'a str, code: Option<&'a str>) -> Atte
 /// current one is still unused); returns the id, the secret and the recovery codes.
 async fn enrolled(db: &Db, name: &str, role: Role) -> (Id, String, Vec<String>) {
     let actor = operator(db, name, role).await;
-    auth::set_password(db, name, PASSWORD, "test").await.unwrap();
+    auth::set_password(db, name, PASSWORD, "test")
+        .await
+        .unwrap();
     let enrolment = mfa::begin_enrolment(db, name).await.unwrap();
     let secret = enrolment.secret_base32();
     mfa::confirm_enrolment(db, &enrolment, &code(&secret, -1), "test")

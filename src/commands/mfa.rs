@@ -44,7 +44,9 @@ async fn enroll_on(db: &crate::db::Db, username: &str) -> Result<Exit, Failure> 
         let code = read_code(terminal)?;
         match mfa::confirm_enrolment(db, &enrolment, &code, &by).await {
             Ok(()) => {
-                println!("MFA is on for {name}. Recovery codes, each usable once instead of a code");
+                println!(
+                    "MFA is on for {name}. Recovery codes, each usable once instead of a code"
+                );
                 println!("(keep them offline; they are not shown again):");
                 for code in &enrolment.recovery_codes {
                     println!("  {code}");

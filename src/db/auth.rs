@@ -15,9 +15,9 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::audit::{self, ActorSnapshot, AuditRow};
+use super::mfa::{self, CodeCheck};
 use super::model::excerpt;
 use super::schema::Entity;
-use super::mfa::{self, CodeCheck};
 use super::{Actor, Backend, DataError, Db, Id, Role, Schema, Sql, Tx};
 
 pub const MAX_FAILED_SIGN_INS: i64 = 5;
@@ -41,9 +41,7 @@ pub enum SignInError {
     /// with it. Not counted as a failure.
     #[error("enter the code from your authenticator app, or a recovery code")]
     CodeRequired,
-    #[error(
-        "MFA is required for your role: ask an admin to run modcon mfa enroll {username}"
-    )]
+    #[error("MFA is required for your role: ask an admin to run modcon mfa enroll {username}")]
     MfaRequired { username: String },
     #[error(transparent)]
     Data(#[from] DataError),

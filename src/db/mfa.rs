@@ -139,7 +139,9 @@ pub(crate) async fn consume(
                 .bind(*step)
                 .push(" where user_id = ")
                 .bind(user_id.to_string())
-                .push(" and totp_secret is not null and (totp_last_step is null or totp_last_step < ")
+                .push(
+                    " and totp_secret is not null and (totp_last_step is null or totp_last_step < ",
+                )
                 .bind(*step)
                 .push(")");
             Ok(if tx.execute_sql(&q).await? == 1 {
