@@ -280,14 +280,14 @@ async fn an_operator_enrolled_from_the_shell_signs_in_to_the_console_with_a_code
     tmux.keys(&["Enter"]);
     tmux.text("root-password");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("Enter the code from your authenticator app");
+    tmux.wait_for("Code from your authenticator app");
     tmux.text(&common::wrong_totp_code(&secret));
     tmux.keys(&["Enter"]);
     tmux.wait_for("wrong username or password");
 
     tmux.text("root-password");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("Enter the code from your authenticator app");
+    tmux.wait_for("Code from your authenticator app");
     tmux.text(&common::totp_code(&secret, 1));
     tmux.keys(&["Enter"]);
     tmux.wait_for("Chat sessions");
