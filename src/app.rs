@@ -51,6 +51,7 @@ async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
         demo,
         cache: config.cache.clone(),
         limits: config.limits,
+        require_mfa: config.security.require_mfa.clone(),
         options: Options {
             read_only: cli.read_only,
             demo_operators,

@@ -40,6 +40,9 @@ pub enum Command {
     Seed(SeedArgs),
     /// Set an operator's password (prompted without echo, or read from piped stdin).
     Passwd(PasswdArgs),
+    /// Operators' second factor (TOTP): enrol, or reset another operator's.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
     /// Chat sessions: delete, list and repair orphans, delete single chat messages.
     #[command(subcommand)]
     Chats(ChatsCommand),
@@ -90,6 +93,10 @@ pub struct OperatorArgs {
     /// Read the password from the first line of this file (`-` for stdin).
     #[arg(long, env = "MODCON_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
+    /// For an operator with MFA: read the code (authenticator or recovery code) from
+    /// the first line of this file; without it the code is asked on the terminal.
+    #[arg(long, env = "MODCON_OTP_FILE")]
+    pub otp_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -272,6 +279,24 @@ pub struct SeedArgs {
     /// Percentage of sessions created with no owner (the legacy bug).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=100))]
     pub orphan_percent: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Generate a TOTP secret for an operator: shows it and a QR code, asks for a current
+    /// code to confirm (the first line of piped stdin without a terminal), then prints
+    /// one-time recovery codes. Nothing is stored unless the code matches.
+    Enroll {
+        /// The operator's username (case-insensitive).
+        username: String,
+    },
+    /// Clear another operator's secret and recovery codes (an admin signs in).
+    Reset {
+        /// The operator whose MFA is cleared.
+        username: String,
+        #[command(flatten)]
+        operator: OperatorArgs,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub struct Config {
     pub cache: crate::cache::CacheConfig,
     /// Per operator and rolling hour (SPEC §11); enforced by the data layer.
     pub limits: crate::db::Limits,
+    pub security: SecurityConfig,
     /// Key overrides: action name → key or list of keys. Checked by the keymap, so a
     /// bad entry is reported and its default kept instead of failing the whole file.
     pub keys: std::collections::BTreeMap<String, toml::Value>,
@@ -29,6 +30,13 @@ impl Config {
     pub fn schema_map(&self) -> Result<crate::db::SchemaMap, Vec<String>> {
         crate::db::SchemaMap::from_toml(&self.schema)
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Operator roles that cannot sign in without MFA (SPEC §11).
+    pub require_mfa: Vec<crate::db::Role>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -134,6 +142,10 @@ mod tests {
         let config = parse(text).unwrap();
         assert_eq!(config.confirm.typed_above, 20);
         assert_eq!(config.log.level, "info");
+        assert!(config.security.require_mfa.is_empty());
+        let config = parse("[security]\nrequire_mfa = [\"admin\"]\n").unwrap();
+        assert_eq!(config.security.require_mfa, [crate::db::Role::Admin]);
+        assert!(parse("[security]\nrequire_mfa = [\"root\"]\n").is_err());
         assert!(config.limits.is_empty(), "no rate limit unless configured");
     }
 

@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{count, operator, session, user, user_with};
+use common::{attempt, count, operator, session, user, user_with};
 use modcon::db::insert::{Batch, NewBook, NewContent, NewGuild};
 use modcon::db::{Arg, Db, Id, IdKind, Role, auth};
 use serde_json::Value;
@@ -65,6 +65,51 @@ fn modcon(url: &str, args: &[&str], stdin: &str) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `modcon mfa enroll NAME` with no terminal: reads the secret it prints and pipes back
+/// the current code, as a person would type it from an authenticator.
+fn enroll_from_the_shell(url: &str, name: &str) -> (Run, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_modcon"))
+        .args(["--database-url", url, "mfa", "enroll", name])
+        .env_remove("DATABASE_URL")
+        .env_remove("MODCON_CONFIG")
+        .env(
+            "MODCON_DATA_DIR",
+            std::env::temp_dir().join("modcon-cmd-mfa"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run modcon");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut shown = String::new();
+    let secret = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no secret shown: {shown}"
+        );
+        shown.push_str(&line);
+        if let Some(secret) = line.trim().strip_prefix("secret: ") {
+            break secret.to_string();
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", common::totp_code(&secret, 0)).unwrap();
+    drop(stdin);
+    stdout.read_to_string(&mut shown).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: shown,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (run, secret)
 }
 
 /// An operator with a password, and a file holding it.
@@ -497,7 +542,7 @@ async fn passwd_seed_and_migrate_work_from_the_shell(db, url) {
     let run = modcon(&url, &["passwd", "newop"], "a-long-password\n");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.contains("a-long-password") && !run.stderr.contains("a-long-password"));
-    auth::sign_in(&db, "newop", "a-long-password").await.unwrap();
+    auth::sign_in(&db, attempt("newop", "a-long-password")).await.unwrap();
     assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.password_set' and actor_name like 'passwd:%'", &[]).await, 1);
     let run = modcon(&url, &["passwd", "newop"], "short\n");
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -654,6 +699,51 @@ async fn a_refused_operation_is_audited(db, url) {
         count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete.refused' and actor_name = 'mod' and target_id = ?", &[Arg::Text(s.clone())]).await,
         1
     );
+}
+
+// MFA from the shell: enrolment confirmed with a piped code, then every command of that
+// operator needs a code (a file, or a usage error without a terminal), and another
+// admin resets it.
+async fn mfa_enrolment_codes_and_reset_work_from_the_shell(db, url) {
+    let (_, pw) = signed(&db, "root", Role::Admin).await;
+    let (_, other_pw) = signed(&db, "other", Role::Admin).await;
+    common::fresh_totp_window();
+    let (run, secret) = enroll_from_the_shell(&url, "root");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("otpauth://totp/modcon:root?secret="), "{}", run.stdout);
+    assert!(run.stdout.contains('▀') || run.stdout.contains('▄'), "a QR code: {}", run.stdout);
+    let recovery: Vec<&str> = run.stdout.lines().map(str::trim)
+        .filter(|l| l.len() == 11 && l.as_bytes()[5] == b'-').collect();
+    assert_eq!(recovery.len(), 8, "{}", run.stdout);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.mfa_enrolled' and actor_name like 'mfa:%'", &[]).await, 1);
+
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list"]), "");
+    assert_eq!(run.code, 2, "no terminal, no --otp-file: {}", run.stderr);
+    assert!(run.stderr.contains("--otp-file"), "{}", run.stderr);
+
+    let otp = |code: &str| {
+        let file = std::env::temp_dir().join(format!("modcon-otp-{}", Uuid::new_v4().simple()));
+        std::fs::write(&file, format!("{code}\n")).unwrap();
+        file.display().to_string()
+    };
+    let wrong = otp(&common::wrong_totp_code(&secret));
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list", "--otp-file", &wrong]), "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("wrong username or password"), "{}", run.stderr);
+    let right = otp(&common::totp_code(&secret, 1));
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list", "--otp-file", &right]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("auth.mfa_enrolled"), "{}", run.stdout);
+
+    let own = otp(recovery[0]);
+    let run = modcon(&url, &as_op("root", &pw, &["mfa", "reset", "root", "--otp-file", &own]), "");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("another admin"), "{}", run.stderr);
+    let run = modcon(&url, &as_op("other", &other_pw, &["mfa", "reset", "root"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.mfa_reset' and actor_name = 'other'", &[]).await, 1);
+    let run = modcon(&url, &as_op("root", &pw, &["audit", "list"]), "");
+    assert_eq!(run.code, 0, "after the reset the password is enough: {}", run.stderr);
 }
 
 // A role that cannot sign in gets no password, and nothing changes.

@@ -244,7 +244,7 @@ fn sign_in_sends_credentials_to_the_worker_and_shows_demo_operators() {
     let requests = app.update(key(KeyCode::Enter));
     assert!(matches!(
         requests.as_slice(),
-        [Request::SignIn { username, password }] if username == "admin" && password == "s3cret"
+        [Request::SignIn { username, password, .. }] if username == "admin" && password == "s3cret"
     ));
     app.update(data(Response::SignInFailed(
         "wrong username or password".into(),
@@ -252,6 +252,49 @@ fn sign_in_sends_credentials_to_the_worker_and_shows_demo_operators() {
     let (text, _) = screen(&app, 80, 24);
     assert!(text.contains("wrong username or password"));
     insta::assert_snapshot!("sign_in_failed_120x40", screen(&app, 120, 40).0);
+}
+
+#[test]
+fn an_operator_with_mfa_is_asked_for_the_code_after_the_password_and_esc_goes_back() {
+    let mut app = App::new(options(false, false), (80, 24));
+    app.update(data(Response::Connected {
+        backend: Backend::Sqlite,
+        url: "sqlite:x.db".into(),
+        ids: Default::default(),
+    }));
+    typed(&mut app, "root");
+    app.update(key(KeyCode::Enter));
+    typed(&mut app, "s3cret");
+    let requests = app.update(key(KeyCode::Enter));
+    assert!(matches!(
+        requests.as_slice(),
+        [Request::SignIn { code: None, .. }]
+    ));
+    app.update(data(Response::CodeRequired));
+    typed(&mut app, "123456");
+    insta::assert_snapshot!("sign_in_code_80x24", screen(&app, 80, 24).0);
+    let requests = app.update(key(KeyCode::Enter));
+    assert!(matches!(
+        requests.as_slice(),
+        [Request::SignIn { username, password, code: Some(code) }]
+            if username == "root" && password == "s3cret" && code == "123456"
+    ));
+    app.update(data(Response::SignInFailed(
+        "wrong username or password".into(),
+    )));
+    let (text, _) = screen(&app, 80, 24);
+    assert!(text.contains("wrong username or password"), "{text}");
+    assert!(!text.contains("123456"), "the code field is gone");
+    // Back at the password: type it, then Esc at the code step returns to it too.
+    typed(&mut app, "s3cret");
+    app.update(key(KeyCode::Enter));
+    app.update(data(Response::CodeRequired));
+    app.update(key(KeyCode::Esc));
+    assert!(
+        !app.quit,
+        "Esc at the code step goes back, it does not quit"
+    );
+    assert!(!app.sign_in.needs_code);
 }
 
 #[test]
@@ -2365,7 +2408,7 @@ mod in_daily_use {
             ids: Default::default(),
         }));
         assert!(
-            matches!(requests.as_slice(), [Request::SignIn { username, password }] if username == "admin" && password == "admin-demo"),
+            matches!(requests.as_slice(), [Request::SignIn { username, password, .. }] if username == "admin" && password == "admin-demo"),
             "{requests:?}"
         );
     }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::{
-    Platform, TestDb, count, fresh_id, new_user, operator, platform_of, session, user, user_with,
+    Platform, TestDb, attempt, count, fresh_id, new_user, operator, platform_of, session, user,
+    user_with,
 };
 use modcon::db::audit::{AuditEntry, AuditFilter, list_audit};
 use modcon::db::comments::{self, ContentEdit, ContentKind, EditOutcome};
@@ -1640,10 +1641,10 @@ async fn soft_delete_marks_and_hides_the_user_keeps_the_row_and_a_deleted_operat
     // A soft-deleted operator can no longer sign in or act.
     let gone = operator(&db, "gone", Role::Admin).await;
     auth::set_password(&db, "gone", "password1", "cli:test").await.unwrap();
-    let signed_in = auth::sign_in(&db, "gone", "password1").await.unwrap();
+    let signed_in = auth::sign_in(&db, attempt("gone", "password1")).await.unwrap();
     assert_eq!(signed_in.id, gone.id);
     run(&db, &admin, delete_users(std::slice::from_ref(&gone.id), ContentPolicy::Keep)).await.unwrap();
-    let err = auth::sign_in(&db, "gone", "password1").await.unwrap_err();
+    let err = auth::sign_in(&db, attempt("gone", "password1")).await.unwrap_err();
     assert!(matches!(err, auth::SignInError::Inactive), "{err:?}");
     assert_eq!(err.to_string(), "wrong username or password");
     let s = session(&db, Some(admin.id.clone()), None, 1, None).await;
@@ -1689,26 +1690,26 @@ on_schemas! { [reference, fastapi, adminapi]
 async fn sign_in_audits_success_and_failure_and_locks_after_five_failures(db) {
     let admin = operator(&db, "Root", Role::Admin).await;
     auth::set_password(&db, "root", "correct horse", "cli:test").await.unwrap();
-    let actor = auth::sign_in(&db, "ROOT", "correct horse").await.unwrap();
+    let actor = auth::sign_in(&db, attempt("ROOT", "correct horse")).await.unwrap();
     assert_eq!(actor.id, admin.id);
     assert_eq!(actor.role, Role::Admin);
     for _ in 0..4 {
-        let err = auth::sign_in(&db, "root", "wrong").await.unwrap_err();
+        let err = auth::sign_in(&db, attempt("root", "wrong")).await.unwrap_err();
         assert!(matches!(err, auth::SignInError::WrongCredentials), "{err:?}");
         assert_eq!(err.to_string(), "wrong username or password");
     }
-    let err = auth::sign_in(&db, "root", "wrong").await.unwrap_err();
+    let err = auth::sign_in(&db, attempt("root", "wrong")).await.unwrap_err();
     assert!(matches!(err, auth::SignInError::Locked { .. }), "{err:?}");
     // Locked: even the right password is refused.
-    let err = auth::sign_in(&db, "root", "correct horse").await.unwrap_err();
+    let err = auth::sign_in(&db, attempt("root", "correct horse")).await.unwrap_err();
     assert!(matches!(err, auth::SignInError::Locked { .. }), "{err:?}");
     assert_eq!(audit_rows(&db, "auth.sign_in").await.len(), 1);
     assert_eq!(audit_rows(&db, "auth.sign_in_failed").await.len(), 6);
     // The lock expires.
     db.execute_statement("update {#modcon_operators} set locked_until = ? where user_id = ?",
         &[Arg::Time(Utc::now() - Duration::minutes(1)), Arg::Text(admin.id.to_string())]).await.unwrap();
-    auth::sign_in(&db, "root", "correct horse").await.unwrap();
-    let err = auth::sign_in(&db, "nobody", "whatever").await.unwrap_err();
+    auth::sign_in(&db, attempt("root", "correct horse")).await.unwrap();
+    let err = auth::sign_in(&db, attempt("nobody", "whatever")).await.unwrap_err();
     assert!(matches!(err, auth::SignInError::WrongCredentials));
     let set = audit_rows(&db, "auth.password_set").await;
     assert_eq!(set[0].actor_name, "cli:test");
@@ -1728,7 +1729,7 @@ async fn a_platform_role_that_is_no_operator_role_cannot_get_a_password_or_sign_
     let m = operator(&db, "demoted", Role::Moderator).await;
     auth::set_password(&db, "demoted", "password1", "cli:test").await.unwrap();
     set_role(&db, &m.id, Role::User).await;
-    let err = auth::sign_in(&db, "demoted", "password1").await.unwrap_err();
+    let err = auth::sign_in(&db, attempt("demoted", "password1")).await.unwrap_err();
     assert!(matches!(err, auth::SignInError::RoleNotAllowed), "{err:?}");
     assert_eq!(err.to_string(), "wrong username or password");
     let failed = audit_rows(&db, "auth.sign_in_failed").await;
@@ -1745,7 +1746,7 @@ async fn inactive_accounts_cannot_sign_in(db) {
     let m = operator(&db, "gone", Role::Moderator).await;
     auth::set_password(&db, "gone", "password1", "cli:test").await.unwrap();
     set_active(&db, &m.id, false).await;
-    let err = auth::sign_in(&db, "gone", "password1").await.unwrap_err();
+    let err = auth::sign_in(&db, attempt("gone", "password1")).await.unwrap_err();
     assert!(matches!(err, auth::SignInError::Inactive), "{err:?}");
     assert_eq!(err.to_string(), "wrong username or password");
     let failed = audit_rows(&db, "auth.sign_in_failed").await;
@@ -2135,7 +2136,7 @@ mod an_upgraded_reference_database_keeps_its_data_credentials_and_audit_record {
         assert_eq!(moved, expected);
 
         // The old password signs in; the record goes on after the moved rows, append-only.
-        let actor = auth::sign_in(&db, "root", PASSWORD).await.unwrap();
+        let actor = auth::sign_in(&db, attempt("root", PASSWORD)).await.unwrap();
         assert_eq!(actor.id, Id::from(root));
         assert_eq!(actor.role, Role::Admin);
         let newest = list_audit(&db, &AuditFilter::default(), None, 1)

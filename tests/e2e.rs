@@ -27,20 +27,32 @@ impl Tmux {
 
     /// modcon with exactly these arguments, in a data directory of its own.
     fn launch(args: &[&str], width: u16, height: u16) -> Tmux {
+        Tmux::run(&[args], width, height)
+    }
+
+    /// modcon runs one after the other in one window, as typed in a shell: each with
+    /// exactly its arguments; the last one's exit status is shown.
+    fn run(runs: &[&[&str]], width: u16, height: u16) -> Tmux {
         let socket = format!("modcon-e2e-{}", Uuid::new_v4().simple());
         let data =
             std::env::temp_dir().join(format!("modcon-e2e-data-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&data).unwrap();
         let binary = env!("CARGO_BIN_EXE_modcon");
-        let args: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+        let lines: Vec<String> = runs
+            .iter()
+            .map(|args| {
+                let args: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+                format!("'{binary}' {}", args.join(" "))
+            })
+            .collect();
         let script = format!(
             "unset DATABASE_URL MODCON_CONFIG MODCON_USER\n\
              export TERM=xterm-256color MODCON_DATA_DIR='{}'\n\
-             '{binary}' {}\n\
+             {}\n\
              echo MODCON-EXIT=$?\n\
              sleep 600\n",
             data.display(),
-            args.join(" ")
+            lines.join("\necho STEP-EXIT=$?\n")
         );
         let script_path = data.join("run.sh");
         std::fs::write(&script_path, script).unwrap();
@@ -235,6 +247,53 @@ async fn an_admin_marks_three_sessions_deletes_them_and_quits_cleanly(db, url) {
     assert_eq!(summary.rows[0].counts["chat_messages"].as_i64(), Some(before - after), "the audit counts what went");
     tmux.keys(&["Enter"]);
     tmux.wait_for("last: deleted 3 chat sessions");
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}
+
+// MFA as an operator meets it: enrolled from the shell (the secret read off the screen
+// as a phone would scan it), then the console asks for the code after the password; a
+// wrong code reads "wrong username or password", the current one signs in.
+async fn an_operator_enrolled_from_the_shell_signs_in_to_the_console_with_a_code(db, url) {
+    scene(&db).await;
+    common::fresh_totp_window();
+    let tmux = Tmux::run(
+        &[&["--database-url", &url, "mfa", "enroll", "root"], &["--database-url", &url]],
+        100,
+        50,
+    );
+    let screen = tmux.wait_for("to confirm:");
+    let secret = screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("no secret on screen:\n{screen}"))
+        .trim()
+        .to_string();
+    assert!(screen.contains('▀') || screen.contains('▄'), "a QR code:\n{screen}");
+    tmux.text(&common::totp_code(&secret, 0));
+    tmux.keys(&["Enter"]);
+    // The console takes the screen once the enrolment has ended.
+    tmux.wait_for("Sign in");
+    assert!(modcon::db::mfa::is_enrolled(&db, "root").await.unwrap());
+    tmux.wait_for("·");
+    tmux.text("root");
+    tmux.keys(&["Enter"]);
+    tmux.text("root-password");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Code from your authenticator app");
+    tmux.text(&common::wrong_totp_code(&secret));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("wrong username or password");
+
+    tmux.text("root-password");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Code from your authenticator app");
+    tmux.text(&common::totp_code(&secret, 1));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Chat sessions");
+    tmux.wait_for("alice");
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in_failed' and cast(details as text) like '%wrong code%'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in' and cast(details as text) like '%totp%'", &[]).await, 1);
     tmux.keys(&["q"]);
     tmux.assert_restored("0");
 }

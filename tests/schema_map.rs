@@ -551,7 +551,7 @@ async fn smallint_nullable_times_and_enum_roles_work_on_postgresql() {
     modcon::db::auth::set_password(&db, "hannah", "long-enough-pw", "test")
         .await
         .unwrap();
-    let actor = modcon::db::auth::sign_in(&db, "hannah", "long-enough-pw")
+    let actor = modcon::db::auth::sign_in(&db, common::attempt("hannah", "long-enough-pw"))
         .await
         .unwrap();
     assert_eq!(actor.role, modcon::db::Role::Admin);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestDb, count, operator};
+use common::{TestDb, attempt, count, operator};
 use modcon::db::auth::{self, SignInError};
 use modcon::db::{Backend, Role};
 
@@ -23,7 +23,7 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks(backend: Backe
     for i in 0..100 {
         let db = db.clone();
         attempts.push(tokio::spawn(async move {
-            auth::sign_in(&db, "root", &format!("wrong-{i}")).await
+            auth::sign_in(&db, attempt("root", &format!("wrong-{i}"))).await
         }));
     }
     for attempt in attempts {
@@ -49,7 +49,7 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks(backend: Backe
     )
     .await;
     assert_eq!(refused_locked, 95);
-    let err = auth::sign_in(&db, "root", "the-right-password")
+    let err = auth::sign_in(&db, attempt("root", "the-right-password"))
         .await
         .unwrap_err();
     assert!(matches!(err, SignInError::Locked { .. }), "{err:?}");

@@ -2,6 +2,7 @@
 //! data layer, permissions and audit record. Data goes to stdout (a table, or JSON with
 //! `--json`), messages to stderr; the exit code says how it went (see [`Exit`]).
 
+mod mfa;
 mod output;
 
 use std::io::{BufRead, IsTerminal, Read};
@@ -101,6 +102,12 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result
         Command::Audit(crate::cli::AuditCommand::Verify { json }) => {
             verify_audit(cli, config, *json).await
         }
+        Command::Mfa(crate::cli::MfaCommand::Enroll { username }) => {
+            mfa::enroll(cli, config, username).await
+        }
+        Command::Mfa(crate::cli::MfaCommand::Reset { username, operator }) => {
+            mfa::reset(cli, config, username, operator).await
+        }
         Command::Migrate | Command::Seed(_) | Command::Passwd(_) | Command::Schema(_) => {
             return None;
         }
@@ -167,10 +174,44 @@ async fn sign_in(
     if password.is_empty() {
         return Err(usage("empty password"));
     }
+    let code = match &operator.otp_file {
+        Some(path) => Some(first_line_of(path, stdin_busy)?),
+        None => None,
+    };
+    if code.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(usage("empty code in the --otp-file"));
+    }
     let (db, _) = connect::open(cli, config).await?;
-    let actor = auth::sign_in(&db, &username, &password)
-        .await
-        .map_err(sign_in_failure)?;
+    let attempt = |code| auth::Attempt {
+        username: &username,
+        password: &password,
+        code,
+        require_mfa: &config.security.require_mfa,
+    };
+    let signed_in = match auth::sign_in(&db, attempt(code.as_deref())).await {
+        // Asked only once the password is known to be right and MFA is on.
+        Err(SignInError::CodeRequired) => {
+            let code = rpassword::prompt_password(format!(
+                "Code for {} (authenticator or recovery code): ",
+                crate::sanitize::clean_line(&username)
+            ))
+            .map_err(|_| {
+                usage(
+                    "this operator has MFA and there is no terminal to ask for the code: \
+                     use --otp-file FILE",
+                )
+            })?;
+            auth::sign_in(&db, attempt(Some(&code))).await
+        }
+        other => other,
+    };
+    let actor = match signed_in {
+        Ok(actor) => actor,
+        Err(e) => {
+            db.close().await;
+            return Err(sign_in_failure(e));
+        }
+    };
     tracing::info!(operator = %actor.username, role = %actor.role, "signed in for a command");
     if cli.read_only {
         let read_only = db.reopen(Access::ReadOnly).await?;

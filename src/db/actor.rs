@@ -46,6 +46,7 @@ pub enum Permission {
     DeleteContent,
     DeleteGuilds,
     DeleteUsers,
+    ResetMfa,
 }
 
 impl Permission {
@@ -54,7 +55,8 @@ impl Permission {
             Permission::DeleteChatSessions
             | Permission::RepairOrphanSessions
             | Permission::DeleteGuilds
-            | Permission::DeleteUsers => role == Role::Admin,
+            | Permission::DeleteUsers
+            | Permission::ResetMfa => role == Role::Admin,
             Permission::DeleteMessages | Permission::EditContent | Permission::DeleteContent => {
                 matches!(role, Role::Admin | Role::Moderator)
             }
@@ -70,6 +72,7 @@ impl Permission {
             Permission::DeleteContent => "deleting comments and reviews",
             Permission::DeleteGuilds => "deleting guilds",
             Permission::DeleteUsers => "deleting users",
+            Permission::ResetMfa => "resetting an operator's MFA",
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod insert;
 pub mod limits;
 pub mod lists;
 pub mod messages;
+pub mod mfa;
 pub mod model;
 pub mod ops;
 pub mod plan;

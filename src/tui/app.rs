@@ -74,7 +74,10 @@ pub enum Connection {
 pub struct SignIn {
     pub username: Input,
     pub password: Input,
-    /// 0: username, 1: password.
+    /// The operator has MFA and the password was right: the form asks for a code.
+    pub needs_code: bool,
+    pub code: Input,
+    /// 0: username, 1: password (2: the code, its own step).
     pub focus: usize,
     pub message: Option<String>,
     pub busy: bool,
@@ -87,6 +90,9 @@ impl SignIn {
         Request::SignIn {
             username: self.username.value().trim().to_string(),
             password: self.password.value().to_string(),
+            code: self
+                .needs_code
+                .then(|| self.code.value().trim().to_string()),
         }
     }
 }
@@ -717,6 +723,9 @@ impl App {
         if form.busy || form.queued {
             return Vec::new();
         }
+        if form.needs_code {
+            return Self::on_code_key(form, key);
+        }
         match key.code {
             KeyCode::Esc => {
                 self.quit = true;
@@ -755,6 +764,34 @@ impl App {
         }
     }
 
+    /// The second step: the code field alone; Esc goes back to the password.
+    fn on_code_key(form: &mut SignIn, key: KeyEvent) -> Vec<Request> {
+        match key.code {
+            KeyCode::Esc => {
+                form.needs_code = false;
+                form.code = Input::default();
+                form.password = Input::default();
+                form.focus = 1;
+                form.message = None;
+                Vec::new()
+            }
+            KeyCode::Enter => {
+                if form.code.value().trim().is_empty() {
+                    form.message = Some(super::strings::CODE_MISSING.into());
+                    return Vec::new();
+                }
+                form.message = None;
+                form.busy = true;
+                vec![form.request()]
+            }
+            _ => {
+                form.code
+                    .handle_event(&ratatui::crossterm::event::Event::Key(key));
+                Vec::new()
+            }
+        }
+    }
+
     fn on_response(&mut self, response: Response) -> Vec<Request> {
         match response {
             Response::Connected { backend, url, ids } => {
@@ -776,10 +813,24 @@ impl App {
                 self.sign_in = SignIn::default();
                 self.switch(Tab::Chats)
             }
+            Response::CodeRequired => {
+                let form = &mut self.sign_in;
+                form.busy = false;
+                form.needs_code = true;
+                form.code = Input::default();
+                form.focus = 2;
+                form.message = None;
+                Vec::new()
+            }
             Response::SignInFailed(message) => {
-                self.sign_in.busy = false;
-                self.sign_in.password = Input::default();
-                self.sign_in.message = Some(message);
+                let form = &mut self.sign_in;
+                form.busy = false;
+                form.password = Input::default();
+                if std::mem::take(&mut form.needs_code) {
+                    form.code = Input::default();
+                    form.focus = 1;
+                }
+                form.message = Some(message);
                 Vec::new()
             }
             Response::Page { slot, seq, result } => {

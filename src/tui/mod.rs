@@ -31,6 +31,8 @@ pub struct Launch {
     pub demo: bool,
     pub cache: crate::cache::CacheConfig,
     pub limits: crate::db::Limits,
+    /// Roles that cannot sign in without MFA.
+    pub require_mfa: Vec<crate::db::Role>,
     pub options: Options,
 }
 
@@ -53,7 +55,8 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
             })
         },
     )
-    .with_limits(launch.limits);
+    .with_limits(launch.limits)
+    .requiring_mfa(launch.require_mfa);
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));
 

@@ -264,6 +264,13 @@ fn render_sign_in(app: &App, area: Rect, buf: &mut Buffer) {
         "•".repeat(form.password.value().chars().count()),
         form.focus == 1,
     ));
+    if form.needs_code {
+        lines.push(field(
+            strings::CODE,
+            clean_line(form.code.value()),
+            form.focus == 2,
+        ));
+    }
     lines.push(Line::raw(""));
     if form.busy {
         lines.push(Line::styled(
@@ -283,6 +290,12 @@ fn render_sign_in(app: &App, area: Rect, buf: &mut Buffer) {
             fit(&clean_line(message), inner.width as usize),
             theme.error(),
         ));
+    } else if form.needs_code {
+        lines.push(Line::styled(
+            fit(strings::CODE_HINT, inner.width as usize),
+            theme.dim(),
+        ));
+        lines.push(Line::styled(strings::CODE_KEYS, theme.dim()));
     } else {
         lines.push(Line::styled(
             "Enter signs in · Tab switches field · Esc quits",

@@ -25,7 +25,7 @@ use crate::db::lists::{
 use crate::db::messages::{self, PrivateMessageDetail};
 use crate::db::plan::{Outcome, Plan};
 use crate::db::schema::IdKinds;
-use crate::db::{Access, Actor, Backend, DataError, Db, SchemaMap};
+use crate::db::{Access, Actor, Backend, DataError, Db, Role, SchemaMap};
 
 /// Which list an answer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,6 +124,8 @@ pub enum Request {
     SignIn {
         username: String,
         password: String,
+        /// For an operator with MFA, after [`Response::CodeRequired`].
+        code: Option<String>,
     },
     Load {
         slot: Slot,
@@ -173,6 +175,8 @@ pub enum Response {
     },
     ConnectFailed(String),
     SignedIn(Actor),
+    /// The password is right; the operator has MFA: ask for a code.
+    CodeRequired,
     SignInFailed(String),
     Page {
         slot: Slot,
@@ -231,6 +235,7 @@ pub struct Worker {
     demo: bool,
     db: Option<Db>,
     actor: Option<Actor>,
+    require_mfa: Vec<Role>,
     events: Replies,
 }
 
@@ -253,6 +258,7 @@ impl Worker {
             demo,
             db: None,
             actor: None,
+            require_mfa: Vec::new(),
             events,
         }
     }
@@ -260,6 +266,12 @@ impl Worker {
     /// `[limits]` for every execute of this console.
     pub fn with_limits(mut self, limits: Limits) -> Worker {
         self.limits = limits;
+        self
+    }
+
+    /// Roles that cannot sign in without MFA (`[security] require_mfa`).
+    pub fn requiring_mfa(mut self, roles: Vec<Role>) -> Worker {
+        self.require_mfa = roles;
         self
     }
 
@@ -280,8 +292,12 @@ impl Worker {
     async fn handle(&mut self, request: Request) {
         match request {
             Request::Connect => return self.connect().await,
-            Request::SignIn { username, password } => {
-                return self.sign_in(username, password).await;
+            Request::SignIn {
+                username,
+                password,
+                code,
+            } => {
+                return self.sign_in(username, password, code).await;
             }
             _ => {}
         }
@@ -340,11 +356,17 @@ impl Worker {
         Ok(db.with_limits(self.limits))
     }
 
-    async fn sign_in(&mut self, username: String, password: String) {
+    async fn sign_in(&mut self, username: String, password: String, code: Option<String>) {
         let Some(db) = self.db.clone() else {
             return self.send(Response::SignInFailed(not_connected().to_string()));
         };
-        match auth::sign_in(&db, &username, &password).await {
+        let attempt = auth::Attempt {
+            username: &username,
+            password: &password,
+            code: code.as_deref(),
+            require_mfa: &self.require_mfa,
+        };
+        match auth::sign_in(&db, attempt).await {
             Ok(actor) => {
                 tracing::info!(operator = %actor.username, role = %actor.role, "signed in");
                 if self.read_only {
@@ -360,6 +382,7 @@ impl Worker {
                 self.actor = Some(actor.clone());
                 self.send(Response::SignedIn(actor));
             }
+            Err(SignInError::CodeRequired) => self.send(Response::CodeRequired),
             Err(SignInError::Data(e)) => self.send(Response::SignInFailed(e.to_string())),
             Err(e) => self.send(Response::SignInFailed(e.to_string())),
         }

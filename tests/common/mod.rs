@@ -441,3 +441,46 @@ pub async fn count(db: &Db, sql: &str, args: &[modcon::db::Arg]) -> i64 {
         .unwrap_or_else(|e| panic!("count query {sql}: {e}"))
         .unwrap_or(0)
 }
+
+/// A password-only sign-in attempt with no MFA policy.
+pub fn attempt<'a>(username: &'a str, password: &'a str) -> modcon::db::auth::Attempt<'a> {
+    modcon::db::auth::Attempt {
+        username,
+        password,
+        code: None,
+        require_mfa: &[],
+    }
+}
+
+/// The TOTP code an authenticator shows for `secret` (base32) `steps` time steps from
+/// now, computed with the TOTP crate.
+pub fn totp_code(secret: &str, steps: i64) -> String {
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap();
+    let at = Utc::now().timestamp() + steps * 30;
+    totp.generate(at as u64).to_string()
+}
+
+/// A six-digit code that matches none of the steps accepted now.
+pub fn wrong_totp_code(secret: &str) -> String {
+    let taken = [
+        totp_code(secret, -1),
+        totp_code(secret, 0),
+        totp_code(secret, 1),
+    ];
+    (0..)
+        .map(|n: u32| format!("{:06}", (n * 7919) % 1_000_000))
+        .find(|c| !taken.contains(c))
+        .unwrap()
+}
+
+/// Waits, if needed, until at least ten seconds are left in the current time step, so
+/// the codes a test computes stay in the window while it runs.
+pub fn fresh_totp_window() {
+    let into_step = Utc::now().timestamp() % 30;
+    if into_step > 20 {
+        std::thread::sleep(std::time::Duration::from_secs((31 - into_step) as u64));
+    }
+}
