@@ -2191,9 +2191,21 @@ fn limits(users: u32, guilds: u32, chat_sessions: u32) -> Limits {
 /// would have left it.
 async fn past_delete(db: &Db, actor: &Actor, action: &str, ago: Duration) -> chrono::DateTime<Utc> {
     let at = Utc::now() - ago;
+    // modcon gives audit ids itself (the hash chain's order): take the next one.
+    let sql = match db.backend() {
+        Backend::Postgres => {
+            "insert into {#modcon_audit_log} (id, at, batch_id, actor_id, actor_name, action, \
+             target_type, target_label) overriding system value values \
+             ((select coalesce(max(id), 0) + 1 from {#modcon_audit_log}), ?, ?, ?, ?, ?, \
+             'chat_session', 'earlier')"
+        }
+        Backend::Sqlite => {
+            "insert into {#modcon_audit_log} (at, batch_id, actor_id, actor_name, action, \
+             target_type, target_label) values (?, ?, ?, ?, ?, 'chat_session', 'earlier')"
+        }
+    };
     db.execute_statement(
-        "insert into {#modcon_audit_log} (at, batch_id, actor_id, actor_name, action, \
-         target_type, target_label) values (?, ?, ?, ?, ?, 'chat_session', 'earlier')",
+        sql,
         &[
             Arg::Time(at),
             Arg::Uuid(Uuid::new_v4()),
