@@ -13,8 +13,7 @@ use chrono::{Duration, Utc};
 use common::{count, fresh_id, operator, session, user};
 use modcon::db::ids::TargetIds;
 use modcon::db::insert::{
-    Batch, NewAppSession, NewBook, NewChatMessage, NewContent, NewGuild, NewMember,
-    NewPrivateMessage, NewSetting,
+    Batch, NewAppSession, NewBook, NewContent, NewGuild, NewMember, NewPrivateMessage, NewSetting,
 };
 use modcon::db::plan::{ContentPolicy, OpKind, Operation, Outcome, Request, run};
 use modcon::db::trash::{self, TrashConfig};
