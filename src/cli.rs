@@ -67,6 +67,64 @@ pub enum Command {
     /// The schema map: check it against the live database, show it, or draft one.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// What deletes removed, kept for `[trash] keep_days`: list, show, restore, purge (admin).
+    #[command(subcommand)]
+    Trash(TrashCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrashCommand {
+    /// Batches in the trash, newest first: when, who, what, rows kept per table.
+    List(TrashArgs),
+    /// One batch and every row it keeps, parents first.
+    Show(TrashBatchArgs),
+    /// Put a batch back (parents first, in one transaction); what can no longer go back
+    /// is refused with the reason while the rest comes back.
+    Restore(TrashRestoreArgs),
+    /// Remove batches older than the retention window (or --older-than DAYS).
+    Purge(TrashPurgeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrashArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrashBatchArgs {
+    /// The batch id (the delete's audit batch id).
+    pub batch: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrashRestoreArgs {
+    /// The batch id (the delete's audit batch id).
+    pub batch: String,
+    /// Show per table what would come back and what cannot and why; change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrashPurgeArgs {
+    /// Remove batches deleted more than this many days ago (default: [trash] keep_days).
+    #[arg(long)]
+    pub older_than: Option<u32>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 #[derive(Debug, Clone, Subcommand)]

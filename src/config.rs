@@ -17,6 +17,8 @@ pub struct Config {
     /// Per operator and rolling hour (SPEC §11); enforced by the data layer.
     pub limits: crate::db::Limits,
     pub security: SecurityConfig,
+    /// Deleted rows kept restorable (SPEC §10).
+    pub trash: crate::db::trash::TrashConfig,
     /// Key overrides: action name → key or list of keys. Checked by the keymap, so a
     /// bad entry is reported and its default kept instead of failing the whole file.
     pub keys: std::collections::BTreeMap<String, toml::Value>,
@@ -147,6 +149,9 @@ mod tests {
         assert_eq!(config.security.require_mfa, [crate::db::Role::Admin]);
         assert!(parse("[security]\nrequire_mfa = [\"root\"]\n").is_err());
         assert!(config.limits.is_empty(), "no rate limit unless configured");
+        assert_eq!(config.trash.keep_days, 30);
+        assert_eq!(parse("").unwrap().trash.keep_days, 30);
+        assert!(!parse("[trash]\nkeep_days = 0\n").unwrap().trash.is_on());
     }
 
     #[test]

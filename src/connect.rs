@@ -76,7 +76,7 @@ pub async fn open(cli: &Cli, config: &Config) -> Result<(Db, Source), Failure> {
         }
         _ => Db::open(&url, Access::ReadWrite, &map).await?,
     };
-    let db = db.with_limits(config.limits);
+    let db = db.with_limits(config.limits).with_trash(config.trash);
     tracing::info!(database = %db.display_url(), backend = %db.backend(), "connected");
     Ok((db, source))
 }

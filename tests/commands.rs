@@ -938,3 +938,52 @@ mod commands_list_rows_whose_text_is_not_utf8_on_sqlite {
         test.finish().await;
     }
 }
+
+both_backends_with_url! {
+
+// `trash list`, `restore --plan`, `restore` and a second restore, from the shell.
+async fn trash_list_and_restore_put_deleted_sessions_back_from_the_shell(db, url) {
+    let (_, pw) = signed(&db, "root", Role::Admin).await;
+    let (_, mod_pw) = signed(&db, "mod", Role::Moderator).await;
+    let alice = user(&db, "alice").await;
+    let s = session(&db, Some(alice.clone()), None, 3, None).await;
+    let sid = s.to_string();
+    let run = modcon(&url, &as_op("root", &pw, &["chats", "delete", &sid]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let run = modcon(&url, &as_op("root", &pw, &["trash", "list", "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = run.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["action"], "chat_session.delete");
+    assert_eq!(list[0]["actor"], "root");
+    assert_eq!(list[0]["rows"]["chat_sessions"], 1);
+    assert_eq!(list[0]["rows"]["chat_messages"], 3);
+    let batch = list[0]["batch_id"].as_str().unwrap().to_string();
+    let text = modcon(&url, &as_op("root", &pw, &["trash", "list"]), "");
+    assert!(text.stdout.contains(&batch) && text.stdout.contains("chat_messages 3"), "{}", text.stdout);
+
+    let refused = modcon(&url, &as_op("mod", &mod_pw, &["trash", "list"]), "");
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+
+    let plan = modcon(&url, &as_op("root", &pw, &["trash", "restore", &batch, "--plan"]), "");
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("4 rows would come back"), "{}", plan.stdout);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 0);
+
+    let run = modcon(&url, &as_op("root", &pw, &["trash", "restore", &batch, "--json"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["restored_targets"][0], sid);
+    assert_eq!(count(&db, "select count(*) from chat_sessions", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from chat_messages", &[]).await, 3);
+
+    let again = modcon(&url, &as_op("root", &pw, &["trash", "restore", &batch]), "");
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("already restored"), "{}", again.stderr);
+
+    let purge = modcon(&url, &as_op("root", &pw, &["trash", "purge", "--older-than", "0", "--json"]), "");
+    assert_eq!(purge.code, 0, "{}", purge.stderr);
+    assert_eq!(purge.json()["batches"], 1);
+}
+
+}

@@ -4,6 +4,7 @@
 
 mod mfa;
 mod output;
+mod trash;
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::Path;
@@ -108,6 +109,7 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result
         Command::Mfa(crate::cli::MfaCommand::Reset { username, operator }) => {
             mfa::reset(cli, config, username, operator).await
         }
+        Command::Trash(command) => trash::run(cli, config, command).await,
         Command::Migrate | Command::Seed(_) | Command::Passwd(_) | Command::Schema(_) => {
             return None;
         }
@@ -154,7 +156,7 @@ fn first_line_of(path: &Path, stdin_busy: bool) -> Result<String, Failure> {
 
 /// Signs the operator in: the same rules and audit as the console. With
 /// `--read-only`, the session then continues on a read-only connection.
-async fn sign_in(
+pub(crate) async fn sign_in(
     cli: &Cli,
     config: &Config,
     operator: &OperatorArgs,

@@ -47,6 +47,8 @@ pub enum Permission {
     DeleteGuilds,
     DeleteUsers,
     ResetMfa,
+    /// List, restore and purge the trash (SPEC §10).
+    RestoreTrash,
 }
 
 impl Permission {
@@ -56,7 +58,8 @@ impl Permission {
             | Permission::RepairOrphanSessions
             | Permission::DeleteGuilds
             | Permission::DeleteUsers
-            | Permission::ResetMfa => role == Role::Admin,
+            | Permission::ResetMfa
+            | Permission::RestoreTrash => role == Role::Admin,
             Permission::DeleteMessages | Permission::EditContent | Permission::DeleteContent => {
                 matches!(role, Role::Admin | Role::Moderator)
             }
@@ -73,6 +76,7 @@ impl Permission {
             Permission::DeleteGuilds => "deleting guilds",
             Permission::DeleteUsers => "deleting users",
             Permission::ResetMfa => "resetting an operator's MFA",
+            Permission::RestoreTrash => "restoring deleted rows from the trash",
         }
     }
 }

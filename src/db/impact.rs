@@ -512,3 +512,37 @@ pub(crate) async fn lock(
     }
     Ok(())
 }
+
+/// Every table whose rows go with the roots' (the roots' own tables and each table a
+/// cascade reaches), in the order the paths first reach them.
+pub(crate) fn doomed_tables(schema: &Schema, roots: &[Root]) -> Vec<String> {
+    let mut tables: Vec<String> = Vec::new();
+    for path in cascade_paths(schema, roots) {
+        let table = path.table(roots);
+        if !tables.iter().any(|t| t == table) {
+            tables.push(table.to_string());
+        }
+    }
+    tables
+}
+
+/// Appends the condition that row `alias` of `table` goes when the targets `ids` are
+/// deleted from the roots: the same condition the plan counts with.
+pub(crate) fn push_doomed(
+    q: &mut Sql<'_>,
+    schema: &Schema,
+    roots: &[Root],
+    kind: IdKind,
+    ids: &[Id],
+    table: &str,
+    alias: &str,
+) {
+    let scope = Scope {
+        schema,
+        roots,
+        kind,
+        ids,
+    };
+    let mut counter = 0;
+    doomed(q, &scope, table, alias, &mut Vec::new(), &mut counter);
+}

@@ -27,6 +27,7 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod schema;
+pub mod trash;
 pub mod users;
 
 mod sql;
@@ -86,6 +87,8 @@ pub struct Db {
     schema: Option<std::sync::Arc<Schema>>,
     /// `[limits]`, enforced by every execute on this handle.
     limits: Limits,
+    /// `[trash]`: whether deletes keep what they remove, and for how long.
+    trash: trash::TrashConfig,
 }
 
 /// What `migrate` did.
@@ -210,6 +213,7 @@ impl Db {
             url: url.into(),
             schema: None,
             limits: Limits::default(),
+            trash: trash::TrashConfig::default(),
         })
     }
 
@@ -227,6 +231,7 @@ impl Db {
         let mut db = Db::connect(&self.url, access).await?;
         db.schema = self.schema.clone();
         db.limits = self.limits;
+        db.trash = self.trash;
         Ok(db)
     }
 
@@ -256,6 +261,17 @@ impl Db {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The same handle keeping (or, with `keep_days = 0`, not keeping) what deletes
+    /// remove, per the configuration's `[trash]`.
+    pub fn with_trash(mut self, trash: trash::TrashConfig) -> Db {
+        self.trash = trash;
+        self
+    }
+
+    pub fn trash(&self) -> &trash::TrashConfig {
+        &self.trash
     }
 
     /// Where the database is, with any password hidden.

@@ -11,7 +11,7 @@ use super::comments::ContentKind;
 use super::impact::{self, Root};
 use super::model::Described;
 use super::{
-    Actor, DataError, Db, Schema, Sql, Tx, chats, comments, guilds, limits, messages, users,
+    Actor, DataError, Db, Schema, Sql, Tx, chats, comments, guilds, limits, messages, trash, users,
 };
 
 pub use super::model::{
@@ -95,8 +95,14 @@ async fn execute_checked(db: &Db, actor: &Actor, confirmed: &Plan) -> Result<Out
             frees_at: allowance.frees_at,
         });
     }
+    let batch_id = Uuid::new_v4();
+    if db.trash().is_on() && !operation.kind.is_repair() {
+        // Before the deletes: what they remove is copied while it is still there.
+        let roots = roots_of(schema, &fresh.request);
+        trash::capture(&mut tx, schema, actor, &fresh, &roots, batch_id).await?;
+    }
     apply(&mut tx, schema, actor, &fresh).await?;
-    let outcome = record(&mut tx, actor, fresh).await?;
+    let outcome = record(&mut tx, actor, batch_id, fresh).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -334,8 +340,12 @@ async fn apply(tx: &mut Tx, schema: &Schema, actor: &Actor, plan: &Plan) -> Resu
 
 /// Writes the audit rows (one per target, and a summary for a bulk or partly refused
 /// request) and builds the report.
-async fn record(tx: &mut Tx, actor: &Actor, plan: Plan) -> Result<Outcome, DataError> {
-    let batch_id = Uuid::new_v4();
+async fn record(
+    tx: &mut Tx,
+    actor: &Actor,
+    batch_id: Uuid,
+    plan: Plan,
+) -> Result<Outcome, DataError> {
     let spec = plan.request.operation.spec();
     let mut rows: Vec<AuditRow> = plan
         .targets

@@ -156,6 +156,10 @@ impl<'s> Sql<'s> {
         }
     }
 
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Declares `alias` as standing for `entity` in the templates that follow.
     pub(crate) fn alias(&mut self, alias: &'static str, entity: Entity) -> &mut Self {
         self.aliases.push((alias, entity));
