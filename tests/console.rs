@@ -2785,3 +2785,73 @@ mod lookalikes {
         );
     }
 }
+
+mod every_day {
+    use super::*;
+
+    fn count_seq(requests: &[Request], slot: Slot) -> Option<u64> {
+        requests.iter().find_map(|r| match r {
+            Request::Count { slot: s, seq, .. } if *s == slot => Some(*seq),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_title_shows_the_cursors_position_and_the_total_counted_with_the_first_page() {
+        let mut app = App::new(options(false, true), (80, 24));
+        app.update(data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "sqlite:demo.db".into(),
+            ids: Default::default(),
+        }));
+        let requests = app.update(data(Response::SignedIn(admin())));
+        let count = count_seq(&requests, Slot::Chats).expect("the first page comes with a count");
+        let Some(Request::Load { seq, .. }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let next = TimeCursor {
+            at: at(1),
+            id: id(8),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: sessions(),
+                next: Some(next),
+            })),
+        }));
+        assert!(
+            screen(&app, 80, 24).0.contains("1 of 8+"),
+            "before the count: the rows loaded, and more to come"
+        );
+        app.update(data(Response::Count {
+            slot: Slot::Chats,
+            seq: count,
+            result: Ok(20_000),
+        }));
+        for _ in 0..3 {
+            app.update(ch('j'));
+        }
+        let (text, _) = screen(&app, 80, 24);
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("4 of 20,000"),
+            "{text}"
+        );
+
+        // A new filter counts again, with the same filter as its first page.
+        app.update(ch('/'));
+        typed(&mut app, "travel");
+        let requests = app.update(key(KeyCode::Enter));
+        assert!(requests.iter().any(|r| matches!(r,
+            Request::Count { query: Query::ChatSessions { filter, .. }, .. }
+                if filter.text.as_deref() == Some("travel"))));
+        // A stale count is dropped.
+        app.update(data(Response::Count {
+            slot: Slot::Chats,
+            seq: count,
+            result: Ok(20_000),
+        }));
+        assert!(app.chats.list.total.is_none());
+    }
+}

@@ -49,6 +49,18 @@ impl Tab {
         Tab::Audit,
     ];
 
+    /// The tab whose pane shows a slot's answers.
+    pub fn of(slot: Slot) -> Tab {
+        match slot {
+            Slot::Chats | Slot::OpenSession | Slot::SessionMessages => Tab::Chats,
+            Slot::Messages => Tab::Messages,
+            Slot::Content => Tab::Comments,
+            Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
+            Slot::Users => Tab::Users,
+            Slot::Audit | Slot::AuditChain => Tab::Audit,
+        }
+    }
+
     pub fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
@@ -834,17 +846,16 @@ impl App {
                 Vec::new()
             }
             Response::Page { slot, seq, result } => {
-                let tab = match slot {
-                    Slot::Chats | Slot::OpenSession | Slot::SessionMessages => Tab::Chats,
-                    Slot::Messages => Tab::Messages,
-                    Slot::Content => Tab::Comments,
-                    Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
-                    Slot::Users => Tab::Users,
-                    Slot::Audit | Slot::AuditChain => Tab::Audit,
-                };
+                let tab = Tab::of(slot);
                 let (_, requests) =
                     self.with_pane(tab, |pane, cx| pane.on_page(slot, seq, result, cx));
                 requests
+            }
+            Response::Count { slot, seq, result } => {
+                // Without a count the list says how many rows are loaded so far.
+                let total = result.ok().and_then(|n| u64::try_from(n).ok());
+                self.with_pane(Tab::of(slot), |pane, _| pane.on_count(slot, seq, total));
+                Vec::new()
             }
             Response::Ids { seq, result } => match result {
                 Ok(keys) => {

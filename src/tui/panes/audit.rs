@@ -361,6 +361,16 @@ impl Pane for AuditPane {
         }
     }
 
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Audit {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        self.list.position()
+    }
+
     fn busy(&self) -> bool {
         self.list.pending.is_some()
     }

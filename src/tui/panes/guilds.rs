@@ -441,6 +441,19 @@ impl Pane for GuildsPane {
         }
     }
 
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Guilds {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        match &self.open {
+            Some(view) => view.members.position(),
+            None => self.list.position(),
+        }
+    }
+
     fn busy(&self) -> bool {
         self.list.pending.is_some()
             || self.keys_request.is_some()

@@ -295,6 +295,16 @@ impl Pane for MessagesPane {
         }
     }
 
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Messages {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        self.list.position()
+    }
+
     fn busy(&self) -> bool {
         self.list.pending.is_some() || self.keys_request.is_some()
     }

@@ -63,6 +63,13 @@ impl<'a> Cx<'a> {
         self.out.push(request);
     }
 
+    /// Asks how many rows a listing has in all; returns the request's number.
+    pub fn count(&mut self, slot: Slot, query: Query) -> u64 {
+        let seq = self.next_seq();
+        self.send(Request::Count { slot, seq, query });
+        seq
+    }
+
     /// Asks for a page of `slot`; returns the request's number.
     pub fn load(&mut self, slot: Slot, query: Query) -> u64 {
         let seq = self.next_seq();
@@ -132,6 +139,12 @@ pub trait Pane {
     /// Answer to "mark all" / "invert".
     fn on_keys(&mut self, _seq: u64, _keys: Vec<RowKey>) -> Effect {
         Effect::None
+    }
+    /// Answer to a listing's count.
+    fn on_count(&mut self, _slot: Slot, _seq: u64, _total: Option<u64>) {}
+    /// "812 of 20,000" for the list on screen.
+    fn position(&self) -> Option<String> {
+        None
     }
     /// Answer to `:user NAME`.
     fn on_user(&mut self, _name: &str, _user: Option<UserRow>, _cx: &mut Cx) -> Effect {
@@ -290,10 +303,14 @@ pub fn page_if_needed<R, C: Clone>(
     }
 }
 
-/// Starts a fresh listing.
+/// Starts a fresh listing, with its count where the list is counted.
 pub fn reload<R, C: Clone>(list: &mut ListView<R, C>, slot: Slot, cx: &mut Cx, query: Query) {
+    let count = query.countable().then(|| query.clone());
     let seq = cx.load(slot, query);
     list.reset(seq);
+    if let Some(query) = count {
+        list.count_pending = Some(cx.count(slot, query));
+    }
 }
 
 /// Moves to the next (or previous) loaded row whose text contains `needle`.
