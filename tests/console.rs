@@ -2854,4 +2854,36 @@ mod every_day {
         }));
         assert!(app.chats.list.total.is_none());
     }
+
+    #[test]
+    fn y_copies_the_full_id_of_the_row_under_the_cursor_and_says_so() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        app.update(ch('j'));
+        app.update(ch('y'));
+        let copied = app.take_clipboard().expect("y copies");
+        assert_eq!(
+            copied,
+            id(2).to_string(),
+            "the full id, not the short one shown"
+        );
+        assert_eq!(app.take_clipboard(), None, "written once");
+        let (text, _) = screen(&app, 120, 40);
+        assert!(text.contains(&format!("copied id {}", id(2))), "{text}");
+        assert_eq!(
+            modcon::tui::clipboard::osc52(&copied),
+            format!(
+                "\x1b]52;c;{}\x07",
+                modcon::tui::clipboard::base64(copied.as_bytes())
+            )
+        );
+        // In help, from the live keymap.
+        app.update(ch('?'));
+        assert!(screen(&app, 120, 40).0.contains("copy the row's full id"));
+        app.update(key(KeyCode::Esc));
+        // An empty list has nothing to copy.
+        app.update(ch('4'));
+        app.update(ch('y'));
+        assert_eq!(app.take_clipboard(), None);
+        assert!(screen(&app, 120, 40).0.contains("nothing to copy"));
+    }
 }

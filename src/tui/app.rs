@@ -159,6 +159,8 @@ pub struct App {
     pub size: (u16, u16),
     pub quit: bool,
     pub dirty: bool,
+    /// Text for the operator's clipboard, written to the terminal after this update.
+    clipboard: Option<String>,
     seq: u64,
     operation: Option<Operation>,
     /// A `:user` lookup, and the tab it was asked from.
@@ -199,6 +201,7 @@ impl App {
             size,
             quit: false,
             dirty: true,
+            clipboard: None,
             seq: 0,
             operation: None,
             user_seq: None,
@@ -213,6 +216,11 @@ impl App {
 
     pub fn signed_in(&self) -> bool {
         self.actor.is_some()
+    }
+
+    /// What `y` asked to copy, once.
+    pub fn take_clipboard(&mut self) -> Option<String> {
+        self.clipboard.take()
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -384,6 +392,18 @@ impl App {
                     kind: PromptKind::Command,
                     input: Input::default(),
                 });
+                Vec::new()
+            }
+            Action::CopyId => {
+                match self.pane().selected_id() {
+                    Some(id) => {
+                        self.status = Some((super::strings::copied_id(&id), Level::Info));
+                        self.clipboard = Some(id);
+                    }
+                    None => {
+                        self.status = Some((super::strings::NOTHING_TO_COPY.into(), Level::Info))
+                    }
+                }
                 Vec::new()
             }
             Action::TabChats => self.switch(Tab::Chats),

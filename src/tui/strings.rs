@@ -52,6 +52,13 @@ pub const COMMANDS: [&str; 4] = [
     "Users:     :admins  :moderators  :users  :all",
 ];
 
+pub const NOTHING_TO_COPY: &str = "nothing to copy: the list is empty";
+
+/// After `y`: the id as copied, made safe to show.
+pub fn copied_id(id: &str) -> String {
+    format!("copied id {}", crate::sanitize::fit(id, 60))
+}
+
 /// Esc while marking all (or inverting): nothing was changed.
 pub fn stopped_marking(invert: bool) -> String {
     let what = if invert { "inverting" } else { "marking" };

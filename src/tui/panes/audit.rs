@@ -371,6 +371,10 @@ impl Pane for AuditPane {
         self.list.position()
     }
 
+    fn selected_id(&self) -> Option<String> {
+        self.list.selected_row().map(|r| r.id.to_string())
+    }
+
     fn busy(&self) -> bool {
         self.list.pending.is_some()
     }

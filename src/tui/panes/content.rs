@@ -397,6 +397,10 @@ impl Pane for ContentPane {
         self.list.position()
     }
 
+    fn selected_id(&self) -> Option<String> {
+        self.list.selected_row().map(|r| r.id.to_string())
+    }
+
     fn busy(&self) -> bool {
         self.list.pending.is_some() || self.keys_request.is_some()
     }

@@ -454,6 +454,13 @@ impl Pane for GuildsPane {
         }
     }
 
+    fn selected_id(&self) -> Option<String> {
+        match &self.open {
+            Some(view) => view.members.selected_row().map(|r| r.user_id.to_string()),
+            None => self.list.selected_row().map(|r| r.id.to_string()),
+        }
+    }
+
     fn busy(&self) -> bool {
         self.list.pending.is_some()
             || self.keys_request.is_some()

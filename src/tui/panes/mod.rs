@@ -142,6 +142,10 @@ pub trait Pane {
     }
     /// Answer to a listing's count.
     fn on_count(&mut self, _slot: Slot, _seq: u64, _total: Option<u64>) {}
+    /// The full id of the row under the cursor, as the database has it.
+    fn selected_id(&self) -> Option<String> {
+        None
+    }
     /// "812 of 20,000" for the list on screen.
     fn position(&self) -> Option<String> {
         None
