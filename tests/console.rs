@@ -2886,4 +2886,81 @@ mod every_day {
         assert_eq!(app.take_clipboard(), None);
         assert!(screen(&app, 120, 40).0.contains("nothing to copy"));
     }
+
+    fn message(uuid: &str) -> PrivateMessageRow {
+        PrivateMessageRow {
+            id: Id::from(Uuid::parse_str(uuid).unwrap()),
+            sender_id: None,
+            sender_name: Some("alice".into()),
+            recipient_id: None,
+            recipient_name: Some("bob".into()),
+            excerpt: "hello".into(),
+            length: 5,
+            created_at: at(1),
+            read_at: None,
+        }
+    }
+
+    fn command(app: &mut App, text: &str) -> Vec<Request> {
+        app.update(ch(':'));
+        typed(app, text);
+        app.update(key(KeyCode::Enter))
+    }
+
+    #[test]
+    fn goto_jumps_to_the_loaded_row_a_unique_id_prefix_names_and_says_when_it_is_ambiguous() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('2'));
+        let Some(Request::Load { seq, .. }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let rows = vec![
+            message("abc12345-0000-4000-8000-000000000001"),
+            message("abd00000-0000-4000-8000-000000000002"),
+            message("ff000000-0000-4000-8000-000000000003"),
+        ];
+        app.update(data(Response::Page {
+            slot: Slot::Messages,
+            seq: *seq,
+            result: Ok(PageData::PrivateMessages(Page { rows, next: None })),
+        }));
+        // The short id a table shows, in any case, is a prefix; no query is needed.
+        assert!(
+            command(&mut app, "goto FF00")
+                .iter()
+                .all(|r| !matches!(r, Request::Load { .. }))
+        );
+        assert_eq!(app.messages.list.selected, 2);
+        assert!(screen(&app, 120, 40).0.contains("3 of 3"));
+        command(&mut app, "goto abc1");
+        assert_eq!(app.messages.list.selected, 0);
+        command(&mut app, "goto ab");
+        assert_eq!(
+            app.messages.list.selected, 0,
+            "an ambiguous prefix moves nothing"
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("2 loaded rows have an id starting with ab"),
+            "{text}"
+        );
+
+        // A whole id behaves as before: that row alone, from the database.
+        app.update(ch('1'));
+        let requests = command(&mut app, &format!("goto {}", id(3)));
+        assert!(
+            requests.iter().any(|r| matches!(r,
+            Request::Load { query: Query::ChatSessions { filter, .. }, .. }
+                if filter.id == Some(id(3)))),
+            "{requests:?}"
+        );
+        // Users have no whole-id lookup: a prefix that matches nothing says so.
+        app.update(ch('5'));
+        command(&mut app, "goto 0badc0de");
+        assert!(
+            screen(&app, 120, 40)
+                .0
+                .contains("no loaded row has an id starting with 0badc0de")
+        );
+    }
 }

@@ -8,8 +8,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
-    cancel_keys, draw_list, find, list_status, mark, navigate, page_if_needed, reload,
+    Cx, DeleteIntent, Effect, Goto, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
+    cancel_keys, draw_list, find, goto_prefix, list_status, mark, navigate, page_if_needed, reload,
     request_keys, short_id, targets, when,
 };
 use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
@@ -98,6 +98,23 @@ fn message_cells(r: &ChatMessageRow) -> Vec<String> {
 }
 
 impl ChatsPane {
+    /// `:goto` with a whole session id: that session alone, loaded from the database.
+    fn goto_session(&mut self, arg: &str, cx: &mut Cx) -> Effect {
+        match crate::tui::strings::parse_id(crate::db::Entity::ChatSessions, arg) {
+            Ok(id) => {
+                self.open = None;
+                self.filter = ChatSessionFilter {
+                    id: Some(id),
+                    ..ChatSessionFilter::default()
+                };
+                self.owner_name = None;
+                self.reload_sessions(cx);
+                Effect::Status("Esc shows every session again".into())
+            }
+            Err(_) => Effect::Error(crate::tui::strings::goto_not_loaded(arg)),
+        }
+    }
+
     fn session_query(&self, after: Option<TimeCursor>) -> Query {
         Query::ChatSessions {
             filter: self.filter.clone(),
@@ -478,19 +495,23 @@ impl Pane for ChatsPane {
                     "showing all sessions".into()
                 })
             }
-            "goto" => match crate::tui::strings::parse_id(crate::db::Entity::ChatSessions, arg) {
-                Ok(id) => {
-                    self.open = None;
-                    self.filter = ChatSessionFilter {
-                        id: Some(id),
-                        ..ChatSessionFilter::default()
-                    };
-                    self.owner_name = None;
-                    self.reload_sessions(cx);
-                    Effect::Status("Esc shows every session again".into())
+            "goto" => {
+                let found = match &mut self.open {
+                    Some(view) => goto_prefix(&mut view.list, arg, |r| r.id.to_string()),
+                    None => goto_prefix(&mut self.list, arg, |r| r.id.to_string()),
+                };
+                match found {
+                    Goto::Jumped => {
+                        self.page(cx);
+                        Effect::None
+                    }
+                    Goto::Exact if self.open.is_some() => Effect::None,
+                    Goto::Ambiguous(n) => {
+                        Effect::Error(crate::tui::strings::goto_ambiguous(arg, n))
+                    }
+                    Goto::Exact | Goto::NotLoaded => self.goto_session(arg, cx),
                 }
-                Err(_) => Effect::Error(format!("not a session id: {}", fit(arg, 40))),
-            },
+            }
             _ => Effect::Error(format!(":{} does nothing here", fit(name, 20))),
         }
     }

@@ -285,7 +285,12 @@ impl Pane for ContentPane {
         self.filter.text.clone().unwrap_or_default()
     }
 
-    fn command(&mut self, name: &str, _arg: &str, cx: &mut Cx) -> Effect {
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        if name == "goto" {
+            let effect = super::goto_loaded(&mut self.list, arg, |r| r.id.to_string());
+            self.page(cx);
+            return effect;
+        }
         let kind = match name {
             "comments" => Some(ContentKind::Comment),
             "reviews" => Some(ContentKind::Review),

@@ -293,8 +293,16 @@ impl Pane for GuildsPane {
         self.text.clone().unwrap_or_default()
     }
 
-    fn command(&mut self, name: &str, _arg: &str, _cx: &mut Cx) -> Effect {
-        Effect::Error(format!(":{} does nothing here", fit(name, 20)))
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        if name != "goto" {
+            return Effect::Error(format!(":{} does nothing here", fit(name, 20)));
+        }
+        let effect = match &mut self.open {
+            Some(view) => super::goto_loaded(&mut view.members, arg, |r| r.user_id.to_string()),
+            None => super::goto_loaded(&mut self.list, arg, |r| r.id.to_string()),
+        };
+        self.page(cx);
+        effect
     }
 
     fn refresh(&mut self, cx: &mut Cx) {

@@ -344,6 +344,64 @@ pub fn find<R, C: Clone>(
     false
 }
 
+/// Where `:goto` with an id prefix landed among the loaded rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goto {
+    /// A row has exactly this id; the cursor is on it.
+    Exact,
+    /// One row's id starts with it; the cursor is on it.
+    Jumped,
+    /// This many loaded rows' ids start with it; the cursor stays.
+    Ambiguous(usize),
+    NotLoaded,
+}
+
+/// Moves to the loaded row whose id is `text` or starts with it. Case and a uuid's
+/// hyphens do not count, so the 8 digits a table shows are a prefix too.
+pub fn goto_prefix<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    text: &str,
+    id_of: impl Fn(&R) -> String,
+) -> Goto {
+    let normal = |s: &str| s.trim().to_lowercase().replace('-', "");
+    let wanted = normal(text);
+    if wanted.is_empty() {
+        return Goto::NotLoaded;
+    }
+    let ids: Vec<String> = list.rows.iter().map(|r| normal(&id_of(r))).collect();
+    if let Some(i) = ids.iter().position(|id| *id == wanted) {
+        list.selected = i;
+        list.clamp();
+        return Goto::Exact;
+    }
+    let mut matching = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| id.starts_with(&wanted));
+    match (matching.next(), matching.count()) {
+        (None, _) => Goto::NotLoaded,
+        (Some((i, _)), 0) => {
+            list.selected = i;
+            list.clamp();
+            Goto::Jumped
+        }
+        (Some(_), more) => Goto::Ambiguous(more + 1),
+    }
+}
+
+/// `:goto` on a list that only jumps among its loaded rows.
+pub fn goto_loaded<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    text: &str,
+    id_of: impl Fn(&R) -> String,
+) -> Effect {
+    match goto_prefix(list, text, id_of) {
+        Goto::Exact | Goto::Jumped => Effect::None,
+        Goto::Ambiguous(n) => Effect::Error(super::strings::goto_ambiguous(text, n)),
+        Goto::NotLoaded => Effect::Error(super::strings::goto_not_loaded(text)),
+    }
+}
+
 /// A "mark all" (or "invert") a pane waits for.
 #[derive(Debug)]
 pub struct KeysRequest {

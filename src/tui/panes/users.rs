@@ -254,7 +254,12 @@ impl Pane for UsersPane {
         self.filter.text.clone().unwrap_or_default()
     }
 
-    fn command(&mut self, name: &str, _arg: &str, cx: &mut Cx) -> Effect {
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        if name == "goto" {
+            let effect = super::goto_loaded(&mut self.list, arg, |r| r.id.to_string());
+            self.page(cx);
+            return effect;
+        }
         let role = match name {
             "admins" => Some(Role::Admin),
             "moderators" => Some(Role::Moderator),
