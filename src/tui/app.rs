@@ -1181,7 +1181,7 @@ fn detail_popup(detail: DetailData, theme: &Theme, edit_key: Option<String>) -> 
                     super::strings::chat_author(m.author_name.as_deref(), &m.role),
                 ),
                 line("role", m.role),
-                line("at", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                line("at", super::clock::full(&m.created_at)),
                 line("id", m.id.to_string()),
                 ("── text ──".into(), theme.header()),
             ],
@@ -1198,11 +1198,11 @@ fn detail_popup(detail: DetailData, theme: &Theme, edit_key: Option<String>) -> 
                     "to",
                     m.recipient_name.unwrap_or_else(|| "deleted user".into()),
                 ),
-                line("sent", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                line("sent", super::clock::full(&m.created_at)),
                 line(
                     "read",
                     m.read_at
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .map(|t| super::clock::full(&t))
                         .unwrap_or_else(|| "no".into()),
                 ),
                 line("id", m.id.to_string()),

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod clock;
 pub mod event;
 pub mod keymap;
 pub mod list;
@@ -61,6 +62,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));
 
+    clock::use_local();
     let mut terminal = ratatui::init();
     event::spawn_input(events.clone(), stop_input.clone());
     event::spawn_ticks(events.clone());

@@ -113,7 +113,13 @@ pub fn left_this_hour(allowance: &crate::db::Allowance, nouns: &str) -> String {
 pub fn over_hourly_limit(allowance: &crate::db::Allowance, nouns: &str) -> String {
     let when = allowance
         .frees_at
-        .map(|at| format!(": frees up at {} UTC", at.format("%H:%M")))
+        .map(|at| {
+            format!(
+                ": frees up at {} {}",
+                super::clock::format(&at, "%H:%M"),
+                super::clock::label()
+            )
+        })
         .unwrap_or_default();
     format!(
         "over your hourly limit ({}){when}",

@@ -28,12 +28,12 @@ const SESSION_COLUMNS: [Column; 7] = [
     Column::fixed("Guild", 14).from(110),
     Column::fixed("Model", 11).from(96),
     Column::number("Msgs", 6),
-    Column::fixed("Created", 16).from(70),
+    Column::time("Created", 16).from(70),
     Column::fixed("Id", 8).from(130),
 ];
 
 const MESSAGE_COLUMNS: [Column; 5] = [
-    Column::fixed("When", 16).from(70),
+    Column::time("When", 16).from(70),
     Column::fixed("Author", 14),
     Column::fixed("Role", 9),
     Column::flex("Message"),

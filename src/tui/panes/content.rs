@@ -31,7 +31,7 @@ const COLUMNS: [Column; 7] = [
     Column::fixed("Author", 14),
     Column::fixed("Rating", 6),
     Column::flex("Text"),
-    Column::fixed("Updated", 16).from(76),
+    Column::time("Updated", 16).from(76),
     Column::number("v", 3).from(110),
 ];
 

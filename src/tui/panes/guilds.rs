@@ -34,13 +34,13 @@ const COLUMNS: [Column; 7] = [
     Column::number("Sessions", 8).from(100),
     Column::number("Messages", 9),
     Column::number("Settings", 8).from(110),
-    Column::fixed("Created", 16).from(76),
+    Column::time("Created", 16).from(76),
 ];
 
 const MEMBER_COLUMNS: [Column; 3] = [
     Column::flex("Member"),
     Column::fixed("Role", 8),
-    Column::fixed("Joined", 16),
+    Column::time("Joined", 16),
 ];
 
 /// A guild opened with Enter.

@@ -24,7 +24,7 @@ const COLUMNS: [Column; 5] = [
     Column::fixed("From", 14),
     Column::fixed("To", 14),
     Column::flex("Message"),
-    Column::fixed("Sent", 16).from(70),
+    Column::time("Sent", 16).from(70),
     Column::fixed("Read", 5).from(100),
 ];
 

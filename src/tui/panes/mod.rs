@@ -503,7 +503,7 @@ pub use super::strings::short_id;
 
 /// Dates in lists: compact and sortable.
 pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M").to_string()
+    super::clock::format(at, "%Y-%m-%d %H:%M")
 }
 
 /// Draws a list's rows and, under them, its status (loading, empty, error, capped).

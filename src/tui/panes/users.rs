@@ -36,7 +36,7 @@ const COLUMNS: [Column; 9] = [
     Column::number("Revs", 5).from(90),
     Column::number("Msgs", 5),
     Column::number("Chats", 5).from(100),
-    Column::fixed("Created", 16).from(110),
+    Column::time("Created", 16).from(110),
 ];
 
 #[derive(Default)]
@@ -111,7 +111,7 @@ fn detail(u: &UserRow, flag: Option<&Lookalike>) -> Popup {
                 line("reviews", u.reviews.to_string()),
                 line("messages sent", u.messages.to_string()),
                 line("chat sessions", u.chat_sessions.to_string()),
-                line("created", u.created_at.format("%Y-%m-%d %H:%M").to_string()),
+                line("created", crate::tui::clock::full(&u.created_at)),
             ])
             .collect(),
     ))
