@@ -2785,3 +2785,182 @@ mod lookalikes {
         );
     }
 }
+
+mod every_day {
+    use super::*;
+
+    fn count_seq(requests: &[Request], slot: Slot) -> Option<u64> {
+        requests.iter().find_map(|r| match r {
+            Request::Count { slot: s, seq, .. } if *s == slot => Some(*seq),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_title_shows_the_cursors_position_and_the_total_counted_with_the_first_page() {
+        let mut app = App::new(options(false, true), (80, 24));
+        app.update(data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "sqlite:demo.db".into(),
+            ids: Default::default(),
+        }));
+        let requests = app.update(data(Response::SignedIn(admin())));
+        let count = count_seq(&requests, Slot::Chats).expect("the first page comes with a count");
+        let Some(Request::Load { seq, .. }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let next = TimeCursor {
+            at: at(1),
+            id: id(8),
+        };
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: sessions(),
+                next: Some(next),
+            })),
+        }));
+        assert!(
+            screen(&app, 80, 24).0.contains("1 of 8+"),
+            "before the count: the rows loaded, and more to come"
+        );
+        app.update(data(Response::Count {
+            slot: Slot::Chats,
+            seq: count,
+            result: Ok(20_000),
+        }));
+        for _ in 0..3 {
+            app.update(ch('j'));
+        }
+        let (text, _) = screen(&app, 80, 24);
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("4 of 20,000"),
+            "{text}"
+        );
+
+        // A new filter counts again, with the same filter as its first page.
+        app.update(ch('/'));
+        typed(&mut app, "travel");
+        let requests = app.update(key(KeyCode::Enter));
+        assert!(requests.iter().any(|r| matches!(r,
+            Request::Count { query: Query::ChatSessions { filter, .. }, .. }
+                if filter.text.as_deref() == Some("travel"))));
+        // A stale count is dropped.
+        app.update(data(Response::Count {
+            slot: Slot::Chats,
+            seq: count,
+            result: Ok(20_000),
+        }));
+        assert!(app.chats.list.total.is_none());
+    }
+
+    #[test]
+    fn y_copies_the_full_id_of_the_row_under_the_cursor_and_says_so() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        app.update(ch('j'));
+        app.update(ch('y'));
+        let copied = app.take_clipboard().expect("y copies");
+        assert_eq!(
+            copied,
+            id(2).to_string(),
+            "the full id, not the short one shown"
+        );
+        assert_eq!(app.take_clipboard(), None, "written once");
+        let (text, _) = screen(&app, 120, 40);
+        assert!(text.contains(&format!("copied id {}", id(2))), "{text}");
+        assert_eq!(
+            modcon::tui::clipboard::osc52(&copied),
+            format!(
+                "\x1b]52;c;{}\x07",
+                modcon::tui::clipboard::base64(copied.as_bytes())
+            )
+        );
+        // In help, from the live keymap.
+        app.update(ch('?'));
+        assert!(screen(&app, 120, 40).0.contains("copy the row's full id"));
+        app.update(key(KeyCode::Esc));
+        // An empty list has nothing to copy.
+        app.update(ch('4'));
+        app.update(ch('y'));
+        assert_eq!(app.take_clipboard(), None);
+        assert!(screen(&app, 120, 40).0.contains("nothing to copy"));
+    }
+
+    fn message(uuid: &str) -> PrivateMessageRow {
+        PrivateMessageRow {
+            id: Id::from(Uuid::parse_str(uuid).unwrap()),
+            sender_id: None,
+            sender_name: Some("alice".into()),
+            recipient_id: None,
+            recipient_name: Some("bob".into()),
+            excerpt: "hello".into(),
+            length: 5,
+            created_at: at(1),
+            read_at: None,
+        }
+    }
+
+    fn command(app: &mut App, text: &str) -> Vec<Request> {
+        app.update(ch(':'));
+        typed(app, text);
+        app.update(key(KeyCode::Enter))
+    }
+
+    #[test]
+    fn goto_jumps_to_the_loaded_row_a_unique_id_prefix_names_and_says_when_it_is_ambiguous() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('2'));
+        let Some(Request::Load { seq, .. }) = requests.first() else {
+            panic!("{requests:?}")
+        };
+        let rows = vec![
+            message("abc12345-0000-4000-8000-000000000001"),
+            message("abd00000-0000-4000-8000-000000000002"),
+            message("ff000000-0000-4000-8000-000000000003"),
+        ];
+        app.update(data(Response::Page {
+            slot: Slot::Messages,
+            seq: *seq,
+            result: Ok(PageData::PrivateMessages(Page { rows, next: None })),
+        }));
+        // The short id a table shows, in any case, is a prefix; no query is needed.
+        assert!(
+            command(&mut app, "goto FF00")
+                .iter()
+                .all(|r| !matches!(r, Request::Load { .. }))
+        );
+        assert_eq!(app.messages.list.selected, 2);
+        assert!(screen(&app, 120, 40).0.contains("3 of 3"));
+        command(&mut app, "goto abc1");
+        assert_eq!(app.messages.list.selected, 0);
+        command(&mut app, "goto ab");
+        assert_eq!(
+            app.messages.list.selected, 0,
+            "an ambiguous prefix moves nothing"
+        );
+        let (text, _) = screen(&app, 120, 40);
+        assert!(
+            text.contains("2 loaded rows have an id starting with ab"),
+            "{text}"
+        );
+
+        // A whole id behaves as before: that row alone, from the database.
+        app.update(ch('1'));
+        let requests = command(&mut app, &format!("goto {}", id(3)));
+        assert!(
+            requests.iter().any(|r| matches!(r,
+            Request::Load { query: Query::ChatSessions { filter, .. }, .. }
+                if filter.id == Some(id(3)))),
+            "{requests:?}"
+        );
+        // Users have no whole-id lookup: a prefix that matches nothing says so.
+        app.update(ch('5'));
+        command(&mut app, "goto 0badc0de");
+        assert!(
+            screen(&app, 120, 40)
+                .0
+                .contains("no loaded row has an id starting with 0badc0de")
+        );
+    }
+}

@@ -245,6 +245,14 @@ pub async fn chat_sessions(
     }))
 }
 
+/// How many sessions match the filter: the total beside a listing's first page.
+pub async fn count_chat_sessions(db: &Db, filter: &ChatSessionFilter) -> Result<i64, DataError> {
+    let schema = db.schema()?;
+    require(schema, Entity::ChatSessions)?;
+    let q = chat_session_query(schema, filter, "count(*) as n");
+    read_count(db, &q).await
+}
+
 /// Every id matching the filter, newest first, up to `cap` (for "mark all").
 pub async fn chat_session_ids(
     db: &Db,
@@ -352,6 +360,47 @@ pub struct PrivateMessageFilter {
     pub user_id: Option<Id>,
 }
 
+/// The conditions of a private-message filter, over `p` joined to `su` and `ru`.
+fn private_message_filter(q: &mut Sql<'_>, schema: &Schema, filter: &PrivateMessageFilter) {
+    if let Some(id) = &filter.id {
+        q.push(" and {p.id} = ")
+            .bind_id(schema.id_kind(Entity::Messages), id);
+    }
+    if let Some(user) = &filter.user_id {
+        let users = schema.id_kind(Entity::Users);
+        q.push(" and ({p.sender} = ")
+            .bind_id(users, user)
+            .push(" or {p.recipient} = ")
+            .bind_id(users, user)
+            .push(")");
+    }
+    text_filter(
+        q,
+        filter.text.as_deref(),
+        &["{p.content}", "{su.username}", "{ru.username}"],
+    );
+}
+
+/// How many private messages match the filter.
+pub async fn count_private_messages(
+    db: &Db,
+    filter: &PrivateMessageFilter,
+) -> Result<i64, DataError> {
+    let schema = db.schema()?;
+    require(schema, Entity::Messages)?;
+    let mut q = Sql::new(schema);
+    q.alias("p", Entity::Messages)
+        .alias("su", Entity::Users)
+        .alias("ru", Entity::Users);
+    q.push(
+        "select count(*) as n from {@messages} p \
+         left join {@users} su on {su.id} = {p.sender} \
+         left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
+    );
+    private_message_filter(&mut q, schema, filter);
+    read_count(db, &q).await
+}
+
 /// Newest first.
 pub async fn private_messages(
     db: &Db,
@@ -373,23 +422,8 @@ pub async fn private_messages(
          left join {@users} su on {su.id} = {p.sender} \
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
+    private_message_filter(&mut q, schema, filter);
     let messages = schema.id_kind(Entity::Messages);
-    if let Some(id) = &filter.id {
-        q.push(" and {p.id} = ").bind_id(messages, id);
-    }
-    if let Some(user) = &filter.user_id {
-        let users = schema.id_kind(Entity::Users);
-        q.push(" and ({p.sender} = ")
-            .bind_id(users, user)
-            .push(" or {p.recipient} = ")
-            .bind_id(users, user)
-            .push(")");
-    }
-    text_filter(
-        &mut q,
-        filter.text.as_deref(),
-        &["{p.content}", "{su.username}", "{ru.username}"],
-    );
     if let Some(c) = &after {
         after_cursor(&mut q, "{p.created_at}", "{p.id}", messages, c, false);
     }
@@ -719,6 +753,24 @@ pub async fn guilds(
     }))
 }
 
+/// How many guilds match the text filter.
+pub async fn count_guilds(db: &Db, text: Option<&str>) -> Result<i64, DataError> {
+    let schema = db.schema()?;
+    require(schema, Entity::Guilds)?;
+    let mut q = Sql::new(schema);
+    q.alias("g", Entity::Guilds).alias("u", Entity::Users);
+    let owner = schema.has(Entity::Guilds, "owner");
+    q.push("select count(*) as n from {@guilds} g");
+    let mut columns = vec!["{g.name}"];
+    if owner {
+        q.push(" left join {@users} u on {u.id} = {g.owner}");
+        columns.push("{u.username}");
+    }
+    q.push(" where 1 = 1");
+    text_filter(&mut q, text, &columns);
+    read_count(db, &q).await
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GuildMemberRow {
     pub user_id: Id,
@@ -933,15 +985,8 @@ fn user_row(r: &Row) -> Result<UserRow, DataError> {
     })
 }
 
-/// By name. Never reads password hashes. Soft-deleted users only when asked.
-pub async fn users(
-    db: &Db,
-    filter: &UserFilter,
-    after: Option<NameCursor>,
-    limit: usize,
-) -> Result<Page<UserRow, NameCursor>, DataError> {
-    let schema = db.schema()?;
-    let mut q = user_query(schema);
+/// The conditions of a user filter, over `u`.
+fn user_filter(q: &mut Sql<'_>, schema: &Schema, filter: &UserFilter) {
     if let Some(role) = filter.role {
         let values = schema.role_values(role);
         if values.is_empty() {
@@ -962,11 +1007,29 @@ pub async fn users(
     {
         q.push(" and u.").ident(&soft.at.name).push(" is null");
     }
-    text_filter(
-        &mut q,
-        filter.text.as_deref(),
-        &["{u.username}", "{u.email|''}"],
-    );
+    text_filter(q, filter.text.as_deref(), &["{u.username}", "{u.email|''}"]);
+}
+
+/// How many users match the filter.
+pub async fn count_users(db: &Db, filter: &UserFilter) -> Result<i64, DataError> {
+    let schema = db.schema()?;
+    let mut q = Sql::new(schema);
+    q.alias("u", Entity::Users);
+    q.push("select count(*) as n from {@users} u where 1 = 1");
+    user_filter(&mut q, schema, filter);
+    read_count(db, &q).await
+}
+
+/// By name. Never reads password hashes. Soft-deleted users only when asked.
+pub async fn users(
+    db: &Db,
+    filter: &UserFilter,
+    after: Option<NameCursor>,
+    limit: usize,
+) -> Result<Page<UserRow, NameCursor>, DataError> {
+    let schema = db.schema()?;
+    let mut q = user_query(schema);
+    user_filter(&mut q, schema, filter);
     if let Some(NameCursor(name)) = after {
         q.push(" and lower({u.username}) > ").bind(name);
     }
@@ -1001,6 +1064,11 @@ pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, Da
         .push(")");
     let rows = read_all(db, &q).await?;
     rows.first().map(user_row).transpose()
+}
+
+async fn read_count(db: &Db, q: &Sql<'_>) -> Result<i64, DataError> {
+    let rows = read_all(db, q).await?;
+    rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
 }
 
 async fn read_all(db: &Db, q: &Sql<'_>) -> Result<Vec<Row>, DataError> {

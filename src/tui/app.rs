@@ -49,6 +49,18 @@ impl Tab {
         Tab::Audit,
     ];
 
+    /// The tab whose pane shows a slot's answers.
+    pub fn of(slot: Slot) -> Tab {
+        match slot {
+            Slot::Chats | Slot::OpenSession | Slot::SessionMessages => Tab::Chats,
+            Slot::Messages => Tab::Messages,
+            Slot::Content => Tab::Comments,
+            Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
+            Slot::Users => Tab::Users,
+            Slot::Audit | Slot::AuditChain => Tab::Audit,
+        }
+    }
+
     pub fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
@@ -147,6 +159,8 @@ pub struct App {
     pub size: (u16, u16),
     pub quit: bool,
     pub dirty: bool,
+    /// Text for the operator's clipboard, written to the terminal after this update.
+    clipboard: Option<String>,
     seq: u64,
     operation: Option<Operation>,
     /// A `:user` lookup, and the tab it was asked from.
@@ -187,6 +201,7 @@ impl App {
             size,
             quit: false,
             dirty: true,
+            clipboard: None,
             seq: 0,
             operation: None,
             user_seq: None,
@@ -201,6 +216,11 @@ impl App {
 
     pub fn signed_in(&self) -> bool {
         self.actor.is_some()
+    }
+
+    /// What `y` asked to copy, once.
+    pub fn take_clipboard(&mut self) -> Option<String> {
+        self.clipboard.take()
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -372,6 +392,18 @@ impl App {
                     kind: PromptKind::Command,
                     input: Input::default(),
                 });
+                Vec::new()
+            }
+            Action::CopyId => {
+                match self.pane().selected_id() {
+                    Some(id) => {
+                        self.status = Some((super::strings::copied_id(&id), Level::Info));
+                        self.clipboard = Some(id);
+                    }
+                    None => {
+                        self.status = Some((super::strings::NOTHING_TO_COPY.into(), Level::Info))
+                    }
+                }
                 Vec::new()
             }
             Action::TabChats => self.switch(Tab::Chats),
@@ -834,17 +866,16 @@ impl App {
                 Vec::new()
             }
             Response::Page { slot, seq, result } => {
-                let tab = match slot {
-                    Slot::Chats | Slot::OpenSession | Slot::SessionMessages => Tab::Chats,
-                    Slot::Messages => Tab::Messages,
-                    Slot::Content => Tab::Comments,
-                    Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
-                    Slot::Users => Tab::Users,
-                    Slot::Audit | Slot::AuditChain => Tab::Audit,
-                };
+                let tab = Tab::of(slot);
                 let (_, requests) =
                     self.with_pane(tab, |pane, cx| pane.on_page(slot, seq, result, cx));
                 requests
+            }
+            Response::Count { slot, seq, result } => {
+                // Without a count the list says how many rows are loaded so far.
+                let total = result.ok().and_then(|n| u64::try_from(n).ok());
+                self.with_pane(Tab::of(slot), |pane, _| pane.on_count(slot, seq, total));
+                Vec::new()
             }
             Response::Ids { seq, result } => match result {
                 Ok(keys) => {
@@ -1150,7 +1181,7 @@ fn detail_popup(detail: DetailData, theme: &Theme, edit_key: Option<String>) -> 
                     super::strings::chat_author(m.author_name.as_deref(), &m.role),
                 ),
                 line("role", m.role),
-                line("at", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                line("at", super::clock::full(&m.created_at)),
                 line("id", m.id.to_string()),
                 ("── text ──".into(), theme.header()),
             ],
@@ -1167,11 +1198,11 @@ fn detail_popup(detail: DetailData, theme: &Theme, edit_key: Option<String>) -> 
                     "to",
                     m.recipient_name.unwrap_or_else(|| "deleted user".into()),
                 ),
-                line("sent", m.created_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+                line("sent", super::clock::full(&m.created_at)),
                 line(
                     "read",
                     m.read_at
-                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .map(|t| super::clock::full(&t))
                         .unwrap_or_else(|| "no".into()),
                 ),
                 line("id", m.id.to_string()),

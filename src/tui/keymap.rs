@@ -75,6 +75,7 @@ actions! {
     Edit => "edit", List, "edit in place", ["e"];
     Repair => "repair", List, "repair orphaned sessions", ["r"];
     Refresh => "refresh", List, "refresh", ["R"];
+    CopyId => "copy_id", List, "copy the row's full id to your clipboard (OSC 52)", ["y"];
     Help => "help", List, "help: every key", ["?"];
     Quit => "quit", List, "quit", ["q"];
     Confirm => "confirm", Popup, "confirm", ["y"];

@@ -21,6 +21,10 @@ pub struct ListView<R, C> {
     /// Rows visible at the last layout.
     pub height: usize,
     pub error: Option<String>,
+    /// Every row matching the filter, counted beside the first page.
+    pub total: Option<u64>,
+    /// The newest count asked for, if one is out.
+    pub count_pending: Option<u64>,
 }
 
 impl<R, C> Default for ListView<R, C> {
@@ -34,6 +38,8 @@ impl<R, C> Default for ListView<R, C> {
             offset: 0,
             height: 10,
             error: None,
+            total: None,
+            count_pending: None,
         }
     }
 }
@@ -48,6 +54,33 @@ impl<R, C: Clone> ListView<R, C> {
         self.selected = 0;
         self.offset = 0;
         self.error = None;
+        self.total = None;
+        self.count_pending = None;
+    }
+
+    /// Takes a count if it answers the newest one asked for.
+    pub fn accept_count(&mut self, seq: u64, total: Option<u64>) {
+        if self.count_pending == Some(seq) {
+            self.count_pending = None;
+            self.total = total;
+        }
+    }
+
+    /// "812 of 20,000": the cursor's row and the list's total, or the rows loaded with
+    /// "+" while more are to come and no count is known.
+    pub fn position(&self) -> Option<String> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        let at = thousands(self.selected as u64 + 1);
+        let loaded = self.rows.len() as u64;
+        let total = match self.total {
+            Some(total) if self.complete && !self.is_capped() => thousands(loaded.max(total)),
+            Some(total) => thousands(total.max(loaded)),
+            None if self.complete && !self.is_capped() => thousands(loaded),
+            None => format!("{}+", thousands(loaded)),
+        };
+        Some(format!("{at} of {total}"))
     }
 
     /// The cursor for the next page, if one should be asked for now.
@@ -148,6 +181,19 @@ impl<R, C: Clone> ListView<R, C> {
     }
 }
 
+/// 20000 → "20,000".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Marked rows, by id: a refresh or a new page never changes what is selected.
 #[derive(Debug, Clone, Default)]
 pub struct Marks {
@@ -219,6 +265,25 @@ mod tests {
         assert_eq!(list.wants_more(), Some(Some(10)));
         list.top();
         assert_eq!(list.offset, 0);
+    }
+
+    #[test]
+    fn the_position_counts_from_one_against_the_total_or_the_rows_loaded() {
+        let mut list: ListView<u32, u32> = ListView::default();
+        assert_eq!(list.position(), None, "nothing loaded, nothing said");
+        list.reset(1);
+        list.count_pending = Some(2);
+        assert!(list.accept(1, (0..100).collect(), Some(100)));
+        assert_eq!(list.position().as_deref(), Some("1 of 100+"));
+        list.accept_count(2, Some(20_000));
+        list.move_by(811);
+        assert_eq!(list.position().as_deref(), Some("100 of 20,000"));
+        list.reset(3);
+        assert!(list.accept(3, vec![1, 2, 3], None));
+        list.bottom();
+        assert_eq!(list.position().as_deref(), Some("3 of 3"));
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
     }
 
     #[test]

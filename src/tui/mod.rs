@@ -3,6 +3,8 @@
 //! when something changed (a slow SSH link gets no needless redraws).
 
 pub mod app;
+pub mod clipboard;
+pub mod clock;
 pub mod event;
 pub mod keymap;
 pub mod list;
@@ -60,6 +62,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));
 
+    clock::use_local();
     let mut terminal = ratatui::init();
     event::spawn_input(events.clone(), stop_input.clone());
     event::spawn_ticks(events.clone());
@@ -90,6 +93,12 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         for request in app.update(event) {
             if requests.send(request).is_err() {
                 break;
+            }
+        }
+        if let Some(text) = app.take_clipboard() {
+            // Straight to the terminal, so it reaches the operator's clipboard over SSH.
+            if let Err(e) = clipboard::copy(&mut std::io::stdout(), &text) {
+                tracing::warn!("could not write to the clipboard: {e}");
             }
         }
         if app.quit {

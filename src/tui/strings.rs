@@ -46,11 +46,33 @@ pub const TABS: [&str; 6] = [
 /// The `:` commands, as help lists them.
 pub const COMMANDS_TITLE: &str = "Commands (:):";
 pub const COMMANDS: [&str; 4] = [
-    ":orphans   orphaned chat sessions only     :goto ID   one row     :user NAME  one user's rows",
+    ":orphans   orphaned chat sessions only     :goto ID   one row, or a loaded one by id prefix     :user NAME  one user's rows",
     ":help      this list                       :q, :quit  quit",
     "Comments:  :comments  :reviews  :all (both)",
     "Users:     :admins  :moderators  :users  :all",
 ];
+
+/// `:goto` with a prefix several loaded rows share.
+pub fn goto_ambiguous(prefix: &str, n: usize) -> String {
+    format!(
+        "{n} loaded rows have an id starting with {}: type more of it",
+        crate::sanitize::fit(prefix.trim(), 40)
+    )
+}
+
+pub fn goto_not_loaded(prefix: &str) -> String {
+    format!(
+        "no loaded row has an id starting with {}",
+        crate::sanitize::fit(prefix.trim(), 40)
+    )
+}
+
+pub const NOTHING_TO_COPY: &str = "nothing to copy: the list is empty";
+
+/// After `y`: the id as copied, made safe to show.
+pub fn copied_id(id: &str) -> String {
+    format!("copied id {}", crate::sanitize::fit(id, 60))
+}
 
 /// Esc while marking all (or inverting): nothing was changed.
 pub fn stopped_marking(invert: bool) -> String {
@@ -91,7 +113,13 @@ pub fn left_this_hour(allowance: &crate::db::Allowance, nouns: &str) -> String {
 pub fn over_hourly_limit(allowance: &crate::db::Allowance, nouns: &str) -> String {
     let when = allowance
         .frees_at
-        .map(|at| format!(": frees up at {} UTC", at.format("%H:%M")))
+        .map(|at| {
+            format!(
+                ": frees up at {} {}",
+                super::clock::format(&at, "%H:%M"),
+                super::clock::label()
+            )
+        })
         .unwrap_or_default();
     format!(
         "over your hourly limit ({}){when}",

@@ -17,6 +17,8 @@ pub struct Column {
     /// Shown only when the table is at least this wide.
     pub min_table_width: u16,
     pub right: bool,
+    /// Holds times: the header names their zone.
+    pub zoned: bool,
 }
 
 impl Column {
@@ -26,6 +28,7 @@ impl Column {
             width,
             min_table_width: 0,
             right: false,
+            zoned: false,
         }
     }
 
@@ -35,6 +38,7 @@ impl Column {
             width: 0,
             min_table_width: 0,
             right: false,
+            zoned: false,
         }
     }
 
@@ -44,6 +48,24 @@ impl Column {
             width,
             min_table_width: 0,
             right: true,
+            zoned: false,
+        }
+    }
+
+    /// A column of times in the operator's zone.
+    pub const fn time(title: &'static str, width: u16) -> Column {
+        Column {
+            zoned: true,
+            ..Column::fixed(title, width)
+        }
+    }
+
+    /// The header as drawn: "Created (UTC+1)".
+    pub fn header(&self) -> String {
+        if self.zoned {
+            format!("{} ({})", self.title, super::clock::label())
+        } else {
+            self.title.to_string()
         }
     }
 
@@ -110,7 +132,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, columns: &[Column], rows: &[TableRow],
     // Header.
     let mut x = area.x + 2;
     for (i, w) in &plan {
-        let text = cell_text(columns[*i].title, *w, columns[*i].right);
+        let text = cell_text(&columns[*i].header(), *w, columns[*i].right);
         buf.set_stringn(x, area.y, &text, *w as usize, theme.header());
         x = x.saturating_add(w + 1);
     }

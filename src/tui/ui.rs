@@ -61,13 +61,22 @@ fn render_console(app: &App, area: Rect, buf: &mut Buffer) {
     }
     Paragraph::new(Line::from(spans)).render(Rect::new(area.x, area.y, area.width, 1), buf);
     // Title.
+    // Title, with the cursor's position and the total at the right.
     let title = format!("{} {}", spinner(app), app.pane().title());
+    let position = app
+        .pane()
+        .position()
+        .map(|p| format!(" {p} "))
+        .filter(|p| p.len() + MIN_WIDTH as usize / 2 <= area.width as usize)
+        .unwrap_or_default();
+    let room = (area.width as usize).saturating_sub(position.len());
+    buf.set_stringn(area.x, area.y + 1, fit(&title, room), room, theme.header());
     buf.set_stringn(
-        area.x,
+        area.x + room as u16,
         area.y + 1,
-        fit(&title, area.width as usize),
-        area.width as usize,
-        theme.header(),
+        &position,
+        position.len(),
+        theme.dim(),
     );
     // The pane.
     let list = Rect::new(

@@ -132,6 +132,12 @@ pub enum Request {
         seq: u64,
         query: Query,
     },
+    /// How many rows a listing has in all, asked beside its first page.
+    Count {
+        slot: Slot,
+        seq: u64,
+        query: Query,
+    },
     /// Every row of a listing matching its filter, up to `cap` (for "mark all"); `stop`
     /// is checked between pages.
     Ids {
@@ -182,6 +188,11 @@ pub enum Response {
         slot: Slot,
         seq: u64,
         result: Result<PageData, DataError>,
+    },
+    Count {
+        slot: Slot,
+        seq: u64,
+        result: Result<i64, DataError>,
     },
     Ids {
         seq: u64,
@@ -403,6 +414,11 @@ async fn answer(
                 seq,
                 result: Err(not_connected()),
             },
+            Request::Count { slot, seq, .. } => Response::Count {
+                slot,
+                seq,
+                result: Err(not_connected()),
+            },
             Request::Ids { seq, .. } => Response::Ids {
                 seq,
                 result: Err(not_connected()),
@@ -442,6 +458,11 @@ async fn answer(
             slot,
             seq,
             result: load(&db, query).await,
+        },
+        Request::Count { slot, seq, query } => Response::Count {
+            slot,
+            seq,
+            result: count(&db, &query).await,
         },
         Request::Ids {
             seq,
@@ -576,7 +597,30 @@ async fn collect_keys(
     }
 }
 
+/// The total of a countable listing (see [`Query::countable`]).
+async fn count(db: &Db, query: &Query) -> Result<i64, DataError> {
+    match query {
+        Query::ChatSessions { filter, .. } => lists::count_chat_sessions(db, filter).await,
+        Query::PrivateMessages { filter, .. } => lists::count_private_messages(db, filter).await,
+        Query::Guilds { text, .. } => lists::count_guilds(db, text.as_deref()).await,
+        Query::Users { filter, .. } => lists::count_users(db, filter).await,
+        _ => Err(DataError::invalid("this list is not counted")),
+    }
+}
+
 impl Query {
+    /// Lists whose total is worth a count query of its own; the others show how many
+    /// rows are loaded, with "+" while there are more.
+    pub fn countable(&self) -> bool {
+        matches!(
+            self,
+            Query::ChatSessions { .. }
+                | Query::PrivateMessages { .. }
+                | Query::Guilds { .. }
+                | Query::Users { .. }
+        )
+    }
+
     /// The same listing, continued after `cursor`.
     fn with_time_cursor(&self, cursor: TimeCursor) -> Query {
         let mut next = self.clone();

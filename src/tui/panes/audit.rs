@@ -22,7 +22,7 @@ use crate::tui::worker::{PageData, Query, Slot};
 
 const COLUMNS: [Column; 6] = [
     Column::number("#", 7).from(90),
-    Column::fixed("At", 19),
+    Column::time("At", 19),
     Column::fixed("Actor", 14),
     Column::fixed("Action", 24),
     Column::flex("Target"),
@@ -44,7 +44,7 @@ pub struct AuditPane {
 fn cells(e: &AuditEntry) -> Vec<String> {
     vec![
         e.id.to_string(),
-        e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+        crate::tui::clock::format(&e.at, "%Y-%m-%d %H:%M:%S"),
         e.actor_name.clone(),
         e.action.clone(),
         e.target_label.clone(),
@@ -98,7 +98,11 @@ pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
         head("row", entry.id.to_string()),
         head(
             "at",
-            entry.at.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+            format!(
+                "{} {}",
+                crate::tui::clock::format(&entry.at, "%Y-%m-%d %H:%M:%S%.3f"),
+                crate::tui::clock::label()
+            ),
         ),
         head(
             "actor",
@@ -359,6 +363,20 @@ impl Pane for AuditPane {
         if !self.started {
             self.reload(cx);
         }
+    }
+
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Audit {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        self.list.position()
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        self.list.selected_row().map(|r| r.id.to_string())
     }
 
     fn busy(&self) -> bool {

@@ -8,8 +8,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
-    cancel_keys, draw_list, find, list_status, mark, navigate, page_if_needed, reload,
+    Cx, DeleteIntent, Effect, Goto, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
+    cancel_keys, draw_list, find, goto_prefix, list_status, mark, navigate, page_if_needed, reload,
     request_keys, short_id, targets, when,
 };
 use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
@@ -28,12 +28,12 @@ const SESSION_COLUMNS: [Column; 7] = [
     Column::fixed("Guild", 14).from(110),
     Column::fixed("Model", 11).from(96),
     Column::number("Msgs", 6),
-    Column::fixed("Created", 16).from(70),
+    Column::time("Created", 16).from(70),
     Column::fixed("Id", 8).from(130),
 ];
 
 const MESSAGE_COLUMNS: [Column; 5] = [
-    Column::fixed("When", 16).from(70),
+    Column::time("When", 16).from(70),
     Column::fixed("Author", 14),
     Column::fixed("Role", 9),
     Column::flex("Message"),
@@ -98,6 +98,23 @@ fn message_cells(r: &ChatMessageRow) -> Vec<String> {
 }
 
 impl ChatsPane {
+    /// `:goto` with a whole session id: that session alone, loaded from the database.
+    fn goto_session(&mut self, arg: &str, cx: &mut Cx) -> Effect {
+        match crate::tui::strings::parse_id(crate::db::Entity::ChatSessions, arg) {
+            Ok(id) => {
+                self.open = None;
+                self.filter = ChatSessionFilter {
+                    id: Some(id),
+                    ..ChatSessionFilter::default()
+                };
+                self.owner_name = None;
+                self.reload_sessions(cx);
+                Effect::Status("Esc shows every session again".into())
+            }
+            Err(_) => Effect::Error(crate::tui::strings::goto_not_loaded(arg)),
+        }
+    }
+
     fn session_query(&self, after: Option<TimeCursor>) -> Query {
         Query::ChatSessions {
             filter: self.filter.clone(),
@@ -478,19 +495,23 @@ impl Pane for ChatsPane {
                     "showing all sessions".into()
                 })
             }
-            "goto" => match crate::tui::strings::parse_id(crate::db::Entity::ChatSessions, arg) {
-                Ok(id) => {
-                    self.open = None;
-                    self.filter = ChatSessionFilter {
-                        id: Some(id),
-                        ..ChatSessionFilter::default()
-                    };
-                    self.owner_name = None;
-                    self.reload_sessions(cx);
-                    Effect::Status("Esc shows every session again".into())
+            "goto" => {
+                let found = match &mut self.open {
+                    Some(view) => goto_prefix(&mut view.list, arg, |r| r.id.to_string()),
+                    None => goto_prefix(&mut self.list, arg, |r| r.id.to_string()),
+                };
+                match found {
+                    Goto::Jumped => {
+                        self.page(cx);
+                        Effect::None
+                    }
+                    Goto::Exact if self.open.is_some() => Effect::None,
+                    Goto::Ambiguous(n) => {
+                        Effect::Error(crate::tui::strings::goto_ambiguous(arg, n))
+                    }
+                    Goto::Exact | Goto::NotLoaded => self.goto_session(arg, cx),
                 }
-                Err(_) => Effect::Error(format!("not a session id: {}", fit(arg, 40))),
-            },
+            }
             _ => Effect::Error(format!(":{} does nothing here", fit(name, 20))),
         }
     }
@@ -630,6 +651,26 @@ impl Pane for ChatsPane {
         if !self.started {
             self.started = true;
             self.reload_sessions(cx);
+        }
+    }
+
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Chats {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        match &self.open {
+            Some(view) => view.list.position(),
+            None => self.list.position(),
+        }
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        match &self.open {
+            Some(view) => view.list.selected_row().map(|r| r.id.to_string()),
+            None => self.list.selected_row().map(|r| r.id.to_string()),
         }
     }
 

@@ -31,7 +31,7 @@ const COLUMNS: [Column; 7] = [
     Column::fixed("Author", 14),
     Column::fixed("Rating", 6),
     Column::flex("Text"),
-    Column::fixed("Updated", 16).from(76),
+    Column::time("Updated", 16).from(76),
     Column::number("v", 3).from(110),
 ];
 
@@ -285,7 +285,12 @@ impl Pane for ContentPane {
         self.filter.text.clone().unwrap_or_default()
     }
 
-    fn command(&mut self, name: &str, _arg: &str, cx: &mut Cx) -> Effect {
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        if name == "goto" {
+            let effect = super::goto_loaded(&mut self.list, arg, |r| r.id.to_string());
+            self.page(cx);
+            return effect;
+        }
         let kind = match name {
             "comments" => Some(ContentKind::Comment),
             "reviews" => Some(ContentKind::Review),
@@ -385,6 +390,20 @@ impl Pane for ContentPane {
         if !self.started {
             self.reload(cx);
         }
+    }
+
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Content {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        self.list.position()
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        self.list.selected_row().map(|r| r.id.to_string())
     }
 
     fn busy(&self) -> bool {

@@ -34,13 +34,13 @@ const COLUMNS: [Column; 7] = [
     Column::number("Sessions", 8).from(100),
     Column::number("Messages", 9),
     Column::number("Settings", 8).from(110),
-    Column::fixed("Created", 16).from(76),
+    Column::time("Created", 16).from(76),
 ];
 
 const MEMBER_COLUMNS: [Column; 3] = [
     Column::flex("Member"),
     Column::fixed("Role", 8),
-    Column::fixed("Joined", 16),
+    Column::time("Joined", 16),
 ];
 
 /// A guild opened with Enter.
@@ -293,8 +293,16 @@ impl Pane for GuildsPane {
         self.text.clone().unwrap_or_default()
     }
 
-    fn command(&mut self, name: &str, _arg: &str, _cx: &mut Cx) -> Effect {
-        Effect::Error(format!(":{} does nothing here", fit(name, 20)))
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        if name != "goto" {
+            return Effect::Error(format!(":{} does nothing here", fit(name, 20)));
+        }
+        let effect = match &mut self.open {
+            Some(view) => super::goto_loaded(&mut view.members, arg, |r| r.user_id.to_string()),
+            None => super::goto_loaded(&mut self.list, arg, |r| r.id.to_string()),
+        };
+        self.page(cx);
+        effect
     }
 
     fn refresh(&mut self, cx: &mut Cx) {
@@ -438,6 +446,26 @@ impl Pane for GuildsPane {
     fn ensure_loaded(&mut self, cx: &mut Cx) {
         if !self.started {
             self.reload(cx);
+        }
+    }
+
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Guilds {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        match &self.open {
+            Some(view) => view.members.position(),
+            None => self.list.position(),
+        }
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        match &self.open {
+            Some(view) => view.members.selected_row().map(|r| r.user_id.to_string()),
+            None => self.list.selected_row().map(|r| r.id.to_string()),
         }
     }
 

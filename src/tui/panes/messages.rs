@@ -24,7 +24,7 @@ const COLUMNS: [Column; 5] = [
     Column::fixed("From", 14),
     Column::fixed("To", 14),
     Column::flex("Message"),
-    Column::fixed("Sent", 16).from(70),
+    Column::time("Sent", 16).from(70),
     Column::fixed("Read", 5).from(100),
 ];
 
@@ -57,6 +57,22 @@ fn cells(r: &PrivateMessageRow) -> Vec<String> {
 }
 
 impl MessagesPane {
+    /// `:goto` with a whole message id: that message alone, loaded from the database.
+    fn goto_message(&mut self, arg: &str, cx: &mut Cx) -> Effect {
+        match crate::tui::strings::parse_id(crate::db::Entity::Messages, arg) {
+            Ok(id) => {
+                self.filter = PrivateMessageFilter {
+                    id: Some(id),
+                    ..PrivateMessageFilter::default()
+                };
+                self.user_name = None;
+                self.reload(cx);
+                Effect::Status("Esc shows every message again".into())
+            }
+            Err(_) => Effect::Error(crate::tui::strings::goto_not_loaded(arg)),
+        }
+    }
+
     fn reload(&mut self, cx: &mut Cx) {
         self.started = true;
         let query = Query::PrivateMessages {
@@ -204,17 +220,15 @@ impl Pane for MessagesPane {
 
     fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
         match name {
-            "goto" => match crate::tui::strings::parse_id(crate::db::Entity::Messages, arg) {
-                Ok(id) => {
-                    self.filter = PrivateMessageFilter {
-                        id: Some(id),
-                        ..PrivateMessageFilter::default()
-                    };
-                    self.user_name = None;
-                    self.reload(cx);
-                    Effect::Status("Esc shows every message again".into())
+            "goto" => match super::goto_prefix(&mut self.list, arg, |r| r.id.to_string()) {
+                super::Goto::Jumped => {
+                    self.page(cx);
+                    Effect::None
                 }
-                Err(_) => Effect::Error(format!("not a message id: {}", fit(arg, 40))),
+                super::Goto::Ambiguous(n) => {
+                    Effect::Error(crate::tui::strings::goto_ambiguous(arg, n))
+                }
+                super::Goto::Exact | super::Goto::NotLoaded => self.goto_message(arg, cx),
             },
             _ => Effect::Error(format!(":{} does nothing here", fit(name, 20))),
         }
@@ -293,6 +307,20 @@ impl Pane for MessagesPane {
         if !self.started {
             self.reload(cx);
         }
+    }
+
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Messages {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        self.list.position()
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        self.list.selected_row().map(|r| r.id.to_string())
     }
 
     fn busy(&self) -> bool {

@@ -63,6 +63,13 @@ impl<'a> Cx<'a> {
         self.out.push(request);
     }
 
+    /// Asks how many rows a listing has in all; returns the request's number.
+    pub fn count(&mut self, slot: Slot, query: Query) -> u64 {
+        let seq = self.next_seq();
+        self.send(Request::Count { slot, seq, query });
+        seq
+    }
+
     /// Asks for a page of `slot`; returns the request's number.
     pub fn load(&mut self, slot: Slot, query: Query) -> u64 {
         let seq = self.next_seq();
@@ -132,6 +139,16 @@ pub trait Pane {
     /// Answer to "mark all" / "invert".
     fn on_keys(&mut self, _seq: u64, _keys: Vec<RowKey>) -> Effect {
         Effect::None
+    }
+    /// Answer to a listing's count.
+    fn on_count(&mut self, _slot: Slot, _seq: u64, _total: Option<u64>) {}
+    /// The full id of the row under the cursor, as the database has it.
+    fn selected_id(&self) -> Option<String> {
+        None
+    }
+    /// "812 of 20,000" for the list on screen.
+    fn position(&self) -> Option<String> {
+        None
     }
     /// Answer to `:user NAME`.
     fn on_user(&mut self, _name: &str, _user: Option<UserRow>, _cx: &mut Cx) -> Effect {
@@ -290,10 +307,14 @@ pub fn page_if_needed<R, C: Clone>(
     }
 }
 
-/// Starts a fresh listing.
+/// Starts a fresh listing, with its count where the list is counted.
 pub fn reload<R, C: Clone>(list: &mut ListView<R, C>, slot: Slot, cx: &mut Cx, query: Query) {
+    let count = query.countable().then(|| query.clone());
     let seq = cx.load(slot, query);
     list.reset(seq);
+    if let Some(query) = count {
+        list.count_pending = Some(cx.count(slot, query));
+    }
 }
 
 /// Moves to the next (or previous) loaded row whose text contains `needle`.
@@ -321,6 +342,64 @@ pub fn find<R, C: Clone>(
         }
     }
     false
+}
+
+/// Where `:goto` with an id prefix landed among the loaded rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goto {
+    /// A row has exactly this id; the cursor is on it.
+    Exact,
+    /// One row's id starts with it; the cursor is on it.
+    Jumped,
+    /// This many loaded rows' ids start with it; the cursor stays.
+    Ambiguous(usize),
+    NotLoaded,
+}
+
+/// Moves to the loaded row whose id is `text` or starts with it. Case and a uuid's
+/// hyphens do not count, so the 8 digits a table shows are a prefix too.
+pub fn goto_prefix<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    text: &str,
+    id_of: impl Fn(&R) -> String,
+) -> Goto {
+    let normal = |s: &str| s.trim().to_lowercase().replace('-', "");
+    let wanted = normal(text);
+    if wanted.is_empty() {
+        return Goto::NotLoaded;
+    }
+    let ids: Vec<String> = list.rows.iter().map(|r| normal(&id_of(r))).collect();
+    if let Some(i) = ids.iter().position(|id| *id == wanted) {
+        list.selected = i;
+        list.clamp();
+        return Goto::Exact;
+    }
+    let mut matching = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| id.starts_with(&wanted));
+    match (matching.next(), matching.count()) {
+        (None, _) => Goto::NotLoaded,
+        (Some((i, _)), 0) => {
+            list.selected = i;
+            list.clamp();
+            Goto::Jumped
+        }
+        (Some(_), more) => Goto::Ambiguous(more + 1),
+    }
+}
+
+/// `:goto` on a list that only jumps among its loaded rows.
+pub fn goto_loaded<R, C: Clone>(
+    list: &mut ListView<R, C>,
+    text: &str,
+    id_of: impl Fn(&R) -> String,
+) -> Effect {
+    match goto_prefix(list, text, id_of) {
+        Goto::Exact | Goto::Jumped => Effect::None,
+        Goto::Ambiguous(n) => Effect::Error(super::strings::goto_ambiguous(text, n)),
+        Goto::NotLoaded => Effect::Error(super::strings::goto_not_loaded(text)),
+    }
 }
 
 /// A "mark all" (or "invert") a pane waits for.
@@ -424,7 +503,7 @@ pub use super::strings::short_id;
 
 /// Dates in lists: compact and sortable.
 pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M").to_string()
+    super::clock::format(at, "%Y-%m-%d %H:%M")
 }
 
 /// Draws a list's rows and, under them, its status (loading, empty, error, capped).

@@ -36,7 +36,7 @@ const COLUMNS: [Column; 9] = [
     Column::number("Revs", 5).from(90),
     Column::number("Msgs", 5),
     Column::number("Chats", 5).from(100),
-    Column::fixed("Created", 16).from(110),
+    Column::time("Created", 16).from(110),
 ];
 
 #[derive(Default)]
@@ -111,7 +111,7 @@ fn detail(u: &UserRow, flag: Option<&Lookalike>) -> Popup {
                 line("reviews", u.reviews.to_string()),
                 line("messages sent", u.messages.to_string()),
                 line("chat sessions", u.chat_sessions.to_string()),
-                line("created", u.created_at.format("%Y-%m-%d %H:%M").to_string()),
+                line("created", crate::tui::clock::full(&u.created_at)),
             ])
             .collect(),
     ))
@@ -254,7 +254,12 @@ impl Pane for UsersPane {
         self.filter.text.clone().unwrap_or_default()
     }
 
-    fn command(&mut self, name: &str, _arg: &str, cx: &mut Cx) -> Effect {
+    fn command(&mut self, name: &str, arg: &str, cx: &mut Cx) -> Effect {
+        if name == "goto" {
+            let effect = super::goto_loaded(&mut self.list, arg, |r| r.id.to_string());
+            self.page(cx);
+            return effect;
+        }
         let role = match name {
             "admins" => Some(Role::Admin),
             "moderators" => Some(Role::Moderator),
@@ -349,6 +354,20 @@ impl Pane for UsersPane {
         if !self.started {
             self.reload(cx);
         }
+    }
+
+    fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
+        if slot == Slot::Users {
+            self.list.accept_count(seq, total);
+        }
+    }
+
+    fn position(&self) -> Option<String> {
+        self.list.position()
+    }
+
+    fn selected_id(&self) -> Option<String> {
+        self.list.selected_row().map(|r| r.id.to_string())
     }
 
     fn busy(&self) -> bool {
