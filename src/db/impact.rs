@@ -296,6 +296,34 @@ fn route_select(q: &mut Sql<'_>, scope: &Scope<'_>, route: Route<'_, '_>, projec
 /// key, so each counts once per target; a table without one is counted per route.
 fn per_target_count<'s>(scope: &Scope<'s>, routes: &[Route<'_, '_>]) -> Sql<'s> {
     let mut q = Sql::new(scope.schema);
+    // One cascading hop straight from the targets' own rows (a session's messages): a
+    // correlated count per target walks the child's index, where a grouped count over
+    // the same rows lets PostgreSQL scan the whole table when the targets hold most of it.
+    if let [route] = routes
+        && route.extra.is_none()
+        && let [fk] = route.path.hops.as_slice()
+        && fk.columns.len() == 1
+        && scope.roots[route.path.root].is_id
+        && fk.parent_columns.len() == 1
+        && fk.parent_columns[0] == scope.roots[route.path.root].column
+    {
+        let root = &scope.roots[route.path.root];
+        q.push("select t0.")
+            .ident(&root.column)
+            .push(" as target, (select count(*) from ")
+            .table(&fk.child)
+            .push(" t1 where t1.")
+            .ident(&fk.columns[0])
+            .push(" = t0.")
+            .ident(&root.column)
+            .push(") as n from ")
+            .table(&root.table)
+            .push(" t0 where t0.")
+            .ident(&root.column)
+            .push(" in (");
+        q.bind_ids(scope.kind, scope.ids).push(")");
+        return q;
+    }
     let table = routes[0].counted(scope.roots);
     let key: Vec<String> = scope
         .schema
