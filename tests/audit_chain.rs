@@ -36,10 +36,13 @@ async fn tamper(test: &TestDb, statements: &[&str]) {
              drop trigger if exists modcon_audit_log_no_delete; \
              drop trigger if exists modcon_audit_log_no_replace;"
             .to_string(),
+        Backend::Mysql => "drop trigger if exists modcon_audit_log_no_update; \
+             drop trigger if exists modcon_audit_log_no_delete;"
+            .to_string(),
     };
     let table = match test.db.backend() {
         Backend::Postgres => "modcon.modcon_audit_log",
-        Backend::Sqlite => "modcon_audit_log",
+        Backend::Sqlite | Backend::Mysql => "modcon_audit_log",
     };
     let script = format!(
         "{disable} {}",
@@ -77,6 +80,11 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 ($body)(Backend::Postgres).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                ($body)(Backend::Mysql).await;
             }
         }
     };
@@ -196,7 +204,7 @@ async fn sqlite_refuses_an_insert_that_would_replace_an_audit_row() {
 /// naming the row when not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_from_the_shell_exits_nine_naming_the_row() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
         let (test, _) = chained(backend).await;
         let dir = std::env::temp_dir().join(format!("modcon-av-{}", uuid::Uuid::new_v4().simple()));
         let run = || {

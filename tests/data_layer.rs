@@ -1210,6 +1210,11 @@ mod bulk_user_delete_replays_the_seed_cases_with_their_literal_integer_ids {
     async fn postgres() {
         body(Backend::Postgres).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        body(Backend::Mysql).await;
+    }
 }
 
 on_schemas! { [reference, fastapi, adminapi]
@@ -1940,6 +1945,7 @@ mod an_upgraded_reference_database_keeps_its_data_credentials_and_audit_record {
         let folder = match test.db.backend() {
             Backend::Postgres => "postgres",
             Backend::Sqlite => "sqlite",
+            Backend::Mysql => unreachable!("MySQL had no earlier release to upgrade from"),
         };
         std::fs::copy(
             format!("migrations/{folder}/0001_reference_schema.sql"),
@@ -1989,6 +1995,7 @@ mod an_upgraded_reference_database_keeps_its_data_credentials_and_audit_record {
                 }
                 pool.close().await;
             }
+            Backend::Mysql => unreachable!("MySQL had no earlier release"),
             Backend::Postgres => {
                 let pool = sqlx::PgPool::connect(&test.url).await.unwrap();
                 migrator.run(&pool).await.unwrap();
@@ -2203,6 +2210,12 @@ async fn past_delete(db: &Db, actor: &Actor, action: &str, ago: Duration) -> chr
             "insert into {#modcon_audit_log} (at, batch_id, actor_id, actor_name, action, \
              target_type, target_label) values (?, ?, ?, ?, ?, 'chat_session', 'earlier')"
         }
+        Backend::Mysql => {
+            "insert into {#modcon_audit_log} (id, at, batch_id, actor_id, actor_name, action, \
+             target_type, target_label) \
+             select coalesce(max(id), 0) + 1, ?, ?, ?, ?, ?, 'chat_session', 'earlier' \
+             from {#modcon_audit_log}"
+        }
     };
     db.execute_statement(
         sql,
@@ -2396,6 +2409,7 @@ async fn a_real_deadlock_or_busy_error_from_the_database_reads_as_a_deadlock(db)
     let error: sqlx::Error = match db.backend() {
         Backend::Postgres => postgres_deadlock(&db).await,
         Backend::Sqlite => sqlite_busy(&db).await,
+        Backend::Mysql => mysql_deadlock(&db).await,
     };
     let mapped = DataError::from(error);
     assert!(matches!(mapped, DataError::Deadlock(_)), "{mapped:?}");
@@ -2444,6 +2458,45 @@ async fn postgres_deadlock(db: &Db) -> sqlx::Error {
     first
         .or(second)
         .expect("PostgreSQL broke the deadlock by failing one of them")
+}
+
+/// Two raw connections update two rows in opposite order; InnoDB aborts one.
+async fn mysql_deadlock(db: &Db) -> sqlx::Error {
+    use sqlx::{Connection, Executor};
+    let url = url_of(db);
+    let mut a = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    let mut b = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    a.execute("create table deadlock_probe (id int primary key, n int) engine = InnoDB")
+        .await
+        .unwrap();
+    a.execute("insert into deadlock_probe values (1, 0), (2, 0)")
+        .await
+        .unwrap();
+    a.execute("begin").await.unwrap();
+    a.execute("update deadlock_probe set n = 1 where id = 1")
+        .await
+        .unwrap();
+    b.execute("begin").await.unwrap();
+    b.execute("update deadlock_probe set n = 1 where id = 2")
+        .await
+        .unwrap();
+    let first = tokio::spawn(async move {
+        let r = a
+            .execute("update deadlock_probe set n = 2 where id = 2")
+            .await;
+        (a, r.err())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = b
+        .execute("update deadlock_probe set n = 2 where id = 1")
+        .await
+        .err();
+    let _ = b.execute("rollback").await;
+    let (mut a, first) = first.await.unwrap();
+    let _ = a.execute("rollback").await;
+    first
+        .or(second)
+        .expect("InnoDB broke the deadlock by failing one of them")
 }
 
 /// A writer holds SQLite's write lock; a second one with a short busy timeout gives up.

@@ -14,10 +14,7 @@ use modcon::db::model::RowCounts;
 use modcon::db::{Backend, DataError, Db, Entity, Id, SchemaMap};
 
 fn fixture_sql(name: &str, backend: Backend) -> String {
-    let file = match backend {
-        Backend::Postgres => "postgres.sql",
-        Backend::Sqlite => "sqlite.sql",
-    };
+    let file = common::fixture_file(backend);
     std::fs::read_to_string(format!("tests/fixtures/{name}/{file}")).expect("fixture sql")
 }
 
@@ -51,6 +48,11 @@ macro_rules! on_both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 body(Backend::Postgres).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                body(Backend::Mysql).await;
             }
         }
     )*};
@@ -108,7 +110,7 @@ on_both! {
         assert!(!schema.has(Entity::Comments, "version"));
         let expected_session_ids = match backend {
             Backend::Postgres => modcon::db::IdKind::Uuid,
-            Backend::Sqlite => modcon::db::IdKind::Text,
+            Backend::Sqlite | Backend::Mysql => modcon::db::IdKind::Text,
         };
         assert_eq!(schema.id_kind(Entity::ChatSessions), expected_session_ids);
         fast.finish().await;
@@ -404,7 +406,7 @@ async fn the_schema_commands_run_from_the_shell_with_their_exit_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_delete_from_the_shell_takes_the_platforms_integer_ids() {
     use modcon::db::insert::Batch;
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
         let test = common::TestDb::on(backend, common::Platform::FastApi).await;
         let db = &test.db;
         let mut admin = common::new_user(db, "root", modcon::db::Role::Admin);

@@ -92,15 +92,29 @@ fn chain_hash(prev_hash: &str, canonical: &str) -> String {
         .collect()
 }
 
+/// Takes the chain's append lock until the transaction ends: an advisory lock on
+/// PostgreSQL, the row of `modcon_locks` on MySQL; SQLite's `begin immediate` already
+/// holds the whole database.
+pub(crate) async fn lock_chain(tx: &mut Tx) -> Result<(), DataError> {
+    let mut lock = Sql::raw(tx.backend());
+    match tx.backend() {
+        super::Backend::Postgres => {
+            lock.push("select pg_advisory_xact_lock(")
+                .bind(CHAIN_LOCK)
+                .push(")");
+        }
+        super::Backend::Mysql => {
+            lock.push("select name from {#modcon_locks} where name = 'audit_chain' for update");
+        }
+        super::Backend::Sqlite => return Ok(()),
+    }
+    tx.fetch_all_sql(&lock).await?;
+    Ok(())
+}
+
 /// The last row of the chain (id and hash), read after taking the append lock.
 async fn chain_head(tx: &mut Tx) -> Result<(i64, String), DataError> {
-    if tx.backend() == super::Backend::Postgres {
-        let mut lock = Sql::raw(tx.backend());
-        lock.push("select pg_advisory_xact_lock(")
-            .bind(CHAIN_LOCK)
-            .push(")");
-        tx.fetch_all_sql(&lock).await?;
-    }
+    lock_chain(tx).await?;
     let mut q = Sql::raw(tx.backend());
     q.push("select id, hash from {#modcon_audit_log} order by id desc limit 1");
     Ok(match tx.fetch_optional_sql(&q).await? {

@@ -127,7 +127,8 @@ async fn credential(tx: &mut Tx, user_id: &Id) -> Result<Credential, DataError> 
     let mut q = Sql::raw(backend);
     q.push("insert into {#modcon_operators} (user_id) values (")
         .bind(user_id.to_string())
-        .push(") on conflict (user_id) do nothing");
+        .push(")")
+        .keep_existing("user_id");
     tx.execute_sql(&q).await?;
     let mut q = Sql::raw(backend);
     q.push(
@@ -135,7 +136,7 @@ async fn credential(tx: &mut Tx, user_id: &Id) -> Result<Credential, DataError> 
          from {#modcon_operators} where user_id = ",
     )
     .bind(user_id.to_string());
-    if backend == Backend::Postgres {
+    if backend != Backend::Sqlite {
         q.push(" for update");
     }
     let r = tx.fetch_one_sql(&q).await?;
@@ -489,9 +490,11 @@ pub async fn set_password(
     .bind(hash.clone())
     .push(", 0, null, ")
     .bind(now)
-    .push(
-        ") on conflict (user_id) do update set password_hash = excluded.password_hash, \
-         failed_logins = 0, locked_until = null, updated_at = excluded.updated_at",
+    .push(")")
+    .upsert(
+        "user_id",
+        &["password_hash", "updated_at"],
+        "failed_logins = 0, locked_until = null",
     );
     tx.execute_sql(&q).await?;
     let audit_row = AuditRow {

@@ -55,7 +55,7 @@ fn select_items(q: &mut Sql<'_>, schema: &Schema, kind: ContentKind) {
     if kind == ContentKind::Review {
         q.push("{c.rating} as rating, ");
     } else {
-        q.push("cast(null as integer) as rating, ");
+        q.push("cast(null as {int}) as rating, ");
     }
     q.push("{c.version|null} as version, ");
     if schema.has(entity, "updated_at") {
@@ -166,8 +166,16 @@ fn item_query<'s>(schema: &'s Schema, kind: ContentKind, id: &Id, lock: bool) ->
     select_items(&mut q, schema, kind);
     q.push("{c.id} = ")
         .bind_id(schema.id_kind(kind.entity()), id);
-    if lock && schema.backend == Backend::Postgres {
-        q.push(" for update of c");
+    if lock {
+        match schema.backend {
+            Backend::Postgres => {
+                q.push(" for update of c");
+            }
+            Backend::Mysql => {
+                q.push(" for update");
+            }
+            Backend::Sqlite => {}
+        }
     }
     q
 }

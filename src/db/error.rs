@@ -95,9 +95,11 @@ impl From<sqlx::Error> for DataError {
                 if message.contains("append-only") {
                     return DataError::Forbidden(message);
                 }
-                if message.contains("read-only")
-                    || message.contains("readonly")
-                    || message.contains("query_only")
+                let lower = message.to_lowercase();
+                if lower.contains("read-only")
+                    || lower.contains("readonly")
+                    || lower.contains("read only transaction")
+                    || lower.contains("query_only")
                 {
                     return DataError::ReadOnly;
                 }
@@ -120,8 +122,12 @@ impl From<sqlx::Error> for DataError {
 }
 
 /// PostgreSQL's deadlock and serialization failures (SQLSTATE 40P01, 40001); SQLite's
-/// busy and locked (primary codes 5 and 6), which reach us only after the busy timeout.
+/// busy and locked (primary codes 5 and 6), which reach us only after the busy timeout;
+/// MySQL's deadlock (1213) and lock wait timeout (1205).
 fn is_deadlock(error: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1213 | 1205);
+    }
     let Some(code) = error.code() else {
         return false;
     };

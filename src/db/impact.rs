@@ -506,7 +506,7 @@ pub(crate) async fn lock(
     kind: IdKind,
     ids: &[Id],
 ) -> Result<(), DataError> {
-    if schema.backend != super::Backend::Postgres || ids.is_empty() {
+    if schema.backend == super::Backend::Sqlite || ids.is_empty() {
         return Ok(());
     }
     let scope = Scope {
@@ -535,7 +535,10 @@ pub(crate) async fn lock(
         if is_root {
             q.push(" order by x.").ident(&roots[path.root].column);
         }
-        q.push(" for update of x");
+        match schema.backend {
+            super::Backend::Postgres => q.push(" for update of x"),
+            _ => q.push(" for update"),
+        };
         tx.fetch_all_sql(&q).await?;
     }
     Ok(())

@@ -125,6 +125,8 @@ pub struct NewAppSession {
 /// SQLite takes 32,766 and is fastest with small ones.
 const MAX_BINDS_POSTGRES: usize = 30_000;
 const MAX_BINDS_SQLITE: usize = 600;
+// MySQL allows 65,535 placeholders per prepared statement.
+const MAX_BINDS_MYSQL: usize = 30_000;
 
 /// A column to write: a key of the map (skipped where the platform has no such column),
 /// or a column of the reference schema that the map does not describe (written only
@@ -168,6 +170,7 @@ async fn insert_rows(
     let max_binds = match tx.backend() {
         super::Backend::Postgres => MAX_BINDS_POSTGRES,
         super::Backend::Sqlite => MAX_BINDS_SQLITE,
+        super::Backend::Mysql => MAX_BINDS_MYSQL,
     };
     let per_statement = (max_binds / names.len().max(1)).max(1);
     let mut rows = rows.into_iter().peekable();

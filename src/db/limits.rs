@@ -73,10 +73,13 @@ pub fn operator_lock_key(operator: &Id) -> i64 {
 }
 
 /// Serialises `actor`'s limited deletes until the transaction ends (PostgreSQL; SQLite's
-/// `begin immediate` already holds the database).
+/// `begin immediate` already holds the database; MySQL, which has no transaction-scoped
+/// advisory lock, takes the audit chain's append lock, which every delete takes anyway).
 pub(crate) async fn lock_operator(tx: &mut Tx, actor: &Actor) -> Result<(), DataError> {
-    if tx.backend() != Backend::Postgres {
-        return Ok(());
+    match tx.backend() {
+        Backend::Postgres => {}
+        Backend::Sqlite => return Ok(()),
+        Backend::Mysql => return super::audit::lock_chain(tx).await,
     }
     let mut q = Sql::raw(Backend::Postgres);
     q.push("select pg_advisory_xact_lock(")
@@ -91,6 +94,7 @@ fn push_window_start(q: &mut Sql<'_>, backend: Backend) {
     match backend {
         Backend::Postgres => q.push("now() - interval '1 hour'"),
         Backend::Sqlite => q.push("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 hour')"),
+        Backend::Mysql => q.push("utc_timestamp(6) - interval 1 hour"),
     };
 }
 

@@ -296,7 +296,7 @@ pub async fn chat_messages(
     q.push(
         "select {m.id} as id, {m.session} as session_id, {m.author|null} as author_id, \
          {u.username} as author_name, {m.role|''} as role, \
-         substr({m.content}, 1, 400) as excerpt, length({m.content}) as length, \
+         substr({m.content}, 1, 400) as excerpt, {len}({m.content}) as length, \
          {m.created_at} as created_at from {@chat_messages} m \
          left join {@users} u on {u.id} = {m.author|null} where {m.session} = ",
     )
@@ -417,7 +417,7 @@ pub async fn private_messages(
     q.push(
         "select {p.id} as id, {p.sender} as sender_id, {su.username} as sender_name, \
          {p.recipient} as recipient_id, {ru.username} as recipient_name, \
-         substr({p.content}, 1, 400) as excerpt, length({p.content}) as length, \
+         substr({p.content}, 1, 400) as excerpt, {len}({p.content}) as length, \
          {p.created_at} as created_at, {p.read_at|null} as read_at from {@messages} p \
          left join {@users} su on {su.id} = {p.sender} \
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
@@ -511,17 +511,17 @@ fn content_branch(
         None => "{c.created_at}",
     };
     q.push(&t(&format!(
-        "select '{}' as kind, cast({{c.id}} as text) as id, {{c.book|null}} as book_id, \
+        "select '{}' as kind, cast({{c.id}} as {{text}}) as id, {{c.book|null}} as book_id, \
          {} as book_title, {{c.author}} as user_id, {{u.username}} as author_name, \
          {} as rating, substr({{c.content}}, 1, 400) as excerpt, \
-         length({{c.content}}) as length, {{c.version|cast(null as integer)}} as version, \
+         {{len}}({{c.content}}) as length, {{c.version|cast(null as integer)}} as version, \
          {{c.created_at}} as created_at, {updated} as updated_at from {{@{}}} {c}",
         kind.as_str(),
         if with_book { "{b.title}" } else { "''" },
         if kind == ContentKind::Review {
             "{c.rating}"
         } else {
-            "cast(null as integer)"
+            "cast(null as {int})"
         },
         entity.name()
     )));
@@ -548,7 +548,7 @@ fn content_branch(
             .push(&t(updated))
             .push(", cast(")
             .push(&t("{c.id}"))
-            .push(" as text)) < (")
+            .push(" as {text})) < (")
             .bind(cursor.at)
             .push(", ")
             .bind(cursor.id.to_string())
@@ -558,7 +558,7 @@ fn content_branch(
         .push(&t(updated))
         .push(" desc, cast(")
         .push(&t("{c.id}"))
-        .push(" as text) desc limit ")
+        .push(" as {text}) desc limit ")
         .bind(limit as i64 + 1);
 }
 
@@ -848,7 +848,7 @@ pub async fn guild_settings(
     require(schema, Entity::GuildSettings)?;
     let mut q = Sql::new(schema);
     q.alias("gs", Entity::GuildSettings).push(
-        "select {gs.key} as key, substr({gs.value}, 1, 400) as value \
+        "select {gs.key} as \"key\", substr({gs.value}, 1, 400) as \"value\" \
          from {@guild_settings} gs where {gs.guild} = ",
     );
     q.bind_id(schema.id_kind(Entity::Guilds), guild_id)
@@ -960,7 +960,7 @@ fn user_query<'s>(schema: &'s Schema) -> Sql<'s> {
     );
     q.push(
         " from {@users} u left join {#modcon_operators} o \
-         on o.user_id = cast({u.id} as text) where 1 = 1",
+         on o.user_id = cast({u.id} as {text}) where 1 = 1",
     );
     q
 }

@@ -173,7 +173,7 @@ async fn recovery_hashes(tx: &mut Tx, user_id: &Id) -> Result<Vec<String>, DataE
     let mut q = Sql::raw(tx.backend());
     q.push("select recovery_codes from {#modcon_operators} where user_id = ")
         .bind(user_id.to_string());
-    if tx.backend() == Backend::Postgres {
+    if tx.backend() != Backend::Sqlite {
         q.push(" for update");
     }
     let text = match tx.fetch_optional_sql(&q).await? {
@@ -192,7 +192,7 @@ async fn secret_of(tx: &mut Tx, user_id: &Id) -> Result<Option<String>, DataErro
     let mut q = Sql::raw(tx.backend());
     q.push("select totp_secret from {#modcon_operators} where user_id = ")
         .bind(user_id.to_string());
-    if tx.backend() == Backend::Postgres {
+    if tx.backend() != Backend::Sqlite {
         q.push(" for update");
     }
     match tx.fetch_optional_sql(&q).await? {
@@ -300,7 +300,8 @@ pub async fn confirm_enrolment(
     let mut q = Sql::raw(tx.backend());
     q.push("insert into {#modcon_operators} (user_id) values (")
         .bind(enrolment.user_id.to_string())
-        .push(") on conflict (user_id) do nothing");
+        .push(")")
+        .keep_existing("user_id");
     tx.execute_sql(&q).await?;
     if secret_of(&mut tx, &enrolment.user_id).await?.is_some() {
         tx.rollback().await?;

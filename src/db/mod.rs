@@ -35,9 +35,10 @@ mod sql;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 pub use actor::{Actor, Permission, Role};
 pub use error::DataError;
@@ -53,12 +54,16 @@ static SQLITE_REFERENCE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sq
 // modcon's own tables, on every database it runs on; tracked apart from the platform's.
 static PG_OWN: sqlx::migrate::Migrator = sqlx::migrate!("migrations/modcon/postgres");
 static SQLITE_OWN: sqlx::migrate::Migrator = sqlx::migrate!("migrations/modcon/sqlite");
+static MYSQL_REFERENCE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
+static MYSQL_OWN: sqlx::migrate::Migrator = sqlx::migrate!("migrations/modcon/mysql");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Postgres,
     Sqlite,
+    /// MySQL or MariaDB.
+    Mysql,
 }
 
 impl std::fmt::Display for Backend {
@@ -66,6 +71,7 @@ impl std::fmt::Display for Backend {
         f.write_str(match self {
             Backend::Postgres => "PostgreSQL",
             Backend::Sqlite => "SQLite",
+            Backend::Mysql => "MySQL",
         })
     }
 }
@@ -74,6 +80,7 @@ impl std::fmt::Display for Backend {
 enum Pool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
+    Mysql(MySqlPool),
 }
 
 /// A handle on the platform's database. Cheap to clone: the pools are shared.
@@ -124,7 +131,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Db {
-    /// Connects by URL scheme: `postgres://` / `postgresql://` or `sqlite:`. A SQLite
+    /// Connects by URL scheme: `postgres://` / `postgresql://`, `mysql://` / `mariadb://`
+    /// or `sqlite:`. A SQLite
     /// file must exist: a mistyped path is an error, not a new empty database.
     pub async fn connect(url: &str, access: Access) -> Result<Db, DataError> {
         Db::connect_with(url, access, false).await
@@ -176,6 +184,8 @@ impl Db {
                 .connect_with(options)
                 .await?;
             Pool::Postgres(pool)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Pool::Mysql(connect_mysql(url, read_only).await?)
         } else if url.starts_with("sqlite:") {
             let parsed = SqliteConnectOptions::from_str(url)
                 .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?;
@@ -203,7 +213,7 @@ impl Db {
             Pool::Sqlite(pool)
         } else {
             return Err(DataError::BadDatabaseUrl(format!(
-                "{}: expected postgres://… or sqlite:…",
+                "{}: expected postgres://…, mysql://… or sqlite:…",
                 redact_url(url)
             )));
         };
@@ -294,6 +304,7 @@ impl Db {
         let (own, platform) = match self.backend() {
             Backend::Postgres => (&PG_OWN, &PG_REFERENCE),
             Backend::Sqlite => (&SQLITE_OWN, &SQLITE_REFERENCE),
+            Backend::Mysql => (&MYSQL_OWN, &MYSQL_REFERENCE),
         };
         let mut own = sqlx::migrate::Migrator::with_migrations(own.migrations.to_vec());
         match self.backend() {
@@ -301,7 +312,7 @@ impl Db {
                 own.dangerous_set_table_name("modcon._modcon_migrations");
                 own.create_schema("modcon");
             }
-            Backend::Sqlite => {
+            Backend::Sqlite | Backend::Mysql => {
                 own.dangerous_set_table_name("_modcon_migrations");
             }
         }
@@ -329,6 +340,7 @@ impl Db {
         match &self.pool {
             Pool::Postgres(pool) => migrator.run(pool).await?,
             Pool::Sqlite(pool) => migrator.run(pool).await?,
+            Pool::Mysql(pool) => migrator.run(pool).await?,
         }
         Ok(migrator
             .iter()
@@ -450,6 +462,7 @@ impl Db {
         match self.pool {
             Pool::Postgres(_) => Backend::Postgres,
             Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Mysql(_) => Backend::Mysql,
         }
     }
 
@@ -461,6 +474,7 @@ impl Db {
         match &self.pool {
             Pool::Postgres(pool) => pool.close().await,
             Pool::Sqlite(pool) => pool.close().await,
+            Pool::Mysql(pool) => pool.close().await,
         }
     }
 
@@ -542,6 +556,7 @@ impl Db {
         Ok(match &self.pool {
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Pool::Mysql(pool) => Tx::Mysql(pool.begin().await?),
         })
     }
 
@@ -555,8 +570,63 @@ impl Db {
         Ok(match &self.pool {
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("begin immediate").await?),
+            Pool::Mysql(pool) => Tx::Mysql(pool.begin().await?),
         })
     }
+}
+
+/// Session settings every MySQL/MariaDB connection runs with, so that the statements
+/// the builder writes mean the same as on the other backends: `"` quotes identifiers,
+/// `\` is an ordinary character in string literals (the `like … escape '\'` of every
+/// filter), `||` concatenates; times are UTC (sqlx sets `time_zone`).
+const MYSQL_SESSION: &str = "set session sql_mode = concat(@@sql_mode, \
+     ',ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,STRICT_TRANS_TABLES')";
+
+async fn connect_mysql(url: &str, read_only: bool) -> Result<MySqlPool, DataError> {
+    let options = MySqlConnectOptions::from_str(url)
+        .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?
+        .charset("utf8mb4");
+    let first = tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::ConnectOptions::connect(&options))
+        .await
+        .map_err(|_| {
+            DataError::Unavailable(format!(
+                "no answer from {} within {} s",
+                redact_url(url),
+                ACQUIRE_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e: sqlx::Error| {
+            let reason = match e.as_database_error() {
+                Some(db) => db.message().to_string(),
+                None => e.to_string(),
+            };
+            DataError::Unavailable(format!(
+                "cannot open {}: {}",
+                redact_url(url),
+                redact_url(&reason)
+            ))
+        })?;
+    let _ = sqlx::Connection::close(first).await;
+    let pool = MySqlPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor as _;
+                conn.execute(MYSQL_SESSION).await?;
+                // PostgreSQL's default: each statement sees what was committed before it,
+                // so a read after taking a lock sees the lock holder's writes.
+                conn.execute("set session transaction isolation level read committed")
+                    .await?;
+                if read_only {
+                    conn.execute("set session transaction read only").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(pool)
 }
 
 /// Hides the password in a database URL so it can be shown or logged.

@@ -2,17 +2,19 @@
 //! formatted into SQL; identifiers come only from a checked schema map, quoted here.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::mysql::{MySqlArguments, MySqlRow};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlSafeStr, SqlStr, Sqlite};
+use sqlx::{AssertSqlSafe, MySql, Postgres, Row as _, SqlSafeStr, SqlStr, Sqlite};
 use uuid::Uuid;
 
 use super::schema::{Entity, Schema};
 use super::{Backend, DataError, Id, IdKind};
 
-/// A value to bind. Uuids are native on PostgreSQL and lowercase text on SQLite; times
-/// are `timestamptz` on PostgreSQL and fixed-width UTC text on SQLite.
+/// A value to bind. Uuids are native on PostgreSQL and lowercase text elsewhere; times
+/// are `timestamptz` on PostgreSQL, fixed-width UTC text on SQLite and UTC `datetime`
+/// on MySQL.
 #[derive(Debug, Clone)]
 pub enum Arg {
     Uuid(Uuid),
@@ -97,6 +99,7 @@ impl From<serde_json::Value> for Arg {
 pub(crate) fn quote(backend: Backend, name: &str) -> String {
     match backend {
         Backend::Postgres | Backend::Sqlite => format!("\"{}\"", name.replace('"', "\"\"")),
+        Backend::Mysql => format!("`{}`", name.replace('`', "``")),
     }
 }
 
@@ -105,7 +108,7 @@ pub(crate) fn quote(backend: Backend, name: &str) -> String {
 pub(crate) fn own_table(backend: Backend, name: &str) -> String {
     match backend {
         Backend::Postgres => format!("{}.{}", quote(backend, "modcon"), quote(backend, name)),
-        Backend::Sqlite => quote(backend, name),
+        Backend::Sqlite | Backend::Mysql => quote(backend, name),
     }
 }
 
@@ -190,6 +193,26 @@ impl<'s> Sql<'s> {
     }
 
     fn expand(&mut self, token: &str) {
+        match token {
+            // `cast(x as {text})`, `cast(x as {int})`: the backend's names in a cast.
+            "text" => {
+                self.text.push_str(text_type(self.backend));
+                return;
+            }
+            "int" => {
+                self.text.push_str(int_type(self.backend));
+                return;
+            }
+            // `{len}(x)`: the length of text in characters (MySQL's `length` counts bytes).
+            "len" => {
+                self.text.push_str(match self.backend {
+                    Backend::Postgres | Backend::Sqlite => "length",
+                    Backend::Mysql => "char_length",
+                });
+                return;
+            }
+            _ => {}
+        }
         if let Some(own) = token.strip_prefix('#') {
             let name = own_table(self.backend, own);
             self.text.push_str(&name);
@@ -238,10 +261,17 @@ impl<'s> Sql<'s> {
                 self.text.push('.');
                 self.text.push_str(&quoted);
                 if enum_label {
-                    self.text.push_str(" as text)");
+                    self.text.push_str(" as ");
+                    self.text.push_str(text_type(self.backend));
+                    self.text.push(')');
                 }
             }
-            (None, Some(fallback)) => self.text.push_str(fallback),
+            // A fallback is plain SQL; its one typed null is spelled per backend.
+            (None, Some(fallback)) => {
+                let fallback =
+                    fallback.replace("as integer)", &format!("as {})", int_type(self.backend)));
+                self.text.push_str(&fallback);
+            }
             (None, None) => self.fail(format!(
                 "{{{token}}}: {}.{key} is not mapped",
                 entity.name()
@@ -266,6 +296,45 @@ impl<'s> Sql<'s> {
         self
     }
 
+    /// Ends an insert so that a row already there with the same `key` stays as it is.
+    pub(crate) fn keep_existing(&mut self, key: &str) -> &mut Self {
+        match self.backend {
+            Backend::Postgres | Backend::Sqlite => {
+                self.push(" on conflict (").ident(key).push(") do nothing")
+            }
+            Backend::Mysql => {
+                self.push(" on duplicate key update ").ident(key).push(" = ").ident(key)
+            }
+        }
+    }
+
+    /// Ends an insert so that a row already there with the same `key` takes the inserted
+    /// values of `columns`, and the assignments in `also` (plain SQL, may be empty).
+    pub(crate) fn upsert(&mut self, key: &str, columns: &[&str], also: &str) -> &mut Self {
+        match self.backend {
+            Backend::Postgres | Backend::Sqlite => {
+                self.push(" on conflict (").ident(key).push(") do update set ");
+            }
+            Backend::Mysql => {
+                self.push(" on duplicate key update ");
+            }
+        }
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.ident(column).push(" = ");
+            match self.backend {
+                Backend::Postgres | Backend::Sqlite => self.push("excluded.").ident(column),
+                Backend::Mysql => self.push("values(").ident(column).push(")"),
+            };
+        }
+        if !also.is_empty() {
+            self.push(", ").push(also);
+        }
+        self
+    }
+
     /// Appends one placeholder and its value.
     pub(crate) fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
         let value = match value.into() {
@@ -285,7 +354,7 @@ impl<'s> Sql<'s> {
                 self.text.push('$');
                 self.text.push_str(&self.args.len().to_string());
             }
-            Backend::Sqlite => self.text.push('?'),
+            Backend::Sqlite | Backend::Mysql => self.text.push('?'),
         }
         self
     }
@@ -326,6 +395,22 @@ impl<'s> Sql<'s> {
             ));
         }
         Ok((AssertSqlSafe(self.text.clone()).into_sql_str(), &self.args))
+    }
+}
+
+/// The type a `cast` to text names (MySQL casts to `char`).
+pub(crate) fn text_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres | Backend::Sqlite => "text",
+        Backend::Mysql => "char",
+    }
+}
+
+/// The integer type a `cast` names.
+pub(crate) fn int_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres | Backend::Sqlite => "integer",
+        Backend::Mysql => "signed",
     }
 }
 
@@ -390,6 +475,28 @@ fn bind_pg<'q>(
     q
 }
 
+fn bind_mysql<'q>(
+    mut q: Query<'q, MySql, MySqlArguments>,
+    args: &[Arg],
+) -> Query<'q, MySql, MySqlArguments> {
+    for arg in args {
+        q = match arg {
+            Arg::Uuid(v) => q.bind(v.to_string()),
+            Arg::OptUuid(v) => q.bind(v.map(|v| v.to_string())),
+            Arg::Text(v) => q.bind(v.clone()),
+            Arg::OptText(v) => q.bind(v.clone()),
+            Arg::Int(v) => q.bind(*v),
+            Arg::OptInt(v) => q.bind(*v),
+            Arg::Bool(v) => q.bind(*v),
+            Arg::Time(v) => q.bind(v.naive_utc()),
+            Arg::OptTime(v) => q.bind(v.map(|v| v.naive_utc())),
+            Arg::Json(v) => q.bind(v.to_string()),
+            Arg::Id(_, v) => q.bind(v.as_ref().map(Id::to_string)),
+        };
+    }
+    q
+}
+
 fn bind_sqlite<'q>(
     mut q: Query<'q, Sqlite, SqliteArguments>,
     args: &[Arg],
@@ -416,6 +523,7 @@ fn bind_sqlite<'q>(
 pub(crate) enum Tx {
     Postgres(sqlx::Transaction<'static, Postgres>),
     Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Mysql(sqlx::Transaction<'static, MySql>),
 }
 
 impl Tx {
@@ -423,6 +531,7 @@ impl Tx {
         match self {
             Tx::Postgres(_) => Backend::Postgres,
             Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Mysql(_) => Backend::Mysql,
         }
     }
 
@@ -439,6 +548,10 @@ impl Tx {
                 .await?
                 .rows_affected(),
             Tx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Mysql(tx) => bind_mysql(sqlx::query(sql), args)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
@@ -464,6 +577,12 @@ impl Tx {
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect(),
+            Tx::Mysql(tx) => bind_mysql(sqlx::query(sql), args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Mysql)
+                .collect(),
         })
     }
 
@@ -482,6 +601,10 @@ impl Tx {
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(Row::Sqlite),
+            Tx::Mysql(tx) => bind_mysql(sqlx::query(sql), args)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(Row::Mysql),
         })
     }
 
@@ -524,6 +647,7 @@ impl Tx {
         match self {
             Tx::Postgres(tx) => tx.commit().await?,
             Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Mysql(tx) => tx.commit().await?,
         }
         Ok(())
     }
@@ -532,6 +656,7 @@ impl Tx {
         match self {
             Tx::Postgres(tx) => tx.rollback().await?,
             Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Mysql(tx) => tx.rollback().await?,
         }
         Ok(())
     }
@@ -541,6 +666,7 @@ impl Tx {
 pub(crate) enum Row {
     Postgres(PgRow),
     Sqlite(SqliteRow),
+    Mysql(MySqlRow),
 }
 
 impl Row {
@@ -555,6 +681,7 @@ impl Row {
                 },
             },
             Row::Sqlite(r) => r.try_get::<Option<i64>, _>(0)?,
+            Row::Mysql(r) => mysql_int(r, 0)?,
         })
     }
 
@@ -587,6 +714,12 @@ impl Row {
                 }
                 Ok(self.opt_text(col)?.map(Id::Text))
             }
+            Row::Mysql(r) => {
+                if let Ok(v) = mysql_int(r, col) {
+                    return Ok(v.map(Id::Int));
+                }
+                Ok(self.opt_text(col)?.map(Id::Text))
+            }
         }
     }
 
@@ -598,7 +731,7 @@ impl Row {
     pub(crate) fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, DataError> {
         match self {
             Row::Postgres(r) => Ok(r.try_get::<Option<Uuid>, _>(col)?),
-            Row::Sqlite(r) => match r.try_get::<Option<String>, _>(col)? {
+            Row::Sqlite(_) | Row::Mysql(_) => match self.opt_text(col)? {
                 None => Ok(None),
                 Some(text) => Uuid::parse_str(&text)
                     .map(Some)
@@ -617,6 +750,13 @@ impl Row {
         Ok(match self {
             Row::Postgres(r) => r.try_get::<Option<String>, _>(col)?,
             Row::Sqlite(r) => match r.try_get::<Option<String>, _>(col) {
+                Ok(v) => v,
+                Err(_) => r
+                    .try_get_unchecked::<Option<Vec<u8>>, _>(col)?
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            },
+            // Binary-collated and native uuid columns, and bytes another writer left.
+            Row::Mysql(r) => match r.try_get::<Option<String>, _>(col) {
                 Ok(v) => v,
                 Err(_) => r
                     .try_get_unchecked::<Option<Vec<u8>>, _>(col)?
@@ -641,6 +781,7 @@ impl Row {
                 },
             },
             Row::Sqlite(r) => r.try_get::<Option<i64>, _>(col)?,
+            Row::Mysql(r) => mysql_int(r, col)?,
         })
     }
 
@@ -648,6 +789,11 @@ impl Row {
         Ok(match self {
             Row::Postgres(r) => r.try_get::<bool, _>(col)?,
             Row::Sqlite(r) => r.try_get::<i64, _>(col)? != 0,
+            // `tinyint(1)` columns, and `exists (…)` or comparisons, which are integers.
+            Row::Mysql(r) => match r.try_get::<bool, _>(col) {
+                Ok(v) => v,
+                Err(_) => mysql_int(r, col)?.unwrap_or(0) != 0,
+            },
         })
     }
 
@@ -676,6 +822,24 @@ impl Row {
                     .map(Some)
                     .ok_or_else(|| DataError::Corrupt(format!("{col} holds a malformed time"))),
             },
+            // `datetime` (UTC: connections set `time_zone`), `timestamp` and `date`.
+            Row::Mysql(r) => {
+                if let Ok(v) = r.try_get::<Option<chrono::NaiveDateTime>, _>(col) {
+                    return Ok(v.map(|t| t.and_utc()));
+                }
+                if let Ok(v) = r.try_get::<Option<DateTime<Utc>>, _>(col) {
+                    return Ok(v);
+                }
+                if let Ok(v) = r.try_get::<Option<chrono::NaiveDate>, _>(col) {
+                    return Ok(v.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()));
+                }
+                match self.opt_text(col)? {
+                    None => Ok(None),
+                    Some(text) => parse_sqlite_time(&text).map(Some).ok_or_else(|| {
+                        DataError::Corrupt(format!("{col} holds a malformed time"))
+                    }),
+                }
+            }
         }
     }
 
@@ -685,12 +849,38 @@ impl Row {
                 .try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>(col)?
                 .map(|j| j.0)
                 .unwrap_or(serde_json::Value::Null)),
-            Row::Sqlite(r) => match r.try_get::<Option<String>, _>(col)? {
+            Row::Sqlite(_) | Row::Mysql(_) => match self.opt_text(col)? {
                 None => Ok(serde_json::Value::Null),
                 Some(text) => serde_json::from_str(&text)
                     .map_err(|_| DataError::Corrupt(format!("{col} holds malformed json"))),
             },
         }
+    }
+}
+
+/// Any MySQL integer column or expression: signed of any width, unsigned, or the
+/// `decimal` that `sum()` returns.
+fn mysql_int<I: sqlx::ColumnIndex<MySqlRow> + Copy>(
+    r: &MySqlRow,
+    col: I,
+) -> Result<Option<i64>, DataError> {
+    if let Ok(v) = r.try_get::<Option<i64>, _>(col) {
+        return Ok(v);
+    }
+    if let Ok(v) = r.try_get::<Option<u64>, _>(col) {
+        return Ok(v.map(|n| i64::try_from(n).unwrap_or(i64::MAX)));
+    }
+    if let Ok(v) = r.try_get::<Option<bool>, _>(col) {
+        return Ok(v.map(i64::from));
+    }
+    match r.try_get_unchecked::<Option<String>, _>(col)? {
+        None => Ok(None),
+        Some(text) => text
+            .split('.')
+            .next()
+            .and_then(|whole| whole.parse::<i64>().ok())
+            .map(Some)
+            .ok_or_else(|| DataError::Corrupt("an integer column holds something else".into())),
     }
 }
 

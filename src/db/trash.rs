@@ -229,7 +229,7 @@ fn as_text(q: &mut Sql<'_>, alias: &str, column: &str) {
         .push(alias)
         .push(".")
         .ident(column)
-        .push(" as text)");
+        .push(" as {text})");
 }
 
 /// The row (or the listed columns of it) as one JSON object, built by the database.
@@ -252,7 +252,7 @@ fn row_json(q: &mut Sql<'_>, alias: &str, columns: &[String], whole: bool) {
             }
             q.push(")");
         }
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::Mysql => {
             q.push("json_object(");
             for (i, column) in columns.iter().enumerate() {
                 if i > 0 {
@@ -509,7 +509,7 @@ pub async fn restore(
     let mut q = Sql::raw(schema.backend);
     q.push("select restored_at, restored_by from {#modcon_trash_batches} where batch_id = ")
         .bind(batch_id);
-    if schema.backend == Backend::Postgres {
+    if schema.backend != Backend::Sqlite {
         q.push(" for update");
     }
     let Some(batch) = tx.fetch_optional_sql(&q).await? else {
@@ -784,6 +784,23 @@ impl Restorer<'_> {
                         q.push(", ");
                     }
                     q.push("json_extract(t.row_data, ")
+                        .bind(json_path(column))
+                        .push(") as ")
+                        .ident(column);
+                }
+                q.push(" from {#modcon_trash} t where t.id = ")
+                    .bind(item.id)
+                    .push(") r");
+            }
+            // `json_value` reads a JSON null as NULL and a string unquoted; the column's
+            // type converts the text (numbers, `datetime` text) on insert.
+            Backend::Mysql => {
+                q.push("(select ");
+                for (k, column) in columns.iter().enumerate() {
+                    if k > 0 {
+                        q.push(", ");
+                    }
+                    q.push("json_value(t.row_data, ")
                         .bind(json_path(column))
                         .push(") as ")
                         .ident(column);

@@ -34,7 +34,7 @@ pub(crate) async fn lock_for_delete(
     schema: &Schema,
     ids: &[Id],
 ) -> Result<(), DataError> {
-    if schema.backend != Backend::Postgres {
+    if schema.backend == Backend::Sqlite {
         return Ok(());
     }
     let mut q = Sql::new(schema);

@@ -1,5 +1,6 @@
 //! Shared by the integration tests: a fresh database per test on each backend, and
-//! small scene builders. PostgreSQL is required: a test that cannot reach it fails.
+//! small scene builders. PostgreSQL and MySQL/MariaDB are required: a test that cannot
+//! reach them fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use chrono::{Duration, Utc};
 use modcon::db::insert::{Batch, NewChatMessage, NewSession, NewUser};
 use modcon::db::{Actor, Backend, Db, Entity, Id, IdKind, Role, SchemaMap};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor, MySqlConnection, PgConnection};
 use uuid::Uuid;
 
 /// The schemas every data-layer body can run on: modcon's reference schema and the two
@@ -114,6 +115,53 @@ pub fn pg_url_for(name: &str) -> String {
     format!("{}/{name}{query}", &base[..cut])
 }
 
+pub const MYSQL_URL_ENV: &str = "MODCON_TEST_MYSQL_URL";
+const MYSQL_DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
+
+pub fn mysql_admin_url() -> String {
+    std::env::var(MYSQL_URL_ENV).unwrap_or_else(|_| MYSQL_DEFAULT_URL.to_string())
+}
+
+/// The MySQL admin URL with another database name.
+pub fn mysql_url_for(name: &str) -> String {
+    let admin = mysql_admin_url();
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let cut = match base[scheme_end..].find('/') {
+        Some(i) => scheme_end + i,
+        None => base.len(),
+    };
+    format!("{}/{name}{query}", &base[..cut])
+}
+
+/// Creates an empty MySQL database; panics loudly if MySQL/MariaDB cannot be reached.
+pub async fn create_mysql_database() -> String {
+    let admin = mysql_admin_url();
+    let mut conn = MySqlConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!(
+            "MySQL/MariaDB is required by the test suite and is not reachable at {admin}: {e}. \
+             Start it, or point {MYSQL_URL_ENV} at one."
+        )
+    });
+    let name = format!("modcon_test_{}", Uuid::new_v4().simple());
+    conn.execute(AssertSqlSafe(format!("create database {name}")))
+        .await
+        .expect("create test database");
+    name
+}
+
+/// The fixture script of `platform` for `backend`.
+pub fn fixture_file(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "postgres.sql",
+        Backend::Sqlite => "sqlite.sql",
+        Backend::Mysql => "mysql.sql",
+    }
+}
+
 pub struct TestDb {
     pub db: Db,
     pub url: String,
@@ -124,6 +172,7 @@ pub struct TestDb {
 enum Cleanup {
     Sqlite(PathBuf),
     Postgres(String),
+    Mysql(String),
 }
 
 impl TestDb {
@@ -136,10 +185,7 @@ impl TestDb {
     pub async fn on(backend: Backend, platform: Platform) -> TestDb {
         let mut test = TestDb::blank(backend).await;
         if let Some(name) = platform.fixture() {
-            let file = match backend {
-                Backend::Postgres => "postgres.sql",
-                Backend::Sqlite => "sqlite.sql",
-            };
+            let file = fixture_file(backend);
             let script = std::fs::read_to_string(format!("tests/fixtures/{name}/{file}"))
                 .expect("fixture sql");
             test.run_script(&script).await;
@@ -168,6 +214,10 @@ impl TestDb {
                 let name = create_pg_database().await;
                 (pg_url_for(&name), Cleanup::Postgres(name))
             }
+            Backend::Mysql => {
+                let name = create_mysql_database().await;
+                (mysql_url_for(&name), Cleanup::Mysql(name))
+            }
         };
         let db = Db::create(&url).await.expect("open a blank database");
         TestDb {
@@ -189,6 +239,14 @@ impl TestDb {
                 .execute(&mut conn)
                 .await
                 .expect("run script on sqlite");
+        } else if self.url.starts_with("mysql:") {
+            let mut conn = MySqlConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::raw_sql(AssertSqlSafe(script.to_string()))
+                .execute(&mut conn)
+                .await
+                .expect("run script on mysql");
         } else {
             let mut conn = PgConnection::connect(&self.url).await.expect("connect");
             sqlx::raw_sql(AssertSqlSafe(script.to_string()))
@@ -200,6 +258,10 @@ impl TestDb {
 
     pub async fn postgres() -> TestDb {
         TestDb::on(Backend::Postgres, Platform::Reference).await
+    }
+
+    pub async fn mysql() -> TestDb {
+        TestDb::on(Backend::Mysql, Platform::Reference).await
     }
 
     pub async fn finish(self) {
@@ -216,6 +278,13 @@ impl TestDb {
                         .execute(AssertSqlSafe(format!(
                             "drop database if exists {name} with (force)"
                         )))
+                        .await;
+                }
+            }
+            Cleanup::Mysql(name) => {
+                if let Ok(mut conn) = MySqlConnection::connect(&mysql_admin_url()).await {
+                    let _ = conn
+                        .execute(AssertSqlSafe(format!("drop database if exists {name}")))
                         .await;
                 }
             }
@@ -239,8 +308,9 @@ pub async fn create_pg_database() -> String {
     name
 }
 
-/// Runs the same async test body on SQLite and on PostgreSQL:
-/// `both_backends! { async fn name(db) { … } }` makes `name::sqlite` and `name::postgres`.
+/// Runs the same async test body on SQLite, PostgreSQL and MySQL:
+/// `both_backends! { async fn name(db) { … } }` makes `name::sqlite`, `name::postgres`
+/// and `name::mysql`.
 #[macro_export]
 macro_rules! both_backends {
     ($(async fn $name:ident($db:ident) $body:block)*) => {$(
@@ -259,6 +329,14 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let test = $crate::common::TestDb::postgres().await;
+                let $db = test.db.clone();
+                $body
+                test.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                let test = $crate::common::TestDb::mysql().await;
                 let $db = test.db.clone();
                 $body
                 test.finish().await;
@@ -298,6 +376,15 @@ macro_rules! on_schemas {
                         super::body(test.db.clone()).await;
                         test.finish().await;
                     }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn mysql() {
+                        let platform = $crate::common::Platform::from_name(stringify!($platform));
+                        let test =
+                            $crate::common::TestDb::on(modcon::db::Backend::Mysql, platform).await;
+                        super::body(test.db.clone()).await;
+                        test.finish().await;
+                    }
                 }
             )+
         }
@@ -325,6 +412,15 @@ macro_rules! both_backends_with_url {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let test = $crate::common::TestDb::postgres().await;
+                let $db = test.db.clone();
+                let $url = test.url.clone();
+                $body
+                test.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                let test = $crate::common::TestDb::mysql().await;
                 let $db = test.db.clone();
                 let $url = test.url.clone();
                 $body

@@ -50,6 +50,32 @@ impl TypeClass {
         }
     }
 
+    /// From a MySQL/MariaDB column as `information_schema.columns` gives it: the bare
+    /// `data_type` and the full `column_type` (`tinyint(1)` is a boolean, `char(36)` and
+    /// `binary(16)` are how uuids are usually kept).
+    pub fn from_mysql(data_type: &str, column_type: &str) -> TypeClass {
+        let t = data_type.to_ascii_lowercase();
+        let full = column_type.to_ascii_lowercase();
+        match t.as_str() {
+            "tinyint" if full.starts_with("tinyint(1)") => TypeClass::Bool,
+            "bool" | "boolean" => TypeClass::Bool,
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" => TypeClass::Integer,
+            "bigint" => TypeClass::BigInt,
+            "uuid" => TypeClass::Uuid,
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
+                TypeClass::Text
+            }
+            "enum" | "set" => TypeClass::Text,
+            "json" => TypeClass::Json,
+            "float" | "double" | "decimal" | "real" => TypeClass::Float,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                TypeClass::Binary
+            }
+            "date" | "datetime" | "timestamp" => TypeClass::Time,
+            _ => TypeClass::Other,
+        }
+    }
+
     /// From a SQLite declared type, after SQLite's own affinity rules, with the names
     /// people give dates, booleans and uuids recognised first.
     pub fn from_sqlite(declared: &str) -> TypeClass {
@@ -196,6 +222,7 @@ impl Catalog {
         match tx.backend() {
             Backend::Postgres => read_postgres(tx, namespace).await,
             Backend::Sqlite => read_sqlite(tx).await,
+            Backend::Mysql => read_mysql(tx).await,
         }
     }
 }
@@ -291,6 +318,88 @@ async fn read_postgres(tx: &mut Tx, namespace: Option<&str>) -> Result<Catalog, 
         Some(namespace),
         tables,
         foreign_keys,
+    ))
+}
+
+/// MySQL/MariaDB: `information_schema` for the connection's database.
+async fn read_mysql(tx: &mut Tx) -> Result<Catalog, DataError> {
+    let mut tables: BTreeMap<String, TableInfo> = BTreeMap::new();
+    let mut q = Sql::raw(Backend::Mysql);
+    q.push(
+        "select c.table_name as table_name, c.column_name as column_name, \
+         c.data_type as data_type, c.column_type as column_type, \
+         c.is_nullable as is_nullable, c.column_key as column_key \
+         from information_schema.columns c join information_schema.tables t \
+         on t.table_schema = c.table_schema and t.table_name = c.table_name \
+         where c.table_schema = database() and t.table_type = 'BASE TABLE' \
+         order by c.table_name, c.ordinal_position",
+    );
+    for row in tx.fetch_all_sql(&q).await? {
+        let table = row.text("table_name")?;
+        let declared = row.text("column_type")?;
+        let class = TypeClass::from_mysql(&row.text("data_type")?, &declared);
+        tables
+            .entry(table.clone())
+            .or_insert_with(|| TableInfo {
+                name: table,
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+            })
+            .columns
+            .push(ColumnInfo {
+                name: row.text("column_name")?,
+                declared,
+                class,
+                nullable: row.text("is_nullable")? == "YES",
+            });
+    }
+    let mut q = Sql::raw(Backend::Mysql);
+    q.push(
+        "select table_name as table_name, column_name as column_name \
+         from information_schema.key_column_usage \
+         where table_schema = database() and constraint_name = 'PRIMARY' \
+         order by table_name, ordinal_position",
+    );
+    for row in tx.fetch_all_sql(&q).await? {
+        if let Some(table) = tables.get_mut(&row.text("table_name")?) {
+            table.primary_key.push(row.text("column_name")?);
+        }
+    }
+    let mut q = Sql::raw(Backend::Mysql);
+    q.push(
+        "select k.table_name as child, k.constraint_name as name, \
+         k.column_name as child_column, k.referenced_table_name as parent, \
+         k.referenced_column_name as parent_column, r.delete_rule as on_delete \
+         from information_schema.key_column_usage k \
+         join information_schema.referential_constraints r \
+         on r.constraint_schema = k.constraint_schema \
+         and r.constraint_name = k.constraint_name and r.table_name = k.table_name \
+         where k.table_schema = database() and k.referenced_table_name is not null \
+         and k.referenced_table_schema = database() \
+         order by k.table_name, k.constraint_name, k.ordinal_position",
+    );
+    let mut by_name: BTreeMap<(String, String), ForeignKey> = BTreeMap::new();
+    for row in tx.fetch_all_sql(&q).await? {
+        let child = row.text("child")?;
+        let fk = by_name
+            .entry((child.clone(), row.text("name")?))
+            .or_insert_with(|| ForeignKey {
+                child,
+                columns: Vec::new(),
+                parent: String::new(),
+                parent_columns: Vec::new(),
+                on_delete: FkAction::NoAction,
+            });
+        fk.parent = row.text("parent")?;
+        fk.on_delete = FkAction::from_words(&row.text("on_delete")?);
+        fk.columns.push(row.text("child_column")?);
+        fk.parent_columns.push(row.text("parent_column")?);
+    }
+    Ok(finish(
+        Backend::Mysql,
+        None,
+        tables,
+        by_name.into_values().collect(),
     ))
 }
 

@@ -188,6 +188,8 @@ fn usable(
     backend: crate::db::Backend,
 ) -> Result<Option<IdKind>, String> {
     let sqlite = backend == crate::db::Backend::Sqlite;
+    // Where uuids are text and booleans are integers (SQLite, MySQL).
+    let loose = backend != crate::db::Backend::Postgres;
     let ok = match expect {
         Expect::Id => return id_kind(class).map(Some).ok_or_else(|| expect.describe()),
         Expect::Ref(target) => {
@@ -198,14 +200,14 @@ fn usable(
                 // The target is disabled or was not usable: nothing to compare with.
                 None => true,
                 Some(target_kind) => {
-                    same_family(kind, target_kind, sqlite) || !map.entity(target).enabled
+                    same_family(kind, target_kind, loose) || !map.entity(target).enabled
                 }
             }
         }
         // An enum's labels are text: statements read and compare it cast to text.
         Expect::Text => matches!(class, TypeClass::Text | TypeClass::Enum),
         Expect::Time => class == TypeClass::Time || (sqlite && class == TypeClass::Text),
-        Expect::Bool => class == TypeClass::Bool || (sqlite && class == TypeClass::Integer),
+        Expect::Bool => class == TypeClass::Bool || (loose && class == TypeClass::Integer),
         Expect::Int => matches!(class, TypeClass::Integer | TypeClass::BigInt),
     };
     if ok { Ok(None) } else { Err(expect.describe()) }
@@ -221,13 +223,13 @@ fn id_kind(class: TypeClass) -> Option<IdKind> {
     }
 }
 
-/// Columns that can be compared: integers with integers, and on SQLite, where uuids are
-/// text, uuids with text.
-fn same_family(a: IdKind, b: IdKind, sqlite: bool) -> bool {
+/// Columns that can be compared: integers with integers, and where uuids are text
+/// (SQLite, MySQL), uuids with text.
+fn same_family(a: IdKind, b: IdKind, loose: bool) -> bool {
     match (a, b) {
         (a, b) if a.is_integer() && b.is_integer() => true,
         (IdKind::Uuid, IdKind::Uuid) | (IdKind::Text, IdKind::Text) => true,
-        (IdKind::Uuid, IdKind::Text) | (IdKind::Text, IdKind::Uuid) => sqlite,
+        (IdKind::Uuid, IdKind::Text) | (IdKind::Text, IdKind::Uuid) => loose,
         _ => false,
     }
 }
