@@ -618,7 +618,21 @@ async fn a_run_stopped_after_some_batches_lists_the_ids_done_and_never_run(db, u
     }
     // The database refuses to delete one session of the second batch.
     let blocker = ids[150].to_string();
-    let statements: Vec<String> = if url.starts_with("sqlite:") {
+    if url.starts_with("mysql:") {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "create trigger stop_here before delete on chat_sessions for each row \
+             begin if old.id = '{blocker}' then \
+             signal sqlstate '45000' set message_text = 'refused by the test'; end if; end"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let statements: Vec<String> = if url.starts_with("mysql:") {
+        Vec::new()
+    } else if url.starts_with("sqlite:") {
         vec![format!(
             "create trigger stop_here before delete on chat_sessions when old.id = '{blocker}' \
              begin select raise(abort, 'refused by the test'); end"

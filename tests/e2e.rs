@@ -292,8 +292,8 @@ async fn an_operator_enrolled_from_the_shell_signs_in_to_the_console_with_a_code
     tmux.keys(&["Enter"]);
     tmux.wait_for("Chat sessions");
     tmux.wait_for("alice");
-    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in_failed' and cast(details as text) like '%wrong code%'", &[]).await, 1);
-    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in' and cast(details as text) like '%totp%'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in_failed' and cast(details as {text}) like '%wrong code%'", &[]).await, 1);
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in' and cast(details as {text}) like '%totp%'", &[]).await, 1);
     tmux.keys(&["q"]);
     tmux.assert_restored("0");
 }

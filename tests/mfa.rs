@@ -64,7 +64,7 @@ async fn audited(db: &Db, action: &str, detail: &str) -> i64 {
     count(
         db,
         "select count(*) from {#modcon_audit_log} where action = $1 \
-         and cast(details as text) like $2",
+         and cast(details as {text}) like $2",
         &[Arg::from(action), Arg::from(format!("%{detail}%"))],
     )
     .await

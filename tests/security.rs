@@ -35,7 +35,7 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks(backend: Backe
     let checked = count(
         &db,
         "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in_failed' \
-         and cast(details as text) like '%wrong password%'",
+         and cast(details as {text}) like '%wrong password%'",
         &[],
     )
     .await;
@@ -44,7 +44,7 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks(backend: Backe
     let refused_locked = count(
         &db,
         "select count(*) from {#modcon_audit_log} where action = 'auth.sign_in_failed' \
-         and cast(details as text) like '%account locked%'",
+         and cast(details as {text}) like '%account locked%'",
         &[],
     )
     .await;

@@ -792,23 +792,53 @@ impl Restorer<'_> {
                     .bind(item.id)
                     .push(") r");
             }
-            // `json_value` reads a JSON null as NULL and a string unquoted; the column's
-            // type converts the text (numbers, `datetime` text) on insert.
+            // `json_value` reads a JSON null as NULL and a scalar unquoted, `json_query` an
+            // object or array (a JSON column); the column's type converts the text
+            // (numbers, `datetime` text) on insert.
             Backend::Mysql => {
                 q.push("(select ");
                 for (k, column) in columns.iter().enumerate() {
                     if k > 0 {
                         q.push(", ");
                     }
-                    q.push("json_value(t.row_data, ")
+                    q.push("coalesce(json_value(t.row_data, ")
                         .bind(json_path(column))
-                        .push(") as ")
+                        .push("), json_query(t.row_data, ")
+                        .bind(json_path(column))
+                        .push(")) as ")
                         .ident(column);
                 }
                 q.push(" from {#modcon_trash} t where t.id = ")
                     .bind(item.id)
                     .push(") r");
             }
+        }
+    }
+
+    /// `update <table> set c = r.c, …` from trash row `i` as `r` (holding `source`
+    /// columns), up to the `where` the caller adds: `update … from` on PostgreSQL and
+    /// SQLite, `update … join` on MySQL.
+    fn update_from(&self, q: &mut Sql<'_>, i: usize, set: &[String], source: &[String]) {
+        let table = &self.items[i].table;
+        q.push("update ").table(table);
+        if self.schema.backend == Backend::Mysql {
+            q.push(" join ");
+            self.source(q, i, source);
+            q.push(" on 1 = 1");
+        }
+        q.push(" set ");
+        for (k, column) in set.iter().enumerate() {
+            if k > 0 {
+                q.push(", ");
+            }
+            if self.schema.backend == Backend::Mysql {
+                q.table(table).push(".");
+            }
+            q.ident(column).push(" = r.").ident(column);
+        }
+        if self.schema.backend != Backend::Mysql {
+            q.push(" from ");
+            self.source(q, i, source);
         }
     }
 
@@ -917,15 +947,7 @@ impl Restorer<'_> {
         let mut all = key.clone();
         all.extend(columns.iter().filter(|c| !key.contains(c)).cloned());
         let mut q = Sql::new(self.schema);
-        q.push("update ").table(&item.table).push(" set ");
-        for (k, column) in columns.iter().enumerate() {
-            if k > 0 {
-                q.push(", ");
-            }
-            q.ident(column).push(" = r.").ident(column);
-        }
-        q.push(" from ");
-        self.source(&mut q, i, &all);
+        self.update_from(&mut q, i, &columns, &all);
         q.push(" where ");
         for (k, column) in key.iter().enumerate() {
             if k > 0 {
@@ -974,15 +996,7 @@ impl Restorer<'_> {
         let mut all = vec![id.name.clone()];
         all.extend(columns.iter().cloned());
         let mut q = Sql::new(self.schema);
-        q.push("update ").table(&item.table).push(" set ");
-        for (k, column) in columns.iter().enumerate() {
-            if k > 0 {
-                q.push(", ");
-            }
-            q.ident(column).push(" = r.").ident(column);
-        }
-        q.push(" from ");
-        self.source(&mut q, i, &all);
+        self.update_from(&mut q, i, &columns, &all);
         q.push(" where ")
             .table(&item.table)
             .push(".")
