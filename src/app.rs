@@ -174,6 +174,23 @@ async fn seed(cli: &Cli, config: &Config, args: &SeedArgs) -> Result<Exit, Failu
         ));
     }
     let (db, _) = open(cli, config).await?;
+    if args.demo_data {
+        let seeded = crate::seed::seed_demo_if_empty(&db).await?;
+        db.close().await;
+        if !seeded {
+            return Err(Failure::new(
+                Exit::Usage,
+                "the database already has users: the demo data goes only into an empty one \
+                 (nothing was added)",
+            ));
+        }
+        let operators: Vec<String> = crate::seed::DEMO_OPERATORS
+            .iter()
+            .map(|(name, password, _)| format!("{name} / {password}"))
+            .collect();
+        println!("added the demo data; operators: {}", operators.join(", "));
+        return Ok(Exit::Done);
+    }
     let spec = crate::seed::ScaleSpec {
         users: args.users,
         guilds: args.guilds,

@@ -326,6 +326,10 @@ pub struct AuditListArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
+    /// The demo's hand-made data instead (operators admin/admin-demo and mod/mod-demo,
+    /// look-alike names, hostile text), on any backend; only into a database with no users.
+    #[arg(long, conflicts_with_all = ["users", "guilds", "sessions", "messages_per_session", "orphan_percent"])]
+    pub demo_data: bool,
     #[arg(long, default_value_t = 1_000)]
     pub users: usize,
     #[arg(long, default_value_t = 20)]

@@ -136,6 +136,32 @@ fn as_op<'a>(name: &'a str, pw: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 
 both_backends_with_url! {
 
+// `seed --demo-data` puts the demo's hand-made data into any database with no users;
+// its operators sign in, and every imitation of `admin` is a user of its own (MySQL's
+// collations would call `admin` and `admin ` the same name).
+async fn the_demo_data_seeds_any_backend_and_its_lookalikes_stay_distinct(db, url) {
+    let run = modcon(&url, &["seed", "--demo-data"], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("admin / admin-demo"), "{}", run.stdout);
+    let again = modcon(&url, &["seed", "--demo-data"], "");
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("nothing was added"), "{}", again.stderr);
+    for name in modcon::seed::ADMIN_LOOKALIKES {
+        let found = modcon::db::lists::user_by_name(&db, name).await.unwrap().unwrap();
+        assert_eq!(found.username, name, "{name:?} finds itself, not another name");
+    }
+    let admin = modcon::db::lists::user_by_name(&db, "ADMIN").await.unwrap().unwrap();
+    assert_eq!(admin.username, "admin");
+    let pw = std::env::temp_dir().join(format!("modcon-pw-{}", Uuid::new_v4().simple()));
+    std::fs::write(&pw, "admin-demo\n").unwrap();
+    let pw = pw.display().to_string();
+    let run = modcon(&url, &as_op("admin", &pw, &["audit", "list"]), "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::write(&pw, "wrong\n").unwrap();
+    let run = modcon(&url, &as_op("admin ", &pw, &["audit", "list"]), "");
+    assert_eq!(run.code, 3, "a look-alike name is not the admin: {}", run.stderr);
+}
+
 // The six test cases of the bulk-user-delete design note, field by field.
 async fn users_delete_replays_the_documented_cases(db, url) {
     let (admin, pw) = signed(&db, "root", Role::Admin).await;

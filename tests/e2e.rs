@@ -761,7 +761,11 @@ async fn the_console_survives_postgresql_going_away_and_works_again_when_it_retu
 /// that, and the audit record has it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_deletes_a_guild_on_a_mapped_platform_schema_with_what_its_foreign_keys_take() {
-    for backend in [modcon::db::Backend::Sqlite, modcon::db::Backend::Postgres] {
+    for backend in [
+        modcon::db::Backend::Sqlite,
+        modcon::db::Backend::Postgres,
+        modcon::db::Backend::Mysql,
+    ] {
         let test = common::TestDb::on(backend, common::Platform::AdminApi).await;
         let db = &test.db;
         scene(db).await;

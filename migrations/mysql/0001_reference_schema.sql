@@ -1,10 +1,14 @@
 -- The platform's reference schema (SPEC §2) on MySQL/MariaDB. Uuids are kept as
 -- char(36) text, booleans as tinyint(1), times as UTC datetime(6). Text compares as
--- written (utf8mb4_bin), except user names, which are unique whatever their case.
+-- written (utf8mb4_bin); user names are unique whatever their case, through a lower-cased
+-- copy (a case-insensitive collation would also equate names that differ only by
+-- characters it ignores, which look-alike names are made of).
 
 create table users (
     id             char(36) not null primary key,
-    username       varchar(255) collate utf8mb4_unicode_ci not null,
+    username       varchar(255) not null,
+    -- Bytes: no collation pads or ignores characters in the comparison.
+    username_key   varbinary(1020) as (lower(username)) stored,
     email          varchar(320) not null default '',
     role           varchar(16) not null check (role in ('admin', 'moderator', 'user')),
     is_protected   tinyint(1) not null default 0,
@@ -12,7 +16,7 @@ create table users (
     is_active      tinyint(1) not null default 1,
     created_at     datetime(6) not null default current_timestamp(6),
     updated_at     datetime(6) not null default current_timestamp(6),
-    unique key users_username_ci (username),
+    unique key users_username_ci (username_key),
     key users_created (created_at, id),
     key users_role_active (role, is_active)
 ) engine = InnoDB default charset = utf8mb4 collate = utf8mb4_bin;

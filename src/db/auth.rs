@@ -104,9 +104,10 @@ pub(crate) async fn find_account(
          ({u.active|1 = 1}) as is_active, ",
     );
     super::actor::deleted_flag(&mut q, schema, "u");
-    q.push(" from {@users} u where lower({u.username}) = lower(")
-        .bind(username.to_string())
-        .push(")");
+    q.push(" from {@users} u where ")
+        .lower("{u.username}")
+        .push(" = ")
+        .bind_lower(username.to_string());
     let Some(r) = tx.fetch_optional_sql(&q).await? else {
         return Ok(None);
     };

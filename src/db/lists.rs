@@ -912,9 +912,9 @@ fn user_query<'s>(schema: &'s Schema) -> Sql<'s> {
         "select {u.id} as id, {u.username} as username, {u.email|''} as email, \
          {u.role} as role, ({u.protected|1 = 0}) as is_protected, \
          ({u.service|1 = 0}) as is_service, ({u.active|1 = 1}) as is_active, \
-         o.locked_until as locked_until, {u.created_at|null} as created_at, \
-         lower({u.username}) as sort_name, ",
+         o.locked_until as locked_until, {u.created_at|null} as created_at, ",
     );
+    q.lower("{u.username}").push(" as sort_name, ");
     super::actor::deleted_flag(&mut q, schema, "u");
     let count = |q: &mut Sql<'_>, entity: Entity, sql: &str, name: &str| {
         if schema.is_enabled(entity) {
@@ -1031,9 +1031,14 @@ pub async fn users(
     let mut q = user_query(schema);
     user_filter(&mut q, schema, filter);
     if let Some(NameCursor(name)) = after {
-        q.push(" and lower({u.username}) > ").bind(name);
+        q.push(" and ")
+            .lower("{u.username}")
+            .push(" > ")
+            .bind_lower(name);
     }
-    q.push(" order by lower({u.username}) limit ")
+    q.push(" order by ")
+        .lower("{u.username}")
+        .push(" limit ")
         .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
     let mut sort_names = Vec::with_capacity(rows.len());
@@ -1059,9 +1064,10 @@ pub async fn users(
 pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, DataError> {
     let schema = db.schema()?;
     let mut q = user_query(schema);
-    q.push(" and lower({u.username}) = lower(")
-        .bind(username.to_string())
-        .push(")");
+    q.push(" and ")
+        .lower("{u.username}")
+        .push(" = ")
+        .bind_lower(username.to_string());
     let rows = read_all(db, &q).await?;
     rows.first().map(user_row).transpose()
 }

@@ -853,6 +853,7 @@ impl Restorer<'_> {
         let columns: Vec<String> = info
             .columns
             .iter()
+            .filter(|c| !c.generated)
             .map(|c| c.name.clone())
             .filter(|c| item.row.get(c).is_some())
             .collect();

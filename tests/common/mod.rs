@@ -240,9 +240,7 @@ impl TestDb {
                 .await
                 .expect("run script on sqlite");
         } else if self.url.starts_with("mysql:") {
-            let mut conn = MySqlConnection::connect(&self.url)
-                .await
-                .expect("connect");
+            let mut conn = MySqlConnection::connect(&self.url).await.expect("connect");
             sqlx::raw_sql(AssertSqlSafe(script.to_string()))
                 .execute(&mut conn)
                 .await

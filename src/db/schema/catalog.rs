@@ -62,9 +62,7 @@ impl TypeClass {
             "tinyint" | "smallint" | "mediumint" | "int" | "integer" => TypeClass::Integer,
             "bigint" => TypeClass::BigInt,
             "uuid" => TypeClass::Uuid,
-            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
-                TypeClass::Text
-            }
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => TypeClass::Text,
             "enum" | "set" => TypeClass::Text,
             "json" => TypeClass::Json,
             "float" | "double" | "decimal" | "real" => TypeClass::Float,
@@ -111,6 +109,10 @@ pub struct ColumnInfo {
     pub declared: String,
     pub class: TypeClass,
     pub nullable: bool,
+    /// Computed by the database (`generated always as …`): never written, and left out
+    /// when a row is put back.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub generated: bool,
 }
 
 /// What the database does to referencing rows when a referenced row is deleted.
@@ -241,7 +243,7 @@ async fn read_postgres(tx: &mut Tx, namespace: Option<&str>) -> Result<Catalog, 
     q.push(
         "select c.relname::text as table_name, a.attname::text as column_name, \
          format_type(a.atttypid, a.atttypmod) as data_type, (t.typtype = 'e') as is_enum, \
-         a.attnotnull as not_null \
+         a.attnotnull as not_null, (a.attgenerated <> '') as is_generated \
          from pg_class c join pg_namespace n on n.oid = c.relnamespace \
          join pg_attribute a on a.attrelid = c.oid join pg_type t on t.oid = a.atttypid \
          where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped and n.nspname = ",
@@ -265,6 +267,7 @@ async fn read_postgres(tx: &mut Tx, namespace: Option<&str>) -> Result<Catalog, 
                 declared,
                 class,
                 nullable: !row.bool("not_null")?,
+                generated: row.bool("is_generated")?,
             });
     }
     let mut q = Sql::raw(Backend::Postgres);
@@ -328,7 +331,7 @@ async fn read_mysql(tx: &mut Tx) -> Result<Catalog, DataError> {
     q.push(
         "select c.table_name as table_name, c.column_name as column_name, \
          c.data_type as data_type, c.column_type as column_type, \
-         c.is_nullable as is_nullable, c.column_key as column_key \
+         c.is_nullable as is_nullable, c.extra as extra \
          from information_schema.columns c join information_schema.tables t \
          on t.table_schema = c.table_schema and t.table_name = c.table_name \
          where c.table_schema = database() and t.table_type = 'BASE TABLE' \
@@ -351,6 +354,10 @@ async fn read_mysql(tx: &mut Tx) -> Result<Catalog, DataError> {
                 declared,
                 class,
                 nullable: row.text("is_nullable")? == "YES",
+                generated: row
+                    .text("extra")?
+                    .to_ascii_uppercase()
+                    .contains("GENERATED"),
             });
     }
     let mut q = Sql::raw(Backend::Mysql);
@@ -435,6 +442,8 @@ async fn read_sqlite(tx: &mut Tx) -> Result<Catalog, DataError> {
                 declared,
                 // A primary key column is never NULL in practice, whatever SQLite allows.
                 nullable: row.int("not_null")? == 0 && order == 0,
+                // `pragma_table_info` lists no generated columns.
+                generated: false,
             });
         }
         pk.sort();
