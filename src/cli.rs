@@ -16,7 +16,7 @@ pub struct Cli {
     #[arg(long, global = true, conflicts_with = "database_url")]
     pub demo: bool,
 
-    /// postgres://… or sqlite:… (overrides DATABASE_URL and the config file).
+    /// postgres://…, mysql://… or sqlite:… (overrides DATABASE_URL and the config file).
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 

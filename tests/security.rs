@@ -66,3 +66,8 @@ async fn parallel_wrong_passwords_never_get_more_than_five_checks_on_sqlite() {
 async fn parallel_wrong_passwords_never_get_more_than_five_checks_on_postgres() {
     parallel_wrong_passwords_never_get_more_than_five_checks(Backend::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_never_get_more_than_five_checks_on_mysql() {
+    parallel_wrong_passwords_never_get_more_than_five_checks(Backend::Mysql).await;
+}
