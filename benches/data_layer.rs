@@ -1,5 +1,5 @@
 //! Data-layer benchmark: modcon against hand-written sqlx doing the same work, in the
-//! same run, on PostgreSQL and on SQLite.
+//! same run, on PostgreSQL, MySQL/MariaDB and SQLite.
 //!
 //! (a) Bulk delete of 100 chat sessions × 1,000 messages with the audit rows: modcon's
 //!     `execute` of a confirmed plan against one hand-written transaction.
@@ -7,10 +7,11 @@
 //!     1,000,000 messages: `lists::chat_sessions` against the obvious hand-written query.
 //!
 //! Run: `cargo bench --bench data_layer` (full), `cargo bench --bench data_layer -- --quick`
-//! (2 rounds, 100,000 messages for (b): to check that it works). `postgres` or `sqlite`
-//! as an argument runs that backend only. PostgreSQL admin URL: `MODCON_BENCH_PG_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`); a fresh database is created
-//! and dropped. SQLite uses a temporary file, removed at the end. With
+//! (2 rounds, 100,000 messages for (b): to check that it works). `postgres`, `mysql` or
+//! `sqlite` as arguments run those backends only. PostgreSQL admin URL:
+//! `MODCON_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`), MySQL:
+//! `MODCON_BENCH_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/mysql`); a fresh
+//! database is created and dropped. SQLite uses a temporary file, removed at the end. With
 //! `MODCON_BENCH_PG_LOG_STATEMENTS=1` the PostgreSQL database logs every statement's
 //! duration to the server log, and `MODCON_BENCH_SQLX_LOG=1` prints sqlx's per-statement
 //! timings on stderr (both for finding where the time goes; they slow the run).
@@ -35,13 +36,16 @@ use modcon::db::plan::{execute, plan};
 use modcon::db::{Access, Actor, Db, Id, Role, SchemaMap};
 use modcon::seed::{ScaleSpec, seed_scale};
 use serde_json::{Value, json};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, Executor, MySqlConnection, PgConnection, Row};
 use uuid::Uuid;
 
 const PG_URL_ENV: &str = "MODCON_BENCH_PG_URL";
 const PG_DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const MYSQL_URL_ENV: &str = "MODCON_BENCH_MYSQL_URL";
+const MYSQL_DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
 
 const SESSIONS_PER_ROUND: usize = 100;
 const MESSAGES_PER_SESSION: usize = 1_000;
@@ -89,6 +93,7 @@ impl Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Postgres,
+    Mysql,
     Sqlite,
 }
 
@@ -96,6 +101,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Postgres => "PostgreSQL",
+            Kind::Mysql => "MySQL",
             Kind::Sqlite => "SQLite",
         }
     }
@@ -169,9 +175,21 @@ fn pg_admin_url() -> String {
     std::env::var(PG_URL_ENV).unwrap_or_else(|_| PG_DEFAULT_URL.to_string())
 }
 
+fn mysql_admin_url() -> String {
+    std::env::var(MYSQL_URL_ENV).unwrap_or_else(|_| MYSQL_DEFAULT_URL.to_string())
+}
+
 /// The admin URL with another database name.
 fn pg_url_for(name: &str) -> String {
-    let admin = pg_admin_url();
+    url_for(&pg_admin_url(), name)
+}
+
+fn mysql_url_for(name: &str) -> String {
+    url_for(&mysql_admin_url(), name)
+}
+
+fn url_for(admin: &str, name: &str) -> String {
+    let admin = admin.to_string();
     let (base, query) = match admin.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
         None => (admin.clone(), String::new()),
@@ -189,6 +207,7 @@ fn pg_url_for(name: &str) -> String {
 #[derive(Clone)]
 enum Raw {
     Pg(PgPool),
+    My(MySqlPool),
     Lite(SqlitePool),
 }
 
@@ -202,6 +221,27 @@ impl Raw {
                     .connect(url)
                     .await
                     .expect("open the baseline PostgreSQL pool"),
+            ),
+            // The session settings modcon's own MySQL connections run with.
+            Kind::Mysql => Raw::My(
+                MySqlPoolOptions::new()
+                    .max_connections(5)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "set session sql_mode = concat(@@sql_mode, \
+                                 ',ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,STRICT_TRANS_TABLES')",
+                            )
+                            .await?;
+                            conn.execute("set session transaction isolation level read committed")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await
+                    .expect("open the baseline MySQL pool"),
             ),
             Kind::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)
@@ -224,6 +264,7 @@ impl Raw {
     async fn close(&self) {
         match self {
             Raw::Pg(p) => p.close().await,
+            Raw::My(p) => p.close().await,
             Raw::Lite(p) => p.close().await,
         }
     }
@@ -233,7 +274,7 @@ impl Raw {
     fn audit_table(&self) -> &'static str {
         match self {
             Raw::Pg(_) => "modcon.modcon_audit_log",
-            Raw::Lite(_) => "modcon_audit_log",
+            Raw::My(_) | Raw::Lite(_) => "modcon_audit_log",
         }
     }
 
@@ -241,6 +282,7 @@ impl Raw {
         let sql_text = || AssertSqlSafe(sql.to_string());
         match self {
             Raw::Pg(p) => sqlx::query_scalar::<_, i64>(sql_text()).fetch_one(p).await,
+            Raw::My(p) => sqlx::query_scalar::<_, i64>(sql_text()).fetch_one(p).await,
             Raw::Lite(p) => sqlx::query_scalar::<_, i64>(sql_text()).fetch_one(p).await,
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -249,6 +291,7 @@ impl Raw {
     async fn exec(&self, sql: &str) {
         match self {
             Raw::Pg(p) => p.execute(AssertSqlSafe(sql.to_string())).await.map(|_| ()),
+            Raw::My(p) => p.execute(AssertSqlSafe(sql.to_string())).await.map(|_| ()),
             Raw::Lite(p) => p.execute(AssertSqlSafe(sql.to_string())).await.map(|_| ()),
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -274,6 +317,16 @@ impl Raw {
                 }
                 q.fetch_one(p).await.unwrap()
             }
+            Raw::My(p) => {
+                let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+                    "select count(*) from {table} where {column} in ({})",
+                    question_marks(ids.len())
+                )));
+                for id in ids {
+                    q = q.bind(id.to_string());
+                }
+                q.fetch_one(p).await.unwrap()
+            }
         }
     }
 
@@ -285,7 +338,7 @@ impl Raw {
             self.audit_table(),
             match self {
                 Raw::Pg(_) => "$1",
-                Raw::Lite(_) => "?",
+                Raw::My(_) | Raw::Lite(_) => "?",
             }
         );
         match self {
@@ -325,6 +378,24 @@ impl Raw {
                     details: serde_json::from_str(&r.get::<String, _>("details")).unwrap(),
                 })
                 .collect(),
+            Raw::My(p) => sqlx::query(AssertSqlSafe(sql))
+                .bind(batch_id.to_string())
+                .fetch_all(p)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| AuditRecord {
+                    actor_id: my_opt_text(r, "actor_id"),
+                    actor_name: my_text(r, "actor_name"),
+                    action: my_text(r, "action"),
+                    target_type: my_text(r, "target_type"),
+                    target_id: my_opt_text(r, "target_id"),
+                    target_label: my_text(r, "target_label"),
+                    counts: serde_json::from_str(&my_text(r, "counts")).unwrap(),
+                    reason: my_opt_text(r, "reason"),
+                    details: serde_json::from_str(&my_text(r, "details")).unwrap(),
+                })
+                .collect(),
         }
     }
 
@@ -343,9 +414,30 @@ impl Raw {
                 // Written out now rather than by a checkpoint inside a timed delete.
                 self.exec("checkpoint").await;
             }
+            Raw::My(_) => self.analyze().await,
             Raw::Lite(_) => self.exec("pragma wal_checkpoint(truncate)").await,
         }
     }
+
+    /// Fresh statistics for the planner.
+    async fn analyze(&self) {
+        match self {
+            Raw::My(_) => {
+                self.exec("analyze table users, guilds, chat_sessions, chat_messages, modcon_audit_log")
+                    .await
+            }
+            Raw::Pg(_) | Raw::Lite(_) => self.exec("analyze").await,
+        }
+    }
+}
+
+/// Text from a MySQL row: `utf8mb4_bin` columns are flagged binary, so read unchecked.
+fn my_opt_text(r: &sqlx::mysql::MySqlRow, col: &str) -> Option<String> {
+    r.try_get_unchecked::<Option<String>, _>(col).unwrap()
+}
+
+fn my_text(r: &sqlx::mysql::MySqlRow, col: &str) -> String {
+    my_opt_text(r, col).unwrap_or_default()
 }
 
 /// The reference schema's uuid ids as PostgreSQL binds them.
@@ -383,6 +475,7 @@ struct Bench {
 
 enum Cleanup {
     Pg(String),
+    My(String),
     Lite(std::path::PathBuf),
 }
 
@@ -409,6 +502,18 @@ async fn open(kind: Kind) -> (Bench, Cleanup) {
             conn.close().await.ok();
             (pg_url_for(&name), Cleanup::Pg(name))
         }
+        Kind::Mysql => {
+            let admin = mysql_admin_url();
+            let mut conn = MySqlConnection::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("MySQL is not reachable at {admin}: {e}. Set {MYSQL_URL_ENV}.")
+            });
+            let name = format!("modcon_bench_{}", Uuid::new_v4().simple());
+            conn.execute(AssertSqlSafe(format!("create database {name}")))
+                .await
+                .expect("create the benchmark database");
+            conn.close().await.ok();
+            (mysql_url_for(&name), Cleanup::My(name))
+        }
         Kind::Sqlite => {
             let path =
                 std::env::temp_dir().join(format!("modcon-bench-{}.db", Uuid::new_v4().simple()));
@@ -418,7 +523,7 @@ async fn open(kind: Kind) -> (Bench, Cleanup) {
     // `Db::connect` never creates a SQLite file; `Db::create` does (and on PostgreSQL
     // is the same as a read-write `connect`).
     let db = match kind {
-        Kind::Postgres => Db::connect(&url, Access::ReadWrite).await,
+        Kind::Postgres | Kind::Mysql => Db::connect(&url, Access::ReadWrite).await,
         Kind::Sqlite => Db::create(&url).await,
     }
     .expect("connect modcon");
@@ -468,6 +573,17 @@ async fn clean_up(cleanup: Cleanup) {
                     .execute(AssertSqlSafe(format!(
                         "drop database if exists {name} with (force)"
                     )))
+                    .await
+                {
+                    eprintln!("could not drop database {name}: {e}");
+                }
+            }
+            Err(e) => eprintln!("could not drop database {name}: {e}"),
+        },
+        Cleanup::My(name) => match MySqlConnection::connect(&mysql_admin_url()).await {
+            Ok(mut conn) => {
+                if let Err(e) = conn
+                    .execute(AssertSqlSafe(format!("drop database if exists {name}")))
                     .await
                 {
                     eprintln!("could not drop database {name}: {e}");
@@ -797,6 +913,7 @@ async fn baseline_delete_round(
     let t = Instant::now();
     let batch_id = match &b.raw {
         Raw::Pg(pool) => baseline_delete_pg(pool, style, &b.actor, ids).await,
+        Raw::My(pool) => baseline_delete_mysql(pool, style, &b.actor, ids).await,
         Raw::Lite(pool) => baseline_delete_sqlite(pool, style, &b.actor, ids).await,
     };
     let elapsed = t.elapsed();
@@ -1217,6 +1334,148 @@ async fn baseline_delete_sqlite(
     batch_id
 }
 
+async fn baseline_delete_mysql(
+    pool: &MySqlPool,
+    style: CountStyle,
+    actor: &Actor,
+    ids: &[Id],
+) -> Uuid {
+    let id_texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    let list = format!("in ({})", question_marks(ids.len()));
+    let mut tx = pool.begin().await.unwrap();
+    let mut q = sqlx::query(AssertSqlSafe(format!(
+        "select id from chat_sessions where id {list} order by id for update"
+    )));
+    for id in &id_texts {
+        q = q.bind(id.clone());
+    }
+    let locked = q.fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(locked.len(), ids.len(), "baseline: lock");
+    let mut q = sqlx::query(AssertSqlSafe(style.select().replace("{ids}", &list)));
+    for id in &id_texts {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(rows.len(), ids.len(), "baseline: plan rows");
+    let mut counted: HashMap<String, i64> = HashMap::new();
+    if let Some(sql) = style.counts() {
+        let mut q = sqlx::query(AssertSqlSafe(sql.replace("{ids}", &list)));
+        for id in &id_texts {
+            q = q.bind(id.clone());
+        }
+        for r in q.fetch_all(&mut *tx).await.unwrap() {
+            counted.insert(my_text(&r, "session_id"), r.get("messages"));
+        }
+    }
+    let targets: Vec<Target> = rows
+        .iter()
+        .map(|r| {
+            let id = my_text(r, "id");
+            let messages = match style.counts() {
+                Some(_) => counted.get(&id).copied().unwrap_or(0),
+                None => r.get("messages"),
+            };
+            Target {
+                id,
+                title: my_text(r, "title"),
+                model: my_text(r, "model"),
+                owner_id: my_opt_text(r, "user_id"),
+                owner: my_opt_text(r, "username"),
+                guild_id: my_opt_text(r, "guild_id"),
+                messages,
+            }
+        })
+        .collect();
+    let mut q = sqlx::query(AssertSqlSafe(format!(
+        "delete from chat_sessions where id {list}"
+    )));
+    for id in &id_texts {
+        q = q.bind(id.clone());
+    }
+    let deleted = q.execute(&mut *tx).await.unwrap().rows_affected();
+    assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
+
+    let batch_id = Uuid::new_v4();
+    // The chain's append lock, as modcon takes it on MySQL.
+    sqlx::query("select name from modcon_locks where name = 'audit_chain' for update")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    let head = sqlx::query("select id, hash from modcon_audit_log order by id desc limit 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .unwrap();
+    let (mut id, mut prev): (i64, String) = head
+        .map(|r| (r.get("id"), my_opt_text(&r, "hash").unwrap_or_default()))
+        .unwrap_or((0, String::new()));
+    let now = chrono::Utc::now();
+    let at = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap();
+    // Plain `?` placeholders: the shared values are bound again for every row.
+    let sql = audit_insert_sql("modcon_audit_log", targets.len(), false, |_| "?".into());
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    let mut total = 0;
+    for t in &targets {
+        total += t.messages;
+        let (label, counts, details) = audit_parts(t);
+        id += 1;
+        let hash = chain_link(
+            &prev,
+            id,
+            &at,
+            batch_id,
+            actor,
+            "chat_session.delete",
+            "chat_session",
+            Some(&t.id),
+            &label,
+            &counts,
+            &details,
+        );
+        q = q
+            .bind(batch_id.to_string())
+            .bind(actor.id.to_string())
+            .bind(actor.username.clone())
+            .bind(t.id.clone())
+            .bind(label)
+            .bind(counts.to_string())
+            .bind(details.to_string())
+            .bind(id)
+            .bind(at.naive_utc())
+            .bind(prev.clone())
+            .bind(hash.clone());
+        prev = hash;
+    }
+    let (label, counts, details) = summary_parts(ids, total);
+    id += 1;
+    let hash = chain_link(
+        &prev,
+        id,
+        &at,
+        batch_id,
+        actor,
+        "chat_session.delete.bulk",
+        "batch",
+        None,
+        &label,
+        &counts,
+        &details,
+    );
+    q = q
+        .bind(batch_id.to_string())
+        .bind(actor.id.to_string())
+        .bind(actor.username.clone())
+        .bind(label)
+        .bind(counts.to_string())
+        .bind(details.to_string())
+        .bind(id)
+        .bind(at.naive_utc())
+        .bind(prev)
+        .bind(hash);
+    q.execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    batch_id
+}
+
 async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
     let name = b.kind.name();
     println!(
@@ -1319,8 +1578,9 @@ const LIST_PG: &str = "select s.id, s.title, s.user_id, u.username as owner_name
      from chat_sessions s left join users u on u.id = s.user_id \
      left join guilds g on g.id = s.guild_id \
      order by s.created_at desc, s.id desc limit 50";
-// Same text: SQLite has no other syntax for this.
+// Same text: SQLite and MySQL have no other syntax for this.
 const LIST_SQLITE: &str = LIST_PG;
+const LIST_MYSQL: &str = LIST_PG;
 
 async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
     match raw {
@@ -1366,6 +1626,30 @@ async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
                     messages: r.get("messages"),
                     created_at: time(r.get("created_at")),
                     updated_at: time(r.get("updated_at")),
+                })
+                .collect()
+        }
+        Raw::My(pool) => {
+            let id = Id::Text;
+            let time = |r: &sqlx::mysql::MySqlRow, col: &str| {
+                r.get::<chrono::NaiveDateTime, _>(col).and_utc()
+            };
+            sqlx::query(LIST_MYSQL)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| ListRow {
+                    id: id(my_text(r, "id")),
+                    title: my_text(r, "title"),
+                    owner_id: my_opt_text(r, "user_id").map(id),
+                    owner_name: my_opt_text(r, "owner_name"),
+                    guild_id: my_opt_text(r, "guild_id").map(id),
+                    guild_name: my_opt_text(r, "guild_name"),
+                    model: my_text(r, "model"),
+                    messages: r.get("messages"),
+                    created_at: time(r, "created_at"),
+                    updated_at: time(r, "updated_at"),
                 })
                 .collect()
         }
@@ -1439,6 +1723,22 @@ async fn explain_page(raw: &Raw) {
                 println!("    {}", r.get::<String, _>("detail"));
             }
         }
+        Raw::My(pool) => {
+            let rows = sqlx::query(AssertSqlSafe(format!("explain {LIST_MYSQL}")))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            for r in rows {
+                println!(
+                    "    {} {} key={} rows={} {}",
+                    my_text(&r, "table"),
+                    my_text(&r, "type"),
+                    my_text(&r, "key"),
+                    r.try_get_unchecked::<Option<u64>, _>("rows").ok().flatten().unwrap_or(0),
+                    my_text(&r, "Extra")
+                );
+            }
+        }
     }
 }
 
@@ -1467,7 +1767,7 @@ async fn bench_page(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
     let seed_time = t.elapsed();
     assert_eq!(seeded.messages, messages);
     let t = Instant::now();
-    b.raw.exec("analyze").await;
+    b.raw.analyze().await;
     let analyze_time = t.elapsed();
     let total_messages = b.raw.count("select count(*) from chat_messages").await;
     assert_eq!(total_messages, messages as i64, "seeded messages");
@@ -1515,7 +1815,7 @@ async fn bench_page(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
     println!("  ratio of medians: {r:.2}×");
     explain_page(&b.raw).await;
     let (target, met) = match b.kind {
-        Kind::Postgres => ("median < 20 ms", Some(ms_.median < PAGE_TARGET)),
+        Kind::Postgres | Kind::Mysql => ("median < 20 ms", Some(ms_.median < PAGE_TARGET)),
         Kind::Sqlite => ("(none set)", None),
     };
     out.push(Outcome {
@@ -1530,7 +1830,7 @@ async fn bench_page(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
         target,
         met,
     });
-    if b.kind == Kind::Postgres {
+    if b.kind != Kind::Sqlite {
         println!("  p95: modcon {} / baseline {}", ms(ms_.p95), ms(bs.p95));
     }
 }
@@ -1587,12 +1887,19 @@ fn print_table(rows: &[Outcome]) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = Config::from_args(&args);
-    let only_pg = args.iter().any(|a| a == "postgres");
-    let only_lite = args.iter().any(|a| a == "sqlite");
-    let kinds: Vec<Kind> = match (only_pg, only_lite) {
-        (true, false) => vec![Kind::Postgres],
-        (false, true) => vec![Kind::Sqlite],
-        _ => vec![Kind::Postgres, Kind::Sqlite],
+    let named: Vec<Kind> = [
+        ("postgres", Kind::Postgres),
+        ("mysql", Kind::Mysql),
+        ("sqlite", Kind::Sqlite),
+    ]
+    .into_iter()
+    .filter(|(name, _)| args.iter().any(|a| a == name))
+    .map(|(_, kind)| kind)
+    .collect();
+    let kinds = if named.is_empty() {
+        vec![Kind::Postgres, Kind::Mysql, Kind::Sqlite]
+    } else {
+        named
     };
     println!(
         "modcon data-layer benchmark ({} run: {} delete rounds per side, {} messages for the page, \
