@@ -6,7 +6,9 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::cli::{Cli, Command, PasswdArgs, SeedArgs};
 use crate::config::Config;
-pub use crate::connect::{Failure, Source, database_url, open, os_user, schema_map};
+pub use crate::connect::{
+    Failure, Source, connect_options, database_url, open, os_user, schema_map,
+};
 use crate::db::{Access, DataError, Db};
 use crate::exit::Exit;
 
@@ -52,6 +54,7 @@ async fn console(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
         cache: config.cache.clone(),
         limits: config.limits,
         require_mfa: config.security.require_mfa.clone(),
+        connect: connect_options(config)?,
         options: Options {
             read_only: cli.read_only,
             demo_operators,
@@ -84,18 +87,18 @@ async fn schema(
     };
     let map = schema_map(config)?;
     let (url, _) = database_url(cli, config)?;
-    let db = Db::connect(&url, Access::ReadOnly).await?;
+    let db = Db::connect_using(&url, Access::ReadOnly, &connect_options(config)?).await?;
     let result = match command {
         SchemaCommand::Init { namespace } => {
             let catalog = db
-                .catalog(namespace.as_deref().or(map.namespace.as_deref()))
+                .bounded(db.catalog(namespace.as_deref().or(map.namespace.as_deref())))
                 .await;
             catalog.map(|catalog| {
                 print!("{}", clean(&crate::db::schema::draft_map(&catalog)));
                 Exit::Done
             })
         }
-        SchemaCommand::Check | SchemaCommand::Show => match db.check_map(&map).await {
+        SchemaCommand::Check | SchemaCommand::Show => match db.bounded(db.check_map(&map)).await {
             Ok(schema) => {
                 if matches!(command, SchemaCommand::Show) {
                     print!("{}", clean(&crate::db::schema::render_graph(&schema)));
@@ -132,12 +135,12 @@ async fn migrate(cli: &Cli, config: &Config) -> Result<Exit, Failure> {
     let (url, source) = database_url(cli, config)?;
     // `migrate` is the one command that may create a new SQLite file.
     let _ = source;
-    let db = Db::create(&url).await?;
-    let report = db.migrate(&map).await;
+    let db = Db::create_using(&url, &connect_options(config)?).await?;
+    let report = db.bounded(db.migrate(&map)).await;
     let where_ = db.display_url();
     // modcon's tables are there now; the map must also fit the platform's tables.
     let checked = match &report {
-        Ok(_) => db.check_map(&map).await.map(|_| ()),
+        Ok(_) => db.bounded(db.check_map(&map)).await.map(|_| ()),
         Err(_) => Ok(()),
     };
     db.close().await;
@@ -230,7 +233,13 @@ async fn passwd(cli: &Cli, config: &Config, args: &PasswdArgs) -> Result<Exit, F
         read_new_password(&args.username).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
     let (db, _) = open(cli, config).await?;
     let by = format!("passwd:{}", os_user());
-    crate::db::auth::set_password(&db, &args.username, &password, &by).await?;
+    db.bounded(crate::db::auth::set_password(
+        &db,
+        &args.username,
+        &password,
+        &by,
+    ))
+    .await?;
     eprintln!(
         "password set for {}",
         crate::sanitize::clean_line(&args.username)

@@ -46,7 +46,8 @@ pub async fn plan_batches(
                 OpKind::DeleteUsers => Operation::delete_users(ids, group.content),
                 kind => Operation::new(kind, ids),
             };
-            plans.push(plan::plan(db, actor, Request::new(operation, reason.clone())).await?);
+            let request = Request::new(operation, reason.clone());
+            plans.push(db.bounded(plan::plan(db, actor, request)).await?);
         }
     }
     Ok(plans)
@@ -126,7 +127,7 @@ pub async fn execute_batches(
             run.not_run.push(confirmed);
             break;
         }
-        match plan::execute(db, actor, &confirmed).await {
+        match db.bounded(plan::execute(db, actor, &confirmed)).await {
             Ok(outcome) => {
                 if let Some(owner) = outcome.request.operation.spec().cache {
                     let owner = match owner {

@@ -41,11 +41,53 @@ pub struct SecurityConfig {
     pub require_mfa: Vec<crate::db::Role>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `postgres://…` or `sqlite:…`; `DATABASE_URL` and `--database-url` override it.
     pub url: Option<String>,
+    /// Opening a connection (or getting one from the pool) gives up after this long.
+    pub connect_timeout_secs: u64,
+    /// One statement gives up after this long; 0 waits as long as it runs.
+    pub statement_timeout_secs: u64,
+    /// The database password on the first line of this file, for URLs without one.
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        let timeouts = crate::db::Timeouts::default();
+        DatabaseConfig {
+            url: None,
+            connect_timeout_secs: timeouts.connect.as_secs(),
+            statement_timeout_secs: timeouts.statement.map_or(0, |s| s.as_secs()),
+            password_file: None,
+        }
+    }
+}
+
+/// The URL's secrets stay hidden in debug output too.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_deref().map(crate::db::redact_url))
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("statement_timeout_secs", &self.statement_timeout_secs)
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    pub fn timeouts(&self) -> crate::db::Timeouts {
+        use std::time::Duration;
+        crate::db::Timeouts {
+            // A connection cannot be opened in no time at all.
+            connect: Duration::from_secs(self.connect_timeout_secs.max(1)),
+            statement: (self.statement_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.statement_timeout_secs)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +194,37 @@ mod tests {
         assert_eq!(config.trash.keep_days, 30);
         assert_eq!(parse("").unwrap().trash.keep_days, 30);
         assert!(!parse("[trash]\nkeep_days = 0\n").unwrap().trash.is_on());
+        assert_eq!(config.database.timeouts(), crate::db::Timeouts::default());
+        assert_eq!(
+            parse("").unwrap().database.timeouts(),
+            crate::db::Timeouts::default()
+        );
+    }
+
+    #[test]
+    fn debug_output_of_the_config_hides_the_database_password() {
+        let config =
+            parse("[database]\nurl = \"postgres://u:hunter22@h/db?sslpassword=keypass9\"\n")
+                .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("postgres://u:***@h/db?sslpassword=***"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("hunter22") && !shown.contains("keypass9"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn timeouts_are_read_from_the_database_section_and_zero_means_no_statement_bound() {
+        let config =
+            parse("[database]\nconnect_timeout_secs = 3\nstatement_timeout_secs = 0\n").unwrap();
+        let timeouts = config.database.timeouts();
+        assert_eq!(timeouts.connect, std::time::Duration::from_secs(3));
+        assert_eq!(timeouts.statement, None);
+        assert_eq!(timeouts.request(), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::cli::Cli;
 use crate::config::Config;
-use crate::db::{Access, DataError, Db};
+use crate::db::{Access, ConnectOptions, DataError, Db};
 use crate::exit::Exit;
 
 /// An error that already knows its exit code and message.
@@ -66,19 +66,44 @@ pub fn database_url(cli: &Cli, config: &Config) -> Result<(String, Source), Fail
 pub async fn open(cli: &Cli, config: &Config) -> Result<(Db, Source), Failure> {
     let map = schema_map(config)?;
     let (url, source) = database_url(cli, config)?;
+    let options = connect_options(config)?;
     let db = match source {
         Source::Demo(_) => {
-            let db = Db::create(&url).await?;
+            let db = Db::create_using(&url, &options).await?;
             db.migrate(&map).await?;
             let db = db.load_schema(&map).await?;
             crate::seed::seed_demo_if_empty(&db).await?;
             db
         }
-        _ => Db::open(&url, Access::ReadWrite, &map).await?,
+        _ => Db::open_using(&url, Access::ReadWrite, &map, &options).await?,
     };
     let db = db.with_limits(config.limits).with_trash(config.trash);
     tracing::info!(database = %db.display_url(), backend = %db.backend(), "connected");
     Ok((db, source))
+}
+
+/// The `[database]` timeouts, and the password from `password_file` if one is named.
+pub fn connect_options(config: &Config) -> Result<ConnectOptions, Failure> {
+    let password = match &config.database.password_file {
+        Some(path) => {
+            crate::files::check_password_file(path);
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "cannot read [database] password_file {}: {e}",
+                        crate::sanitize::clean_line(&path.display().to_string())
+                    ),
+                )
+            })?;
+            Some(text.lines().next().unwrap_or("").to_string()).filter(|p| !p.is_empty())
+        }
+        None => None,
+    };
+    Ok(ConnectOptions {
+        timeouts: config.database.timeouts(),
+        password,
+    })
 }
 
 /// The `[schema]` map of the configuration; its mistakes are a usage error.

@@ -2964,3 +2964,79 @@ mod every_day {
         );
     }
 }
+
+mod unreachable_database {
+    use super::*;
+
+    #[test]
+    fn the_sign_in_screen_shows_the_whole_reason_the_database_refused() {
+        let mut app = App::new(options(false, true), (80, 24));
+        app.update(data(Response::ConnectFailed(
+            DataError::Unavailable(
+                "postgres://app:***@db.example:5432/platform?sslmode=verify-full: the server's \
+                 certificate is not signed by a certificate authority in sslrootcert"
+                    .into(),
+            )
+            .to_string(),
+        )));
+        let (text, _) = screen(&app, 80, 24);
+        let joined = text
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for part in [
+            "cannot reach or open the database",
+            "not signed by a certificate authority in sslrootcert",
+            "retrying",
+        ] {
+            assert!(joined.contains(part), "{part:?} missing:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_list_the_database_did_not_answer_says_so_on_the_status_line_and_r_asks_again() {
+        let mut app = signed_in(admin(), false, (120, 40));
+        let requests = app.update(ch('R'));
+        let seq = requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Load {
+                    slot: Slot::Chats,
+                    seq,
+                    ..
+                } => Some(*seq),
+                _ => None,
+            })
+            .expect("R reloads the list");
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq,
+            result: Err(DataError::Unavailable(
+                "no answer from postgres://app@db/platform within 40 s".into(),
+            )),
+        }));
+        let (text, _) = screen(&app, 120, 40);
+        let status = text.lines().rev().nth(1).unwrap_or_default();
+        assert!(
+            status.contains("cannot reach or open the database (R tries again): no answer"),
+            "{text}"
+        );
+        // Still usable: help opens and closes, and R asks again.
+        app.update(ch('?'));
+        assert!(screen(&app, 120, 40).0.contains(" Keys "));
+        app.update(key(KeyCode::Esc));
+        assert!(!screen(&app, 120, 40).0.contains(" Keys "));
+        let again = app.update(ch('R'));
+        assert!(
+            again.iter().any(|r| matches!(
+                r,
+                Request::Load {
+                    slot: Slot::Chats,
+                    ..
+                }
+            )),
+            "{again:?}"
+        );
+    }
+}

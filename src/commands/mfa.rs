@@ -28,7 +28,7 @@ pub(super) async fn enroll(cli: &Cli, config: &Config, username: &str) -> Result
 }
 
 async fn enroll_on(db: &crate::db::Db, username: &str) -> Result<Exit, Failure> {
-    let enrolment = mfa::begin_enrolment(db, username).await?;
+    let enrolment = db.bounded(mfa::begin_enrolment(db, username)).await?;
     let name = clean_line(&enrolment.username);
     println!("MFA for {name}: add it to an authenticator app by scanning this QR code,");
     println!("or by typing the secret below.");
@@ -42,7 +42,10 @@ async fn enroll_on(db: &crate::db::Db, username: &str) -> Result<Exit, Failure> 
     let tries = if terminal { CONFIRM_TRIES } else { 1 };
     for left in (0..tries).rev() {
         let code = read_code(terminal)?;
-        match mfa::confirm_enrolment(db, &enrolment, &code, &by).await {
+        match db
+            .bounded(mfa::confirm_enrolment(db, &enrolment, &code, &by))
+            .await
+        {
             Ok(()) => {
                 println!(
                     "MFA is on for {name}. Recovery codes, each usable once instead of a code"
@@ -101,7 +104,7 @@ pub(super) async fn reset(
         ));
     }
     let (db, actor) = sign_in(cli, config, operator, false).await?;
-    let result = mfa::reset(&db, &actor, username).await;
+    let result = db.bounded(mfa::reset(&db, &actor, username)).await;
     db.close().await;
     result?;
     eprintln!(

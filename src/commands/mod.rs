@@ -190,7 +190,10 @@ pub(crate) async fn sign_in(
         code,
         require_mfa: &config.security.require_mfa,
     };
-    let signed_in = match auth::sign_in(&db, attempt(code.as_deref())).await {
+    let signed_in = match db
+        .bounded(auth::sign_in(&db, attempt(code.as_deref())))
+        .await
+    {
         // Asked only once the password is known to be right and MFA is on.
         Err(SignInError::CodeRequired) => {
             let code = rpassword::prompt_password(format!(
@@ -203,7 +206,7 @@ pub(crate) async fn sign_in(
                      use --otp-file FILE",
                 )
             })?;
-            auth::sign_in(&db, attempt(Some(&code))).await
+            db.bounded(auth::sign_in(&db, attempt(Some(&code)))).await
         }
         other => other,
     };
@@ -447,8 +450,14 @@ async fn orphans(cli: &Cli, config: &Config, args: &OrphansArgs) -> Result<Exit,
     let mut rows = Vec::new();
     let mut cursor = None;
     while rows.len() < args.limit {
-        let page =
-            lists::chat_sessions(&db, &filter, cursor, (args.limit - rows.len()).min(500)).await?;
+        let page = db
+            .bounded(lists::chat_sessions(
+                &db,
+                &filter,
+                cursor,
+                (args.limit - rows.len()).min(500),
+            ))
+            .await?;
         rows.extend(page.rows);
         match page.next {
             Some(next) => cursor = Some(next),
@@ -514,7 +523,7 @@ async fn edit(
     };
     let expected_version = match args.if_version {
         Some(v) => v,
-        None => match comments::content_item(&db, kind, &id).await? {
+        None => match db.bounded(comments::content_item(&db, kind, &id)).await? {
             Some(item) => item.version,
             None => {
                 db.close().await;
@@ -535,7 +544,7 @@ async fn edit(
         rating: args.rating,
         reason,
     };
-    let outcome = comments::edit(&db, &actor, &edit).await;
+    let outcome = db.bounded(comments::edit(&db, &actor, &edit)).await;
     db.close().await;
     let outcome = outcome?;
     output::print_edit(kind, &id, args.output.json, &outcome);
@@ -550,8 +559,9 @@ async fn edit(
 async fn verify_audit(cli: &Cli, config: &Config, json: bool) -> Result<Exit, Failure> {
     let map = connect::schema_map(config)?;
     let (url, _) = connect::database_url(cli, config)?;
-    let db = Db::open(&url, Access::ReadOnly, &map).await?;
-    let report = crate::db::audit::verify(&db).await;
+    let options = connect::connect_options(config)?;
+    let db = Db::open_using(&url, Access::ReadOnly, &map, &options).await?;
+    let report = db.bounded(crate::db::audit::verify(&db)).await;
     db.close().await;
     let report = report?;
     if json {
@@ -587,7 +597,13 @@ async fn audit(cli: &Cli, config: &Config, args: &AuditListArgs) -> Result<Exit,
             next: None,
         })
     } else {
-        list_audit(&db, &filter, args.before, args.limit.min(10_000)).await
+        db.bounded(list_audit(
+            &db,
+            &filter,
+            args.before,
+            args.limit.min(10_000),
+        ))
+        .await
     };
     db.close().await;
     output::print_audit(&page?, args.output.json);

@@ -19,7 +19,7 @@ pub(super) async fn run(
     match command {
         TrashCommand::List(args) => {
             let (db, actor) = sign_in(cli, config, &args.operator, false).await?;
-            let batches = trash::list(&db, &actor).await;
+            let batches = db.bounded(trash::list(&db, &actor)).await;
             db.close().await;
             print_batches(&batches?, args.output.json);
             Ok(Exit::Done)
@@ -27,7 +27,7 @@ pub(super) async fn run(
         TrashCommand::Show(args) => {
             let batch = batch_id(&args.batch)?;
             let (db, actor) = sign_in(cli, config, &args.operator, false).await?;
-            let shown = trash::show(&db, &actor, batch).await;
+            let shown = db.bounded(trash::show(&db, &actor, batch)).await;
             db.close().await;
             let (batch, items) = shown?;
             print_batch(&batch, &items, args.output.json);
@@ -36,7 +36,9 @@ pub(super) async fn run(
         TrashCommand::Restore(args) => {
             let batch = batch_id(&args.batch)?;
             let (db, actor) = sign_in(cli, config, &args.operator, false).await?;
-            let report = trash::restore(&db, &actor, batch, args.plan).await;
+            let report = db
+                .bounded(trash::restore(&db, &actor, batch, args.plan))
+                .await;
             db.close().await;
             let report = report?;
             print_report(&report, args.output.json);
@@ -49,7 +51,7 @@ pub(super) async fn run(
         TrashCommand::Purge(args) => {
             let days = args.older_than.unwrap_or(config.trash.keep_days);
             let (db, actor) = sign_in(cli, config, &args.operator, false).await?;
-            let purged = trash::purge(&db, &actor, days).await;
+            let purged = db.bounded(trash::purge(&db, &actor, days)).await;
             db.close().await;
             let purged = purged?;
             if args.output.json {

@@ -33,7 +33,7 @@ pub enum DataError {
         "the database detected a deadlock with another operation; nothing was changed — try again"
     )]
     Deadlock(String),
-    #[error("database unreachable: {0}")]
+    #[error("cannot reach or open the database: {0}")]
     Unavailable(String),
     #[error("{0}")]
     Constraint(String),
@@ -84,11 +84,21 @@ impl From<sqlx::Error> for DataError {
     fn from(error: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &error {
-            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+            E::PoolTimedOut => DataError::Unavailable(
+                "no connection answered within [database] connect_timeout_secs".into(),
+            ),
+            E::Io(_) | E::Tls(_) | E::PoolClosed | E::WorkerCrashed => {
                 DataError::Unavailable(error.to_string())
             }
             E::Database(db) if is_deadlock(db.as_ref()) => {
                 DataError::Deadlock(db.message().to_string())
+            }
+            // PostgreSQL's query_canceled: the statement ran past `statement_timeout`.
+            E::Database(db) if db.code().as_deref() == Some("57014") => {
+                DataError::Unavailable(format!(
+                    "{} ([database] statement_timeout_secs bounds one statement)",
+                    db.message()
+                ))
             }
             E::Database(db) => {
                 let message = db.message().to_string();

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod chats;
 pub mod comments;
+pub mod connection;
 pub mod error;
 pub mod guilds;
 pub mod id;
@@ -41,6 +42,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 pub use actor::{Actor, Permission, Role};
+pub use connection::{ConnectOptions, Timeouts, redact_url};
 pub use error::DataError;
 pub use id::{Id, IdKind};
 pub use limits::{Allowance, Limits};
@@ -96,6 +98,8 @@ pub struct Db {
     limits: Limits,
     /// `[trash]`: whether deletes keep what they remove, and for how long.
     trash: trash::TrashConfig,
+    /// Timeouts and the password file, kept to reopen the same way.
+    options: ConnectOptions,
 }
 
 /// What `migrate` did.
@@ -127,88 +131,115 @@ pub enum Access {
 }
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-// How long a request waits for a connection before saying the database is unreachable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Db {
     /// Connects by URL scheme: `postgres://` / `postgresql://`, `mysql://` / `mariadb://`
     /// or `sqlite:`. A SQLite
     /// file must exist: a mistyped path is an error, not a new empty database.
     pub async fn connect(url: &str, access: Access) -> Result<Db, DataError> {
-        Db::connect_with(url, access, false).await
+        Db::connect_using(url, access, &ConnectOptions::default()).await
     }
 
     /// Connects read-write, creating a SQLite file that does not exist yet (the demo, a
     /// new database for `migrate`, tests).
     pub async fn create(url: &str) -> Result<Db, DataError> {
-        Db::connect_with(url, Access::ReadWrite, true).await
+        Db::create_using(url, &ConnectOptions::default()).await
     }
 
-    async fn connect_with(url: &str, access: Access, create: bool) -> Result<Db, DataError> {
+    /// [`Db::connect`] with the configuration's timeouts and password file.
+    pub async fn connect_using(
+        url: &str,
+        access: Access,
+        options: &ConnectOptions,
+    ) -> Result<Db, DataError> {
+        Db::connect_with(url, access, IfMissing::Refuse, options).await
+    }
+
+    /// [`Db::create`] with the configuration's timeouts and password file.
+    pub async fn create_using(url: &str, options: &ConnectOptions) -> Result<Db, DataError> {
+        Db::connect_with(url, Access::ReadWrite, IfMissing::Create, options).await
+    }
+
+    async fn connect_with(
+        url: &str,
+        access: Access,
+        if_missing: IfMissing,
+        options: &ConnectOptions,
+    ) -> Result<Db, DataError> {
         let read_only = access == Access::ReadOnly;
+        let driver = connection::DriverUrl::parse(url, options)?;
+        let timeouts = Timeouts {
+            connect: driver.connect_timeout.unwrap_or(options.timeouts.connect),
+            ..options.timeouts
+        };
+        let bad_url =
+            |e: sqlx::Error| DataError::BadDatabaseUrl(driver.secrets.scrub(&e.to_string()));
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut options = PgConnectOptions::from_str(url)
-                .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?
+            let mut pg = PgConnectOptions::from_str(&driver.url)
+                .map_err(bad_url)?
                 // Times without a zone on the platform's side are read and written as UTC.
                 .options([("timezone", "UTC")]);
+            if let Some(statement) = timeouts.statement {
+                pg = pg.options([("statement_timeout", statement.as_millis().to_string())]);
+            }
             if read_only {
-                options = options.options([("default_transaction_read_only", "on")]);
+                pg = pg.options([("default_transaction_read_only", "on")]);
+            }
+            if !driver.has_password
+                && let Some(password) = &options.password
+            {
+                pg = pg.password(password);
             }
             // One connection first, so a refused connection, a wrong password or an
             // unknown database is reported as such, not as a pool that timed out.
-            let first =
-                tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::ConnectOptions::connect(&options))
-                    .await
-                    .map_err(|_| {
-                        DataError::Unavailable(format!(
-                            "no answer from {} within {} s",
-                            redact_url(url),
-                            ACQUIRE_TIMEOUT.as_secs()
-                        ))
-                    })?
-                    .map_err(|e: sqlx::Error| {
-                        let reason = match e.as_database_error() {
-                            Some(db) => db.message().to_string(),
-                            None => e.to_string(),
-                        };
-                        DataError::Unavailable(format!(
-                            "cannot open {}: {}",
-                            redact_url(url),
-                            redact_url(&reason)
-                        ))
-                    })?;
+            let first = tokio::time::timeout(timeouts.connect, sqlx::ConnectOptions::connect(&pg))
+                .await
+                .map_err(|_| {
+                    DataError::Unavailable(format!(
+                        "no answer from {} within {} s",
+                        redact_url(url),
+                        timeouts.connect.as_secs()
+                    ))
+                })?
+                .map_err(|e: sqlx::Error| {
+                    DataError::Unavailable(format!(
+                        "{}: {}",
+                        redact_url(url),
+                        connection::connect_failure(&e, &driver.secrets)
+                    ))
+                })?;
             let _ = sqlx::Connection::close(first).await;
             let pool = PgPoolOptions::new()
                 .max_connections(5)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
+                .acquire_timeout(timeouts.connect)
+                .connect_with(pg)
                 .await?;
             Pool::Postgres(pool)
         } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            Pool::Mysql(connect_mysql(url, read_only).await?)
+            Pool::Mysql(connect_mysql(url, &driver, &timeouts, options, read_only).await?)
         } else if url.starts_with("sqlite:") {
-            let parsed = SqliteConnectOptions::from_str(url)
-                .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?;
+            let parsed = SqliteConnectOptions::from_str(&driver.url).map_err(bad_url)?;
             let path = parsed.get_filename();
             let in_memory = path.as_os_str().is_empty() || url.contains(":memory:");
+            let create = if_missing == IfMissing::Create;
             if !create && !in_memory && !path.exists() {
                 return Err(DataError::Unavailable(format!(
                     "no SQLite database at {} (nothing was created; `modcon migrate` creates one)",
                     path.display()
                 )));
             }
-            let mut options = parsed
+            let mut sqlite = parsed
                 .foreign_keys(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .create_if_missing(create && !read_only);
             if read_only {
-                options = options.pragma("query_only", "ON");
+                sqlite = sqlite.pragma("query_only", "ON");
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
+                .acquire_timeout(timeouts.connect)
+                .connect_with(sqlite)
                 .await?;
             Pool::Sqlite(pool)
         } else {
@@ -224,21 +255,35 @@ impl Db {
             schema: None,
             limits: Limits::default(),
             trash: trash::TrashConfig::default(),
+            options: ConnectOptions {
+                timeouts,
+                ..options.clone()
+            },
         })
     }
 
     /// Connects and checks `map` against the live catalog: the handle every
     /// moderation step runs on.
     pub async fn open(url: &str, access: Access, map: &SchemaMap) -> Result<Db, DataError> {
-        let db = Db::connect(url, access).await?;
-        db.load_schema(map).await
+        Db::open_using(url, access, map, &ConnectOptions::default()).await
+    }
+
+    /// [`Db::open`] with the configuration's timeouts and password file.
+    pub async fn open_using(
+        url: &str,
+        access: Access,
+        map: &SchemaMap,
+        options: &ConnectOptions,
+    ) -> Result<Db, DataError> {
+        let db = Db::connect_using(url, access, options).await?;
+        db.bounded(db.clone().load_schema(map)).await
     }
 
     /// The same database through a new pool with other access, with the same map; this
     /// handle stays open. A console signs in read-write (sign-ins are recorded), then
     /// reopens read-only.
     pub async fn reopen(&self, access: Access) -> Result<Db, DataError> {
-        let mut db = Db::connect(&self.url, access).await?;
+        let mut db = Db::connect_using(&self.url, access, &self.options).await?;
         db.schema = self.schema.clone();
         db.limits = self.limits;
         db.trash = self.trash;
@@ -582,37 +627,49 @@ impl Db {
 const MYSQL_SESSION: &str = "set session sql_mode = concat(@@sql_mode, \
      ',ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,STRICT_TRANS_TABLES')";
 
-async fn connect_mysql(url: &str, read_only: bool) -> Result<MySqlPool, DataError> {
-    let options = MySqlConnectOptions::from_str(url)
-        .map_err(|e| DataError::BadDatabaseUrl(redact_url(&e.to_string())))?
+async fn connect_mysql(
+    url: &str,
+    driver: &connection::DriverUrl,
+    timeouts: &Timeouts,
+    options: &ConnectOptions,
+    read_only: bool,
+) -> Result<MySqlPool, DataError> {
+    let mut my = MySqlConnectOptions::from_str(&driver.url)
+        .map_err(|e| DataError::BadDatabaseUrl(driver.secrets.scrub(&e.to_string())))?
         .charset("utf8mb4");
-    let first = tokio::time::timeout(ACQUIRE_TIMEOUT, sqlx::ConnectOptions::connect(&options))
+    // sqlx reads the password from the user part only; `?password=` and the password
+    // file are given to it here.
+    if let Some(password) = connection::query_param(&driver.url, "password") {
+        my = my.password(&password);
+    } else if !driver.has_password
+        && let Some(password) = &options.password
+    {
+        my = my.password(password);
+    }
+    let first = tokio::time::timeout(timeouts.connect, sqlx::ConnectOptions::connect(&my))
         .await
         .map_err(|_| {
             DataError::Unavailable(format!(
                 "no answer from {} within {} s",
                 redact_url(url),
-                ACQUIRE_TIMEOUT.as_secs()
+                timeouts.connect.as_secs()
             ))
         })?
         .map_err(|e: sqlx::Error| {
-            let reason = match e.as_database_error() {
-                Some(db) => db.message().to_string(),
-                None => e.to_string(),
-            };
             DataError::Unavailable(format!(
-                "cannot open {}: {}",
+                "{}: {}",
                 redact_url(url),
-                redact_url(&reason)
+                connection::connect_failure(&e, &driver.secrets)
             ))
         })?;
     let _ = sqlx::Connection::close(first).await;
+    let statement = timeouts.statement;
     let pool = MySqlPoolOptions::new()
         .max_connections(5)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(timeouts.connect)
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                use sqlx::Executor as _;
+                use sqlx::{AssertSqlSafe, Executor as _};
                 conn.execute(MYSQL_SESSION).await?;
                 // PostgreSQL's default: each statement sees what was committed before it,
                 // so a read after taking a lock sees the lock holder's writes.
@@ -621,52 +678,30 @@ async fn connect_mysql(url: &str, read_only: bool) -> Result<MySqlPool, DataErro
                 if read_only {
                     conn.execute("set session transaction read only").await?;
                 }
+                if let Some(limit) = statement {
+                    // MariaDB cancels any statement after `max_statement_time` seconds;
+                    // MySQL has `max_execution_time` (milliseconds, reads only).
+                    let mariadb = format!(
+                        "set session max_statement_time = {}",
+                        limit.as_secs_f64()
+                    );
+                    if conn.execute(AssertSqlSafe(mariadb)).await.is_err() {
+                        let mysql =
+                            format!("set session max_execution_time = {}", limit.as_millis());
+                        conn.execute(AssertSqlSafe(mysql)).await?;
+                    }
+                }
                 Ok(())
             })
         })
-        .connect_with(options)
+        .connect_with(my)
         .await?;
     Ok(pool)
 }
 
-/// Hides the password in a database URL so it can be shown or logged.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_string();
-    };
-    format!(
-        "{}://{}:***{}",
-        &url[..scheme_end],
-        &userinfo[..colon],
-        &rest[at..]
-    )
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn redact_url_hides_the_password_and_keeps_the_rest() {
-        assert_eq!(
-            redact_url("postgres://mod:s3cr@t@db.example:5432/platform?sslmode=require"),
-            "postgres://mod:***@db.example:5432/platform?sslmode=require"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/x"),
-            "postgres://postgres@127.0.0.1/x"
-        );
-        assert_eq!(redact_url("sqlite:demo.db"), "sqlite:demo.db");
-    }
+/// What to do when a SQLite file is not there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IfMissing {
+    Create,
+    Refuse,
 }

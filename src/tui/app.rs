@@ -825,6 +825,11 @@ impl App {
     }
 
     fn on_response(&mut self, response: Response) -> Vec<Request> {
+        // Whatever asked, the operator learns on the status line that the database is
+        // gone, and how to try again.
+        if let Some(error) = response.unreachable() {
+            self.status = Some((super::strings::unreachable(error), Level::Error));
+        }
         match response {
             Response::Connected { backend, url, ids } => {
                 super::strings::set_platform(ids);

@@ -35,6 +35,8 @@ pub struct Launch {
     pub limits: crate::db::Limits,
     /// Roles that cannot sign in without MFA.
     pub require_mfa: Vec<crate::db::Role>,
+    /// `[database]` timeouts and password file.
+    pub connect: crate::db::ConnectOptions,
     pub options: Options,
 }
 
@@ -58,7 +60,8 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         },
     )
     .with_limits(launch.limits)
-    .requiring_mfa(launch.require_mfa);
+    .requiring_mfa(launch.require_mfa)
+    .connecting_with(launch.connect);
     let worker = tokio::spawn(worker.run(worker_inbox));
     let stop_input = Arc::new(AtomicBool::new(false));
 

@@ -12,6 +12,16 @@ pub const CODE_HINT: &str = "Code from your authenticator app, or a recovery cod
 pub const CODE_KEYS: &str = "Enter signs in · Esc goes back";
 pub const CODE_MISSING: &str = "enter the code from your authenticator app";
 pub const CONNECTING: &str = "connecting to the database…";
+
+/// The status line while the database does not answer.
+pub fn unreachable(error: &crate::db::DataError) -> String {
+    match error {
+        crate::db::DataError::Unavailable(reason) => {
+            format!("cannot reach or open the database (R tries again): {reason}")
+        }
+        other => other.to_string(),
+    }
+}
 pub const SIGN_IN_QUEUED: &str = "signing in as soon as the database answers… (Esc: not now)";
 pub const SIGN_IN_CANCELLED: &str = "not signed in: Enter signs in";
 pub const DEMO_HINT: &str = "Demo operators:";

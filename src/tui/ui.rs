@@ -239,26 +239,27 @@ fn render_sign_in(app: &App, area: Rect, buf: &mut Buffer) {
         ])
     };
     let mut lines = Vec::new();
-    lines.push(match &app.connection {
-        Connection::Connecting => Line::styled(
+    match &app.connection {
+        Connection::Connecting => lines.push(Line::styled(
             format!("{} {}", spinner(app), strings::CONNECTING),
             theme.dim(),
-        ),
-        Connection::Connected { backend, url } => Line::styled(
+        )),
+        Connection::Connected { backend, url } => lines.push(Line::styled(
             fit(
                 &format!("{backend} · {}", clean_line(url)),
                 inner.width as usize,
             ),
             theme.dim(),
-        ),
-        Connection::Failed(e) => Line::styled(
-            fit(
-                &format!("database unreachable, retrying: {}", clean_line(e)),
-                inner.width as usize,
-            ),
-            theme.error(),
-        ),
-    });
+        )),
+        Connection::Failed(e) => {
+            // The reason is what the operator acts on (a password, a certificate): it
+            // gets four lines, not one cut short.
+            let text = format!("{} — retrying", clean_line(e));
+            for line in word_wrap(&text, inner.width as usize, 4) {
+                lines.push(Line::styled(line, theme.error()));
+            }
+        }
+    }
     if app.options.read_only {
         lines.push(Line::styled(strings::READ_ONLY_BADGE, theme.badge()));
     }
@@ -325,4 +326,46 @@ fn render_sign_in(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// `text` (already clean) in lines of at most `width` cells, broken between words (a
+/// word wider than a line is broken too), at most `max_lines` of them, the last cut
+/// with `…` if text is left over.
+fn word_wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut pieces = Vec::new();
+    for word in text.split(' ') {
+        let mut piece = String::new();
+        for c in word.chars() {
+            let mut next = piece.clone();
+            next.push(c);
+            if crate::sanitize::width(&next) > width && !piece.is_empty() {
+                pieces.push(std::mem::take(&mut piece));
+                piece.push(c);
+            } else {
+                piece = next;
+            }
+        }
+        pieces.push(piece);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for piece in pieces {
+        let candidate = if current.is_empty() {
+            piece.clone()
+        } else {
+            format!("{current} {piece}")
+        };
+        if crate::sanitize::width(&candidate) <= width || current.is_empty() {
+            current = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut current, piece));
+        }
+    }
+    lines.push(current);
+    if lines.len() > max_lines {
+        let rest = lines.split_off(max_lines.max(1) - 1).join(" ");
+        lines.push(rest);
+    }
+    lines.iter().map(|line| fit(line, width)).collect()
 }

@@ -25,7 +25,7 @@ use crate::db::lists::{
 use crate::db::messages::{self, PrivateMessageDetail};
 use crate::db::plan::{Outcome, Plan};
 use crate::db::schema::IdKinds;
-use crate::db::{Access, Actor, Backend, DataError, Db, Role, SchemaMap};
+use crate::db::{Access, Actor, Backend, ConnectOptions, DataError, Db, Role, SchemaMap};
 
 /// Which list an answer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -233,6 +233,30 @@ pub enum Response {
     },
 }
 
+impl Response {
+    /// The database error an answer carries when it is that the database could not be
+    /// reached (or stopped answering).
+    pub fn unreachable(&self) -> Option<&DataError> {
+        let error = match self {
+            Response::Page { result, .. } => result.as_ref().err(),
+            Response::Count { result, .. } => result.as_ref().err(),
+            Response::Ids { result, .. } => result.as_ref().err(),
+            Response::User { result, .. } => result.as_ref().err(),
+            Response::Planned { result, .. } => result.as_ref().err(),
+            Response::Executed { error, .. } => error.as_ref(),
+            Response::Detail { result, .. } => result.as_ref().err(),
+            Response::Edited { result, .. } => result.as_ref().err(),
+            Response::Connected { .. }
+            | Response::ConnectFailed(_)
+            | Response::SignedIn(_)
+            | Response::CodeRequired
+            | Response::SignInFailed(_)
+            | Response::BatchDone { .. } => None,
+        };
+        error.filter(|e| e.is_unavailable())
+    }
+}
+
 /// Where the worker's answers go (the console's event stream); the worker knows
 /// nothing of it beyond this.
 pub type Replies = Arc<dyn Fn(Response) + Send + Sync>;
@@ -247,6 +271,7 @@ pub struct Worker {
     db: Option<Db>,
     actor: Option<Actor>,
     require_mfa: Vec<Role>,
+    connect: ConnectOptions,
     events: Replies,
 }
 
@@ -270,6 +295,7 @@ impl Worker {
             db: None,
             actor: None,
             require_mfa: Vec::new(),
+            connect: ConnectOptions::default(),
             events,
         }
     }
@@ -283,6 +309,12 @@ impl Worker {
     /// Roles that cannot sign in without MFA (`[security] require_mfa`).
     pub fn requiring_mfa(mut self, roles: Vec<Role>) -> Worker {
         self.require_mfa = roles;
+        self
+    }
+
+    /// `[database]` timeouts and password file.
+    pub fn connecting_with(mut self, options: ConnectOptions) -> Worker {
+        self.connect = options;
         self
     }
 
@@ -356,13 +388,13 @@ impl Worker {
     /// and seeded on first use.
     async fn open(&self) -> Result<Db, DataError> {
         let db = if self.demo {
-            let db = Db::create(&self.url).await?;
+            let db = Db::create_using(&self.url, &self.connect).await?;
             db.migrate(&self.map).await?;
             let db = db.load_schema(&self.map).await?;
             crate::seed::seed_demo_if_empty(&db).await?;
             db
         } else {
-            Db::open(&self.url, Access::ReadWrite, &self.map).await?
+            Db::open_using(&self.url, Access::ReadWrite, &self.map, &self.connect).await?
         };
         Ok(db.with_limits(self.limits))
     }
@@ -377,7 +409,7 @@ impl Worker {
             code: code.as_deref(),
             require_mfa: &self.require_mfa,
         };
-        match auth::sign_in(&db, attempt).await {
+        match db.bounded(auth::sign_in(&db, attempt)).await {
             Ok(actor) => {
                 tracing::info!(operator = %actor.username, role = %actor.role, "signed in");
                 if self.read_only {
@@ -457,12 +489,12 @@ async fn answer(
         Request::Load { slot, seq, query } => Response::Page {
             slot,
             seq,
-            result: load(&db, query).await,
+            result: db.bounded(load(&db, query)).await,
         },
         Request::Count { slot, seq, query } => Response::Count {
             slot,
             seq,
-            result: count(&db, &query).await,
+            result: db.bounded(count(&db, &query)).await,
         },
         Request::Ids {
             seq,
@@ -474,7 +506,7 @@ async fn answer(
             result: collect_keys(&db, query, cap, &stop).await,
         },
         Request::FindUser { seq, name } => {
-            let result = lists::user_by_name(&db, &name).await;
+            let result = db.bounded(lists::user_by_name(&db, &name)).await;
             Response::User { seq, name, result }
         }
         Request::Plan {
@@ -507,10 +539,10 @@ async fn answer(
         }
         Request::Detail { seq, detail } => Response::Detail {
             seq,
-            result: detail_of(&db, detail).await,
+            result: db.bounded(detail_of(&db, detail)).await,
         },
         Request::Edit { seq, edit } => {
-            let result = comments::edit(&db, &actor, &edit).await;
+            let result = db.bounded(comments::edit(&db, &actor, &edit)).await;
             Response::Edited { seq, edit, result }
         }
         Request::Connect | Request::SignIn { .. } => {
@@ -545,7 +577,7 @@ async fn collect_keys(
         if stop.load(Ordering::SeqCst) {
             return Ok(keys);
         }
-        let page = load_sized(db, query.clone(), KEY_PAGE).await?;
+        let page = db.bounded(load_sized(db, query.clone(), KEY_PAGE)).await?;
         let key = |id| RowKey { id, kind: None };
         let next = match page {
             PageData::ChatSessions(p) => {
