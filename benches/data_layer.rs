@@ -423,8 +423,10 @@ impl Raw {
     async fn analyze(&self) {
         match self {
             Raw::My(_) => {
-                self.exec("analyze table users, guilds, chat_sessions, chat_messages, modcon_audit_log")
-                    .await
+                self.exec(
+                    "analyze table users, guilds, chat_sessions, chat_messages, modcon_audit_log",
+                )
+                .await
             }
             Raw::Pg(_) | Raw::Lite(_) => self.exec("analyze").await,
         }
@@ -1734,7 +1736,10 @@ async fn explain_page(raw: &Raw) {
                     my_text(&r, "table"),
                     my_text(&r, "type"),
                     my_text(&r, "key"),
-                    r.try_get_unchecked::<Option<u64>, _>("rows").ok().flatten().unwrap_or(0),
+                    r.try_get_unchecked::<Option<u64>, _>("rows")
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0),
                     my_text(&r, "Extra")
                 );
             }

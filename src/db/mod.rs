@@ -190,25 +190,7 @@ impl Db {
             {
                 pg = pg.password(password);
             }
-            // One connection first, so a refused connection, a wrong password or an
-            // unknown database is reported as such, not as a pool that timed out.
-            let first = tokio::time::timeout(timeouts.connect, sqlx::ConnectOptions::connect(&pg))
-                .await
-                .map_err(|_| {
-                    DataError::Unavailable(format!(
-                        "no answer from {} within {} s",
-                        redact_url(url),
-                        timeouts.connect.as_secs()
-                    ))
-                })?
-                .map_err(|e: sqlx::Error| {
-                    DataError::Unavailable(format!(
-                        "{}: {}",
-                        redact_url(url),
-                        connection::connect_failure(&e, &driver.secrets)
-                    ))
-                })?;
-            let _ = sqlx::Connection::close(first).await;
+            try_one_connection(&pg, url, &driver, &timeouts).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(5)
                 .acquire_timeout(timeouts.connect)
@@ -620,6 +602,39 @@ impl Db {
     }
 }
 
+/// Opens and closes one connection before the pool, so that a refused connection, a
+/// wrong password or an unknown database is reported as such (with the driver's reason,
+/// secrets cut out), not as a pool that timed out.
+async fn try_one_connection<O>(
+    options: &O,
+    url: &str,
+    driver: &connection::DriverUrl,
+    timeouts: &Timeouts,
+) -> Result<(), DataError>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    let first = tokio::time::timeout(timeouts.connect, options.connect())
+        .await
+        .map_err(|_| {
+            DataError::Unavailable(format!(
+                "no answer from {} within {} s",
+                redact_url(url),
+                timeouts.connect.as_secs()
+            ))
+        })?
+        .map_err(|e: sqlx::Error| {
+            DataError::Unavailable(format!(
+                "{}: {}",
+                redact_url(url),
+                connection::connect_failure(&e, &driver.secrets)
+            ))
+        })?;
+    let _ = sqlx::Connection::close(first).await;
+    Ok(())
+}
+
 /// Session settings every MySQL/MariaDB connection runs with, so that the statements
 /// the builder writes mean the same as on the other backends: `"` quotes identifiers,
 /// `\` is an ordinary character in string literals (the `like … escape '\'` of every
@@ -646,23 +661,7 @@ async fn connect_mysql(
     {
         my = my.password(password);
     }
-    let first = tokio::time::timeout(timeouts.connect, sqlx::ConnectOptions::connect(&my))
-        .await
-        .map_err(|_| {
-            DataError::Unavailable(format!(
-                "no answer from {} within {} s",
-                redact_url(url),
-                timeouts.connect.as_secs()
-            ))
-        })?
-        .map_err(|e: sqlx::Error| {
-            DataError::Unavailable(format!(
-                "{}: {}",
-                redact_url(url),
-                connection::connect_failure(&e, &driver.secrets)
-            ))
-        })?;
-    let _ = sqlx::Connection::close(first).await;
+    try_one_connection(&my, url, &driver, &timeouts).await?;
     let statement = timeouts.statement;
     let pool = MySqlPoolOptions::new()
         .max_connections(5)
@@ -681,10 +680,8 @@ async fn connect_mysql(
                 if let Some(limit) = statement {
                     // MariaDB cancels any statement after `max_statement_time` seconds;
                     // MySQL has `max_execution_time` (milliseconds, reads only).
-                    let mariadb = format!(
-                        "set session max_statement_time = {}",
-                        limit.as_secs_f64()
-                    );
+                    let mariadb =
+                        format!("set session max_statement_time = {}", limit.as_secs_f64());
                     if conn.execute(AssertSqlSafe(mariadb)).await.is_err() {
                         let mysql =
                             format!("set session max_execution_time = {}", limit.as_millis());

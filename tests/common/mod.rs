@@ -102,7 +102,12 @@ pub fn pg_admin_url() -> String {
 
 /// The admin URL with another database name.
 pub fn pg_url_for(name: &str) -> String {
-    let admin = pg_admin_url();
+    url_for(&pg_admin_url(), name)
+}
+
+/// `admin` (a server URL) naming database `name` instead, its parameters kept.
+fn url_for(admin: &str, name: &str) -> String {
+    let admin = admin.to_string();
     let (base, query) = match admin.split_once('?') {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
         None => (admin.clone(), String::new()),
@@ -124,17 +129,7 @@ pub fn mysql_admin_url() -> String {
 
 /// The MySQL admin URL with another database name.
 pub fn mysql_url_for(name: &str) -> String {
-    let admin = mysql_admin_url();
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (admin.clone(), String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let cut = match base[scheme_end..].find('/') {
-        Some(i) => scheme_end + i,
-        None => base.len(),
-    };
-    format!("{}/{name}{query}", &base[..cut])
+    url_for(&mysql_admin_url(), name)
 }
 
 /// Creates an empty MySQL database; panics loudly if MySQL/MariaDB cannot be reached.
