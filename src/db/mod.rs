@@ -661,7 +661,7 @@ async fn connect_mysql(
     {
         my = my.password(password);
     }
-    try_one_connection(&my, url, &driver, &timeouts).await?;
+    try_one_connection(&my, url, driver, timeouts).await?;
     let statement = timeouts.statement;
     let pool = MySqlPoolOptions::new()
         .max_connections(5)
