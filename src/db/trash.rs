@@ -466,6 +466,8 @@ pub struct RestoreRefusal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
     pub batch_id: Uuid,
+    /// What the delete took: its audit target type (`guild`, `chat_session`…).
+    pub target_type: String,
     /// Nothing was changed: a plan.
     pub planned: bool,
     /// The restore's own audit batch (when carried out).
@@ -507,8 +509,11 @@ pub async fn restore(
     let mut tx = db.write().await?;
     require(db, actor, &mut tx).await?;
     let mut q = Sql::raw(schema.backend);
-    q.push("select restored_at, restored_by from {#modcon_trash_batches} where batch_id = ")
-        .bind(batch_id);
+    q.push(
+        "select target_type, restored_at, restored_by from {#modcon_trash_batches} \
+         where batch_id = ",
+    )
+    .bind(batch_id);
     if schema.backend == Backend::Postgres {
         q.push(" for update");
     }
@@ -524,6 +529,7 @@ pub async fn restore(
             at.format("%Y-%m-%d %H:%M:%S UTC")
         )));
     }
+    let target_type = batch.text("target_type")?;
     let items = read_items(&mut tx, batch_id).await?;
     let mut restorer = Restorer {
         schema,
@@ -535,7 +541,7 @@ pub async fn restore(
     };
     restorer.rows(&mut tx).await?;
     restorer.markings(&mut tx).await?;
-    let mut report = restorer.report(batch_id, plan_only);
+    let mut report = restorer.report(batch_id, target_type, plan_only);
     if plan_only {
         tx.rollback().await?;
         return Ok(report);
@@ -984,7 +990,7 @@ impl Restorer<'_> {
         })
     }
 
-    fn report(&self, batch_id: Uuid, planned: bool) -> RestoreReport {
+    fn report(&self, batch_id: Uuid, target_type: String, planned: bool) -> RestoreReport {
         let mut tables: BTreeMap<String, TableRestore> = BTreeMap::new();
         let mut refused = Vec::new();
         let mut targets: BTreeMap<String, bool> = BTreeMap::new();
@@ -1026,6 +1032,7 @@ impl Restorer<'_> {
             targets.into_iter().partition(|(_, whole)| *whole);
         RestoreReport {
             batch_id,
+            target_type,
             planned,
             restore_batch_id: None,
             tables: tables.into_values().collect(),

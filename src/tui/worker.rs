@@ -170,6 +170,12 @@ pub enum Request {
         seq: u64,
         edit: ContentEdit,
     },
+    /// Restores a delete's batch from the trash; `plan_only` says what would come back.
+    Restore {
+        seq: u64,
+        batch_id: uuid::Uuid,
+        plan_only: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -230,6 +236,11 @@ pub enum Response {
         seq: u64,
         edit: ContentEdit,
         result: Result<EditOutcome, DataError>,
+    },
+    Restore {
+        seq: u64,
+        plan_only: bool,
+        result: Result<batch::Restored, DataError>,
     },
 }
 
@@ -448,6 +459,11 @@ async fn answer(
                 edit,
                 result: Err(not_connected()),
             },
+            Request::Restore { seq, plan_only, .. } => Response::Restore {
+                seq,
+                plan_only,
+                result: Err(not_connected()),
+            },
             Request::Connect | Request::SignIn { .. } => {
                 Response::ConnectFailed(not_connected().to_string())
             }
@@ -513,6 +529,15 @@ async fn answer(
             let result = comments::edit(&db, &actor, &edit).await;
             Response::Edited { seq, edit, result }
         }
+        Request::Restore {
+            seq,
+            batch_id,
+            plan_only,
+        } => Response::Restore {
+            seq,
+            plan_only,
+            result: batch::restore_batch(&db, &actor, cache, batch_id, plan_only).await,
+        },
         Request::Connect | Request::SignIn { .. } => {
             Response::ConnectFailed("unexpected request".into())
         }
