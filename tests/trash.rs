@@ -355,3 +355,60 @@ on_schemas! {
         assert!(matches!(trash::list(&db, &moderator).await, Err(DataError::Forbidden(_))));
     }
 }
+
+on_schemas! {
+    [reference]
+    async fn expired_batches_are_purged_by_the_next_delete_and_audited(db) {
+        let admin = admin(&db).await;
+        let alice = user(&db, "alice").await;
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            ids.push(session(&db, Some(alice.clone()), None, 2, None).await);
+        }
+        let expired = run(&db, &admin, request(OpKind::DeleteChatSessions, &ids[..1])).await.unwrap();
+        let within = run(&db, &admin, request(OpKind::DeleteChatSessions, &ids[1..2])).await.unwrap();
+        for (batch, days) in [(expired.batch_id, 31), (within.batch_id, 29)] {
+            db.execute_statement(
+                "update {#modcon_trash_batches} set at = ? where batch_id = ?",
+                &[Arg::Time(Utc::now() - Duration::days(days)), Arg::Uuid(batch)],
+            )
+            .await
+            .unwrap();
+        }
+        let purges = "select count(*) from {#modcon_audit_log} where action = 'trash.purge'";
+        assert_eq!(trash::list(&db, &admin).await.unwrap().len(), 2, "nothing goes by itself");
+
+        // A moderator's delete keeps the window too.
+        let moderator = operator(&db, "mod", Role::Moderator).await;
+        let message: Id = {
+            let table = db.schema().unwrap().table_name(Entity::ChatMessages).to_string();
+            let rows = db.table_rows(&table).await.unwrap();
+            let id_column = db.schema().unwrap().column(Entity::ChatMessages, "id").unwrap().name.clone();
+            match &rows[0][&id_column] {
+                serde_json::Value::Number(n) => Id::Int(n.as_i64().unwrap()),
+                v => Id::Text(v.as_str().unwrap().to_string()),
+            }
+        };
+        let third = run(&db, &moderator, request(OpKind::DeleteChatMessages, &[message])).await.unwrap();
+        let left: Vec<_> = trash::list(&db, &admin).await.unwrap().iter().map(|b| b.batch_id).collect();
+        assert_eq!(left, vec![third.batch_id, within.batch_id]);
+        assert_eq!(count(&db, "select count(*) from {#modcon_trash} where batch_id = ?", &[Arg::Uuid(expired.batch_id)]).await, 0);
+        assert_eq!(count(&db, purges, &[]).await, 1);
+        let purge = modcon::db::audit::list_audit(
+            &db,
+            &modcon::db::audit::AuditFilter { action: Some("trash.purge".into()), ..Default::default() },
+            None,
+            5,
+        )
+        .await
+        .unwrap();
+        assert_eq!(purge.rows[0].actor_name, "mod");
+        assert!(purge.rows[0].target_label.contains("1 batches (3 rows) older than 30 days, purged automatically"), "{}", purge.rows[0].target_label);
+
+        // Nothing expired: the next delete purges nothing and records no purge.
+        run(&db, &admin, request(OpKind::DeleteChatSessions, &ids[2..3])).await.unwrap();
+        assert_eq!(count(&db, purges, &[]).await, 1);
+        assert_eq!(trash::list(&db, &admin).await.unwrap().len(), 3);
+        assert!(modcon::db::audit::verify(&db).await.unwrap().is_intact());
+    }
+}

@@ -1153,8 +1153,44 @@ pub struct Purged {
 pub async fn purge(db: &Db, actor: &Actor, older_than_days: u32) -> Result<Purged, DataError> {
     let mut tx = db.write().await?;
     require(db, actor, &mut tx).await?;
+    let purged = purge_in(&mut tx, actor, older_than_days, false).await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+/// The retention window, kept by every delete: batches older than `[trash] keep_days`
+/// go in the delete's own transaction, audited as an automatic purge. Nothing expired,
+/// one indexed look-up.
+pub(crate) async fn purge_expired(
+    tx: &mut Tx,
+    config: &TrashConfig,
+    actor: &Actor,
+) -> Result<Purged, DataError> {
+    let mut q = Sql::raw(tx.backend());
+    q.push("select batch_id from {#modcon_trash_batches} where at < ")
+        .bind(cutoff(config.keep_days))
+        .push(" limit 1");
+    if tx.fetch_optional_sql(&q).await?.is_none() {
+        return Ok(Purged {
+            batches: 0,
+            rows: 0,
+        });
+    }
+    purge_in(tx, actor, config.keep_days, true).await
+}
+
+fn cutoff(older_than_days: u32) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::days(i64::from(older_than_days))
+}
+
+async fn purge_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    older_than_days: u32,
+    automatic: bool,
+) -> Result<Purged, DataError> {
     let backend = tx.backend();
-    let cutoff = Utc::now() - chrono::Duration::days(i64::from(older_than_days));
+    let cutoff = cutoff(older_than_days);
     let mut q = Sql::raw(backend);
     q.push(
         "select count(distinct b.batch_id) as batches, count(i.id) as n \
@@ -1177,20 +1213,27 @@ pub async fn purge(db: &Db, actor: &Actor, older_than_days: u32) -> Result<Purge
         .bind(cutoff);
     tx.execute_sql(&q).await?;
     if purged.batches > 0 {
+        let how = if automatic {
+            ", purged automatically"
+        } else {
+            ""
+        };
         let row = AuditRow {
             action: "trash.purge".into(),
             target_type: "trash",
             target_id: None,
             target_label: format!(
-                "{} batches ({} rows) older than {older_than_days} days",
+                "{} batches ({} rows) older than {older_than_days} days{how}",
                 purged.batches, purged.rows
             ),
             counts: serde_json::json!({}),
-            details: serde_json::json!({ "older_than_days": older_than_days }),
+            details: serde_json::json!({
+                "older_than_days": older_than_days,
+                "automatic": automatic,
+            }),
         };
-        audit::write(&mut tx, Uuid::new_v4(), actor, None, &[row]).await?;
+        audit::write(tx, Uuid::new_v4(), actor, None, &[row]).await?;
     }
-    tx.commit().await?;
     Ok(purged)
 }
 
