@@ -533,6 +533,7 @@ pub async fn restore(
     let items = read_items(&mut tx, batch_id).await?;
     let mut restorer = Restorer {
         schema,
+        batch_id,
         items: &items,
         state: vec![State::Pending; items.len()],
         reasons: HashMap::new(),
@@ -565,6 +566,7 @@ pub async fn restore(
 
 struct Restorer<'a> {
     schema: &'a Schema,
+    batch_id: Uuid,
     items: &'a [TrashItem],
     state: Vec<State>,
     reasons: HashMap<usize, String>,
@@ -641,6 +643,7 @@ impl Restorer<'_> {
     }
 
     async fn rows(&mut self, tx: &mut Tx) -> Result<(), DataError> {
+        self.whole_tables(tx).await?;
         loop {
             let mut progress = false;
             for i in 0..self.items.len() {
@@ -673,6 +676,179 @@ impl Restorer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Puts back, table by table (parents first), every table whose rows can all go back
+    /// with one statement: no id taken again, every parent there, no reference to itself.
+    /// Anything else is left to the row-by-row pass, which gives each refusal its reason.
+    async fn whole_tables(&mut self, tx: &mut Tx) -> Result<(), DataError> {
+        let mut tables: Vec<(i64, String)> = Vec::new();
+        for item in self.items.iter().filter(|item| item.kind == ROW) {
+            if !tables.iter().any(|(_, t)| *t == item.table) {
+                tables.push((item.depth, item.table.clone()));
+            }
+        }
+        tables.sort();
+        for (_, table) in tables {
+            let members: Vec<usize> = (0..self.items.len())
+                .filter(|i| self.items[*i].kind == ROW && self.items[*i].table == table)
+                .collect();
+            if let Some(columns) = self.bulk_columns(&table, &members)
+                && self.bulk_insert(tx, &table, &columns).await?
+            {
+                for i in members {
+                    self.state[i] = State::Restored;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The columns to put back for a table that can go back whole: every kept row has the
+    /// same columns, the table still has them and a primary key, and no foreign key of
+    /// its own points at itself.
+    fn bulk_columns(&self, table: &str, members: &[usize]) -> Option<Vec<String>> {
+        let info = self.schema.catalog.table(table)?;
+        if info.primary_key.is_empty()
+            || self
+                .schema
+                .catalog
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.child == table && fk.parent == table)
+        {
+            return None;
+        }
+        let first = self.items[*members.first()?].row.as_object()?;
+        let same = members.iter().all(|i| {
+            self.items[*i]
+                .row
+                .as_object()
+                .is_some_and(|o| o.len() == first.len() && o.keys().all(|k| first.contains_key(k)))
+        });
+        let columns: Vec<String> = info
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|c| first.contains_key(c))
+            .collect();
+        (same && info.primary_key.iter().all(|k| columns.contains(k))).then_some(columns)
+    }
+
+    /// Checks, then inserts every kept row of `table` at once; false (nothing changed) if
+    /// any row would be refused or the database refuses the statement.
+    async fn bulk_insert(
+        &self,
+        tx: &mut Tx,
+        table: &str,
+        columns: &[String],
+    ) -> Result<bool, DataError> {
+        let Some(info) = self.schema.catalog.table(table) else {
+            return Ok(false);
+        };
+        // An id taken again.
+        let mut q = Sql::new(self.schema);
+        q.push("select 1 as hit from ");
+        self.source_all(&mut q, table, columns);
+        q.push(" where exists (select 1 from ")
+            .table(table)
+            .push(" y where ");
+        matching(&mut q, &info.primary_key, &info.primary_key);
+        q.push(") limit 1");
+        if tx.fetch_optional_sql(&q).await?.is_some() {
+            return Ok(false);
+        }
+        // A parent that is not there (gone, or refused in this batch).
+        for fk in self
+            .schema
+            .catalog
+            .foreign_keys
+            .iter()
+            .filter(|fk| fk.child == table)
+        {
+            if !fk.columns.iter().all(|c| columns.contains(c)) {
+                return Ok(false);
+            }
+            let mut q = Sql::new(self.schema);
+            q.push("select 1 as hit from ");
+            self.source_all(&mut q, table, columns);
+            q.push(" where ");
+            for column in &fk.columns {
+                q.push("r.").ident(column).push(" is not null and ");
+            }
+            q.push("not exists (select 1 from ")
+                .table(&fk.parent)
+                .push(" y where ");
+            matching(&mut q, &fk.parent_columns, &fk.columns);
+            q.push(") limit 1");
+            if tx.fetch_optional_sql(&q).await?.is_some() {
+                return Ok(false);
+            }
+        }
+        let mut q = Sql::new(self.schema);
+        q.push("insert into ").table(table).push(" (");
+        list_plain(&mut q, columns);
+        q.push(") ");
+        match self.schema.backend {
+            Backend::Postgres => {
+                q.push("overriding system value ");
+            }
+            Backend::Sqlite => {}
+        }
+        q.push("select ");
+        aliased(&mut q, "r", columns);
+        q.push(" from ");
+        self.source_all(&mut q, table, columns);
+        savepoint(tx, "savepoint modcon_restore_table").await?;
+        match tx.execute_sql(&q).await {
+            Ok(_) => {
+                savepoint(tx, "release savepoint modcon_restore_table").await?;
+                Ok(true)
+            }
+            Err(e @ (DataError::Unavailable(_) | DataError::Internal(_))) => Err(e),
+            Err(_) => {
+                savepoint(tx, "rollback to savepoint modcon_restore_table").await?;
+                savepoint(tx, "release savepoint modcon_restore_table").await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Every kept row of `table` in this batch as a table `r` with the table's types.
+    fn source_all(&self, q: &mut Sql<'_>, table: &str, columns: &[String]) {
+        let batch_id = self.batch_id;
+        match self.schema.backend {
+            Backend::Postgres => {
+                q.push("(select p.* from {#modcon_trash} t cross join lateral jsonb_populate_record(null::")
+                    .table(table)
+                    .push(", t.row_data) p where t.batch_id = ")
+                    .bind(batch_id)
+                    .push(" and t.kind = ")
+                    .bind(ROW)
+                    .push(" and t.table_name = ")
+                    .bind(table.to_string())
+                    .push(") r");
+            }
+            Backend::Sqlite => {
+                q.push("(select ");
+                for (k, column) in columns.iter().enumerate() {
+                    if k > 0 {
+                        q.push(", ");
+                    }
+                    q.push("json_extract(t.row_data, ")
+                        .bind(json_path(column))
+                        .push(") as ")
+                        .ident(column);
+                }
+                q.push(" from {#modcon_trash} t where t.batch_id = ")
+                    .bind(batch_id)
+                    .push(" and t.kind = ")
+                    .bind(ROW)
+                    .push(" and t.table_name = ")
+                    .bind(table.to_string())
+                    .push(") r");
+            }
+        }
     }
 
     fn refuse(&mut self, i: usize, reason: String) {
@@ -1047,6 +1223,16 @@ impl Restorer<'_> {
             .column(Entity::Users, "id")
             .map(|c| c.name.clone())
             .unwrap_or_default()
+    }
+}
+
+/// `y.a = r.x and y.b = r.z` for columns `[a, b]` of `y` and `[x, z]` of `r`.
+fn matching(q: &mut Sql<'_>, columns: &[String], from: &[String]) {
+    for (k, (column, source)) in columns.iter().zip(from).enumerate() {
+        if k > 0 {
+            q.push(" and ");
+        }
+        q.push("y.").ident(column).push(" = r.").ident(source);
     }
 }
 
