@@ -58,6 +58,8 @@ const PAGE_TARGET: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone, Copy)]
 struct Config {
     quick: bool,
+    /// `trash`: only (a) with and without the trash, and the restore.
+    trash_only: bool,
     rounds: usize,
     list_sessions: usize,
     list_messages_per_session: usize,
@@ -68,9 +70,11 @@ struct Config {
 impl Config {
     fn from_args(args: &[String]) -> Config {
         let quick = args.iter().any(|a| a == "--quick");
+        let trash_only = args.iter().any(|a| a == "trash");
         if quick {
             Config {
                 quick,
+                trash_only,
                 rounds: 2,
                 list_sessions: 10_000,
                 list_messages_per_session: 10,
@@ -80,6 +84,7 @@ impl Config {
         } else {
             Config {
                 quick,
+                trash_only,
                 rounds: 5,
                 list_sessions: 100_000,
                 list_messages_per_session: 10,
@@ -407,7 +412,8 @@ impl Raw {
         match self {
             Raw::Pg(_) => {
                 self.exec(&format!(
-                    "vacuum analyze chat_sessions, chat_messages, {}",
+                    "vacuum analyze chat_sessions, chat_messages, {}, \
+                     modcon.modcon_trash_batches, modcon.modcon_trash",
                     self.audit_table()
                 ))
                 .await;
@@ -470,6 +476,8 @@ fn question_marks(n: usize) -> String {
 struct Bench {
     kind: Kind,
     db: Db,
+    /// The same database with the trash on (`keep_days = 30`), for the trash's cases.
+    trash_db: Db,
     raw: Raw,
     actor: Actor,
     owner: Id,
@@ -555,10 +563,14 @@ async fn open(kind: Kind) -> (Bench, Cleanup) {
     .insert(&db)
     .await
     .expect("insert the operator");
+    let trash_db = db
+        .clone()
+        .with_trash(modcon::db::trash::TrashConfig { keep_days: 30 });
     (
         Bench {
             kind,
             db,
+            trash_db,
             raw,
             actor,
             owner: owner_id,
@@ -803,9 +815,10 @@ async fn prepare(b: &Bench, tag: &str, inserts: &mut Vec<Duration>) -> Round {
 /// timed `execute` of the confirmed plan. Returns (plan time, execute time).
 async fn modcon_delete_round(
     b: &Bench,
+    db: &Db,
     tag: &str,
     inserts: &mut Vec<Duration>,
-) -> (Duration, Duration) {
+) -> (Duration, Duration, Round, Uuid) {
     let round = prepare(b, tag, inserts).await;
     let request = Request::new(
         Operation::new(
@@ -815,7 +828,7 @@ async fn modcon_delete_round(
         None,
     );
     let t = Instant::now();
-    let confirmed = plan(&b.db, &b.actor, request).await.expect("plan");
+    let confirmed = plan(db, &b.actor, request).await.expect("plan");
     let plan_time = t.elapsed();
     assert_eq!(confirmed.targets.len(), SESSIONS_PER_ROUND, "plan targets");
     assert!(confirmed.refused.is_empty(), "plan refusals");
@@ -826,7 +839,7 @@ async fn modcon_delete_round(
     );
 
     let t = Instant::now();
-    let outcome = execute(&b.db, &b.actor, &confirmed).await.expect("execute");
+    let outcome = execute(db, &b.actor, &confirmed).await.expect("execute");
     let execute_time = t.elapsed();
 
     assert_eq!(outcome.deleted_count(), SESSIONS_PER_ROUND);
@@ -840,7 +853,16 @@ async fn modcon_delete_round(
         (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64
     );
     verify_delete(b, "modcon", &round, outcome.batch_id).await;
-    (plan_time, execute_time)
+    if db.trash().is_on() {
+        verify_trash(b, "modcon", &round, outcome.batch_id).await;
+    } else {
+        assert_eq!(
+            trash_rows(b, outcome.batch_id).await,
+            0,
+            "trash off keeps nothing"
+        );
+    }
+    (plan_time, execute_time, round, outcome.batch_id)
 }
 
 /// How the hand-written side counts each session's messages.
@@ -907,6 +929,7 @@ impl CountStyle {
 async fn baseline_delete_round(
     b: &Bench,
     style: CountStyle,
+    archive: bool,
     tag: &str,
     inserts: &mut Vec<Duration>,
 ) -> Duration {
@@ -914,12 +937,15 @@ async fn baseline_delete_round(
     let ids = &round.fixture.ids;
     let t = Instant::now();
     let batch_id = match &b.raw {
-        Raw::Pg(pool) => baseline_delete_pg(pool, style, &b.actor, ids).await,
-        Raw::My(pool) => baseline_delete_mysql(pool, style, &b.actor, ids).await,
-        Raw::Lite(pool) => baseline_delete_sqlite(pool, style, &b.actor, ids).await,
+        Raw::Pg(pool) => baseline_delete_pg(pool, style, archive, &b.actor, ids).await,
+        Raw::My(pool) => baseline_delete_mysql(pool, style, archive, &b.actor, ids).await,
+        Raw::Lite(pool) => baseline_delete_sqlite(pool, style, archive, &b.actor, ids).await,
     };
     let elapsed = t.elapsed();
     verify_delete(b, style.name(), &round, batch_id).await;
+    if archive {
+        verify_trash(b, "baseline (archive)", &round, batch_id).await;
+    }
     elapsed
 }
 
@@ -1065,8 +1091,15 @@ fn chain_link(
         .collect()
 }
 
-async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids: &[Id]) -> Uuid {
+async fn baseline_delete_pg(
+    pool: &PgPool,
+    style: CountStyle,
+    archive: bool,
+    actor: &Actor,
+    ids: &[Id],
+) -> Uuid {
     let uuids = pg_uuids(ids);
+    let batch_id = Uuid::new_v4();
     let mut tx = pool.begin().await.unwrap();
     let locked =
         sqlx::query("select id from chat_sessions where id = any($1) order by id for update")
@@ -1111,6 +1144,40 @@ async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids
             }
         })
         .collect();
+    if archive {
+        // Every row the delete removes, as JSON, server-side, before it goes.
+        sqlx::query(
+            "insert into modcon.modcon_trash_batches (batch_id, at, actor_id, actor_name, \
+             action, target_type) values ($1, $2, $3, $4, 'chat_session.delete', 'chat_session')",
+        )
+        .bind(batch_id)
+        .bind(chrono::Utc::now())
+        .bind(actor.id.to_string())
+        .bind(actor.username.clone())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into modcon.modcon_trash (batch_id, kind, table_name, depth, target_id, \
+             row_data) select $1, 'row', 'chat_sessions', 0, s.id::text, to_jsonb(s) \
+             from chat_sessions s where s.id = any($2)",
+        )
+        .bind(batch_id)
+        .bind(&uuids)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into modcon.modcon_trash (batch_id, kind, table_name, depth, target_id, \
+             row_data) select $1, 'row', 'chat_messages', 1, null, to_jsonb(m) \
+             from chat_messages m where m.session_id = any($2)",
+        )
+        .bind(batch_id)
+        .bind(&uuids)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
     let deleted = sqlx::query("delete from chat_sessions where id = any($1)")
         .bind(&uuids)
         .execute(&mut *tx)
@@ -1119,7 +1186,6 @@ async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids
         .rows_affected();
     assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
 
-    let batch_id = Uuid::new_v4();
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(0x6d6f_6463_6f6e_i64)
         .execute(&mut *tx)
@@ -1199,16 +1265,53 @@ async fn baseline_delete_pg(pool: &PgPool, style: CountStyle, actor: &Actor, ids
         .bind(prev)
         .bind(hash);
     q.execute(&mut *tx).await.unwrap();
+    if archive {
+        // The retention window, as modcon keeps it at each delete.
+        sqlx::query("select batch_id from modcon.modcon_trash_batches where at < $1 limit 1")
+            .bind(chrono::Utc::now() - chrono::Duration::days(30))
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     batch_id
+}
+
+/// The reference schema's columns, for SQLite's `json_object` (it has no row-to-JSON).
+const SESSION_COLUMNS: [&str; 7] = [
+    "id",
+    "user_id",
+    "guild_id",
+    "model",
+    "title",
+    "created_at",
+    "updated_at",
+];
+const MESSAGE_COLUMNS: [&str; 6] = [
+    "id",
+    "session_id",
+    "author_id",
+    "role",
+    "content",
+    "created_at",
+];
+
+fn sqlite_json(alias: &str, columns: &[&str]) -> String {
+    let pairs: Vec<String> = columns
+        .iter()
+        .map(|c| format!("'{c}', {alias}.{c}"))
+        .collect();
+    format!("json_object({})", pairs.join(", "))
 }
 
 async fn baseline_delete_sqlite(
     pool: &SqlitePool,
     style: CountStyle,
+    archive: bool,
     actor: &Actor,
     ids: &[Id],
 ) -> Uuid {
+    let batch_id = Uuid::new_v4();
     let id_texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     let list = format!("in ({})", question_marks(ids.len()));
     let mut tx = pool.begin_with("begin immediate").await.unwrap();
@@ -1247,6 +1350,46 @@ async fn baseline_delete_sqlite(
             }
         })
         .collect();
+    if archive {
+        sqlx::query(
+            "insert into modcon_trash_batches (batch_id, at, actor_id, actor_name, action, \
+             target_type) values (?, ?, ?, ?, 'chat_session.delete', 'chat_session')",
+        )
+        .bind(batch_id.to_string())
+        .bind(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .bind(actor.id.to_string())
+        .bind(actor.username.clone())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        for (table, depth, target, column, json) in [
+            (
+                "chat_sessions",
+                0,
+                "s.id",
+                "s.id",
+                sqlite_json("s", &SESSION_COLUMNS),
+            ),
+            (
+                "chat_messages",
+                1,
+                "null",
+                "s.session_id",
+                sqlite_json("s", &MESSAGE_COLUMNS),
+            ),
+        ] {
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "insert into modcon_trash (batch_id, kind, table_name, depth, target_id, \
+                 row_data) select ?, 'row', '{table}', {depth}, {target}, {json} \
+                 from {table} s where {column} {list}"
+            )))
+            .bind(batch_id.to_string());
+            for id in &id_texts {
+                q = q.bind(id.clone());
+            }
+            q.execute(&mut *tx).await.unwrap();
+        }
+    }
     let mut q = sqlx::query(AssertSqlSafe(format!(
         "delete from chat_sessions where id {list}"
     )));
@@ -1256,7 +1399,6 @@ async fn baseline_delete_sqlite(
     let deleted = q.execute(&mut *tx).await.unwrap().rows_affected();
     assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
 
-    let batch_id = Uuid::new_v4();
     let head = sqlx::query("select id, hash from modcon_audit_log order by id desc limit 1")
         .fetch_optional(&mut *tx)
         .await
@@ -1332,6 +1474,16 @@ async fn baseline_delete_sqlite(
         .bind(prev)
         .bind(hash);
     q.execute(&mut *tx).await.unwrap();
+    if archive {
+        sqlx::query("select batch_id from modcon_trash_batches where at < ? limit 1")
+            .bind(
+                (chrono::Utc::now() - chrono::Duration::days(30))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     batch_id
 }
@@ -1339,9 +1491,11 @@ async fn baseline_delete_sqlite(
 async fn baseline_delete_mysql(
     pool: &MySqlPool,
     style: CountStyle,
+    archive: bool,
     actor: &Actor,
     ids: &[Id],
 ) -> Uuid {
+    let batch_id = Uuid::new_v4();
     let id_texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     let list = format!("in ({})", question_marks(ids.len()));
     let mut tx = pool.begin().await.unwrap();
@@ -1388,6 +1542,47 @@ async fn baseline_delete_mysql(
             }
         })
         .collect();
+    if archive {
+        sqlx::query(
+            "insert into modcon_trash_batches (batch_id, at, actor_id, actor_name, action, \
+             target_type) values (?, ?, ?, ?, 'chat_session.delete', 'chat_session')",
+        )
+        .bind(batch_id.to_string())
+        .bind(chrono::Utc::now().naive_utc())
+        .bind(actor.id.to_string())
+        .bind(actor.username.clone())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        // MySQL's json_object is SQLite's: the same archive statements.
+        for (table, depth, target, column, json) in [
+            (
+                "chat_sessions",
+                0,
+                "s.id",
+                "s.id",
+                sqlite_json("s", &SESSION_COLUMNS),
+            ),
+            (
+                "chat_messages",
+                1,
+                "null",
+                "s.session_id",
+                sqlite_json("s", &MESSAGE_COLUMNS),
+            ),
+        ] {
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "insert into modcon_trash (batch_id, kind, table_name, depth, target_id, \
+                 row_data) select ?, 'row', '{table}', {depth}, {target}, {json} \
+                 from {table} s where {column} {list}"
+            )))
+            .bind(batch_id.to_string());
+            for id in &id_texts {
+                q = q.bind(id.clone());
+            }
+            q.execute(&mut *tx).await.unwrap();
+        }
+    }
     let mut q = sqlx::query(AssertSqlSafe(format!(
         "delete from chat_sessions where id {list}"
     )));
@@ -1397,7 +1592,6 @@ async fn baseline_delete_mysql(
     let deleted = q.execute(&mut *tx).await.unwrap().rows_affected();
     assert_eq!(deleted, ids.len() as u64, "baseline: deleted");
 
-    let batch_id = Uuid::new_v4();
     // The chain's append lock, as modcon takes it on MySQL.
     sqlx::query("select name from modcon_locks where name = 'audit_chain' for update")
         .fetch_all(&mut *tx)
@@ -1474,6 +1668,13 @@ async fn baseline_delete_mysql(
         .bind(prev)
         .bind(hash);
     q.execute(&mut *tx).await.unwrap();
+    if archive {
+        sqlx::query("select batch_id from modcon_trash_batches where at < ? limit 1")
+            .bind((chrono::Utc::now() - chrono::Duration::days(30)).naive_utc())
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     batch_id
 }
@@ -1500,7 +1701,8 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
         for slot in 0..=styles.len() {
             match (round + slot) % (styles.len() + 1) {
                 0 => {
-                    let (p, e) = modcon_delete_round(b, &format!("m{round}"), &mut inserts).await;
+                    let (p, e, _, _) =
+                        modcon_delete_round(b, &b.db, &format!("m{round}"), &mut inserts).await;
                     plans.push(p);
                     modcon.push(e);
                 }
@@ -1508,7 +1710,7 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
                     let style = styles[k - 1];
                     let tag = format!("b{k}-{round}");
                     baselines[k - 1]
-                        .push(baseline_delete_round(b, style, &tag, &mut inserts).await);
+                        .push(baseline_delete_round(b, style, false, &tag, &mut inserts).await);
                 }
             }
         }
@@ -1556,6 +1758,375 @@ async fn bench_delete(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
             met: Some(r <= RATIO_TARGET),
         });
     }
+}
+
+// ---------------------------------------------------------------- (a) with the trash
+
+fn trash_table(raw: &Raw) -> &'static str {
+    match raw {
+        Raw::Pg(_) => "modcon.modcon_trash",
+        Raw::My(_) | Raw::Lite(_) => "modcon_trash",
+    }
+}
+
+fn bind_mark(raw: &Raw) -> &'static str {
+    match raw {
+        Raw::Pg(_) => "$1::uuid",
+        Raw::My(_) | Raw::Lite(_) => "?",
+    }
+}
+
+/// Rows kept in the trash under `batch_id` (verification only).
+async fn trash_rows(b: &Bench, batch_id: Uuid) -> i64 {
+    let sql = format!(
+        "select count(*) from {} where batch_id = {}",
+        trash_table(&b.raw),
+        bind_mark(&b.raw)
+    );
+    match &b.raw {
+        Raw::Pg(p) => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(batch_id)
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Raw::Lite(p) => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(batch_id.to_string())
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        Raw::My(p) => sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .bind(batch_id.to_string())
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    }
+}
+
+/// Panics unless the trash keeps exactly what the delete removed under `batch_id`: the
+/// 100 sessions (depth 0, their ids as targets) and their 100,000 messages (depth 1),
+/// each whole, every column, as JSON; and one batch row naming the delete.
+async fn verify_trash(b: &Bench, who: &str, round: &Round, batch_id: Uuid) {
+    let table = trash_table(&b.raw);
+    let mark = bind_mark(&b.raw);
+    let grouped = format!(
+        "select table_name, kind, depth, count(*) as n, count(target_id) as targeted \
+         from {table} where batch_id = {mark} group by table_name, kind, depth \
+         order by table_name"
+    );
+    let one_session = match &b.raw {
+        Raw::Pg(_) => format!(
+            "select row_data::text as row_data, target_id from {table} \
+             where batch_id = $1::uuid and table_name = 'chat_sessions'"
+        ),
+        Raw::My(_) | Raw::Lite(_) => format!(
+            "select row_data, target_id from {table} \
+             where batch_id = ? and table_name = 'chat_sessions'"
+        ),
+    };
+    let batch_row = format!(
+        "select action, target_type, actor_name from {} where batch_id = {mark}",
+        match &b.raw {
+            Raw::Pg(_) => "modcon.modcon_trash_batches",
+            Raw::My(_) | Raw::Lite(_) => "modcon_trash_batches",
+        }
+    );
+    type Group = (String, String, i32, i64, i64);
+    type Kept = (Vec<Group>, Vec<(String, String)>, (String, String, String));
+    let (groups, sessions, batch): Kept = match &b.raw {
+        Raw::Pg(p) => (
+            sqlx::query_as(AssertSqlSafe(grouped))
+                .bind(batch_id)
+                .fetch_all(p)
+                .await
+                .unwrap(),
+            sqlx::query_as(AssertSqlSafe(one_session))
+                .bind(batch_id)
+                .fetch_all(p)
+                .await
+                .unwrap(),
+            sqlx::query_as(AssertSqlSafe(batch_row))
+                .bind(batch_id)
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        ),
+        Raw::Lite(p) => {
+            let id = batch_id.to_string();
+            let groups: Vec<(String, String, i64, i64, i64)> =
+                sqlx::query_as(AssertSqlSafe(grouped))
+                    .bind(&id)
+                    .fetch_all(p)
+                    .await
+                    .unwrap();
+            (
+                groups
+                    .into_iter()
+                    .map(|(t, k, d, n, x)| (t, k, d as i32, n, x))
+                    .collect(),
+                sqlx::query_as(AssertSqlSafe(one_session))
+                    .bind(&id)
+                    .fetch_all(p)
+                    .await
+                    .unwrap(),
+                sqlx::query_as(AssertSqlSafe(batch_row))
+                    .bind(&id)
+                    .fetch_one(p)
+                    .await
+                    .unwrap(),
+            )
+        }
+        // Binary-collated text is read unchecked on MySQL.
+        Raw::My(p) => {
+            let id = batch_id.to_string();
+            let fetch = |sql: String| {
+                let id = id.clone();
+                async move {
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(id)
+                        .fetch_all(p)
+                        .await
+                        .unwrap()
+                }
+            };
+            let groups = fetch(grouped)
+                .await
+                .iter()
+                .map(|r| {
+                    (
+                        my_text(r, "table_name"),
+                        my_text(r, "kind"),
+                        r.get::<i32, _>("depth"),
+                        r.get::<i64, _>("n"),
+                        r.get::<i64, _>("targeted"),
+                    )
+                })
+                .collect();
+            let sessions = fetch(one_session)
+                .await
+                .iter()
+                .map(|r| (my_text(r, "row_data"), my_text(r, "target_id")))
+                .collect();
+            let batch = fetch(batch_row)
+                .await
+                .first()
+                .map(|r| {
+                    (
+                        my_text(r, "action"),
+                        my_text(r, "target_type"),
+                        my_text(r, "actor_name"),
+                    )
+                })
+                .unwrap();
+            (groups, sessions, batch)
+        }
+    };
+    let messages = (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64;
+    assert_eq!(
+        groups,
+        vec![
+            (
+                "chat_messages".to_string(),
+                "row".to_string(),
+                1,
+                messages,
+                0
+            ),
+            (
+                "chat_sessions".to_string(),
+                "row".to_string(),
+                0,
+                SESSIONS_PER_ROUND as i64,
+                SESSIONS_PER_ROUND as i64
+            ),
+        ],
+        "{who}: what the trash keeps"
+    );
+    assert_eq!(
+        batch,
+        (
+            "chat_session.delete".to_string(),
+            "chat_session".to_string(),
+            b.actor.username.clone()
+        ),
+        "{who}: the trash batch"
+    );
+    let titles: HashMap<String, &String> = round
+        .fixture
+        .ids
+        .iter()
+        .map(|id| id.to_string())
+        .zip(&round.fixture.titles)
+        .collect();
+    for (row, target) in &sessions {
+        let row: Value = serde_json::from_str(row).unwrap();
+        let keys: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = SESSION_COLUMNS.to_vec();
+        want.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(keys, want, "{who}: a kept session has every column");
+        assert_eq!(row["id"].as_str(), Some(target.as_str()), "{who}: target");
+        assert_eq!(
+            row["title"].as_str(),
+            titles.get(target).map(|t| t.as_str()),
+            "{who}: the kept session is the one deleted"
+        );
+    }
+}
+
+/// (a) with the trash on against hand-written SQL doing the same archive, and the
+/// trash's cost against (a) with it off, in one interleaved run; then a restore of the
+/// whole 100 × 1,000 batch, timed.
+async fn bench_trash(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
+    let name = b.kind.name();
+    println!(
+        "\n[{name}] (a) with the trash: {SESSIONS_PER_ROUND} sessions × {MESSAGES_PER_SESSION} \
+         messages, {} rounds per side, interleaved; a restore after each trash-on delete",
+        cfg.rounds
+    );
+    let sides = [
+        "modcon, trash off",
+        "modcon, trash on",
+        "baseline (grouped count)",
+        "baseline (grouped count) + archive",
+    ];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); sides.len()];
+    let mut restores = Vec::new();
+    let mut inserts = Vec::new();
+    for round in 0..cfg.rounds {
+        for slot in 0..sides.len() {
+            let side = (round + slot) % sides.len();
+            let tag = format!("t{side}-{round}");
+            let elapsed = match side {
+                0 | 1 => {
+                    let db = if side == 0 { &b.db } else { &b.trash_db };
+                    let (_, e, round_data, batch_id) =
+                        modcon_delete_round(b, db, &tag, &mut inserts).await;
+                    if side == 1 {
+                        restores.push(time_restore(b, &round_data, batch_id).await);
+                    }
+                    e
+                }
+                k => {
+                    baseline_delete_round(b, CountStyle::Grouped, k == 3, &tag, &mut inserts).await
+                }
+            };
+            samples[side].push(elapsed);
+        }
+        println!(
+            "  round {}: {} | restore {} (all verified)",
+            round + 1,
+            sides
+                .iter()
+                .zip(&samples)
+                .map(|(side, s)| format!("{side} {}", ms(s[round])))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            ms(restores[round]),
+        );
+    }
+    let stats: Vec<Stats> = samples.iter().map(|s| Stats::of(s)).collect();
+    for (side, st) in sides.iter().zip(&stats) {
+        println!("  {side:<36} {}", st.line());
+    }
+    let restore = Stats::of(&restores);
+    println!("  {:<36} {}", "modcon restore of the batch", restore.line());
+    let on_vs_hand = ratio(stats[1].median, stats[3].median);
+    println!(
+        "    trash on vs the same archive by hand: {on_vs_hand:.2}×; the trash's cost: \
+         {} on top of {} ({:.2}×); by hand the archive costs {:.2}×",
+        ms(stats[1].median.saturating_sub(stats[0].median)),
+        ms(stats[0].median),
+        ratio(stats[1].median, stats[0].median),
+        ratio(stats[3].median, stats[2].median),
+    );
+    out.push(Outcome {
+        backend: name,
+        case: "(a) with the trash vs the same archive by hand",
+        modcon: stats[1].median,
+        baseline: stats[3].median,
+        target: "≤ 1.25×",
+        met: Some(on_vs_hand <= RATIO_TARGET),
+    });
+    out.push(Outcome {
+        backend: name,
+        case: "(a) trash on vs trash off (the trash's cost)",
+        modcon: stats[1].median,
+        baseline: stats[0].median,
+        target: "stated",
+        met: None,
+    });
+    out.push(Outcome {
+        backend: name,
+        case: "restore of the 100×1,000 batch vs its fixture insert",
+        modcon: restore.median,
+        baseline: Stats::of(&inserts).median,
+        target: "timed",
+        met: None,
+    });
+}
+
+/// One `trash restore` of the batch just deleted, timed; then checked (every session
+/// and message back) and deleted again by hand, so that the database keeps its size.
+async fn time_restore(b: &Bench, round: &Round, batch_id: Uuid) -> Duration {
+    let t = Instant::now();
+    let report = modcon::db::trash::restore(&b.trash_db, &b.actor, batch_id, false)
+        .await
+        .expect("restore");
+    let elapsed = t.elapsed();
+    assert!(
+        report.is_complete(),
+        "restore refused rows: {:?}",
+        report.refused.first()
+    );
+    assert_eq!(
+        report.restored(),
+        (SESSIONS_PER_ROUND * (MESSAGES_PER_SESSION + 1)) as i64
+    );
+    let ids = &round.fixture.ids;
+    assert_eq!(
+        b.raw.count_in("chat_sessions", "id", ids).await,
+        SESSIONS_PER_ROUND as i64
+    );
+    assert_eq!(
+        b.raw.count_in("chat_messages", "session_id", ids).await,
+        (SESSIONS_PER_ROUND * MESSAGES_PER_SESSION) as i64
+    );
+    match &b.raw {
+        Raw::Pg(p) => {
+            sqlx::query("delete from chat_sessions where id = any($1)")
+                .bind(pg_uuids(ids))
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        Raw::Lite(p) => {
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "delete from chat_sessions where id in ({})",
+                question_marks(ids.len())
+            )));
+            for id in ids {
+                q = q.bind(id.to_string());
+            }
+            q.execute(p).await.unwrap();
+        }
+        Raw::My(p) => {
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "delete from chat_sessions where id in ({})",
+                question_marks(ids.len())
+            )));
+            for id in ids {
+                q = q.bind(id.to_string());
+            }
+            q.execute(p).await.unwrap();
+        }
+    }
+    elapsed
 }
 
 // ---------------------------------------------------------------- (b) first page
@@ -1846,8 +2417,13 @@ async fn run_backend(kind: Kind, cfg: Config) -> Vec<Outcome> {
     let (bench, cleanup) = open(kind).await;
     let task = tokio::spawn(async move {
         let mut out = Vec::new();
-        bench_delete(&bench, &cfg, &mut out).await;
-        bench_page(&bench, &cfg, &mut out).await;
+        if !cfg.trash_only {
+            bench_delete(&bench, &cfg, &mut out).await;
+        }
+        bench_trash(&bench, &cfg, &mut out).await;
+        if !cfg.trash_only {
+            bench_page(&bench, &cfg, &mut out).await;
+        }
         bench.db.close().await;
         bench.raw.close().await;
         out

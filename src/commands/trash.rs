@@ -36,12 +36,24 @@ pub(super) async fn run(
         TrashCommand::Restore(args) => {
             let batch = batch_id(&args.batch)?;
             let (db, actor) = sign_in(cli, config, &args.operator, false).await?;
-            let report = db
-                .bounded(trash::restore(&db, &actor, batch, args.plan))
+            let restored = db
+                .bounded(crate::batch::restore_batch(
+                    &db,
+                    &actor,
+                    &config.cache,
+                    batch,
+                    args.plan,
+                ))
                 .await;
             db.close().await;
-            let report = report?;
+            let crate::batch::Restored { report, cache } = restored?;
             print_report(&report, args.output.json);
+            if let Some(cache @ crate::cache::CacheOutcome::NotCleared { .. }) = &cache {
+                eprintln!(
+                    "the restore is committed, but the {}",
+                    clean_line(&cache.to_string())
+                );
+            }
             Ok(if report.is_complete() {
                 Exit::Done
             } else {

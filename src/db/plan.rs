@@ -103,6 +103,9 @@ async fn execute_checked(db: &Db, actor: &Actor, confirmed: &Plan) -> Result<Out
     }
     apply(&mut tx, schema, actor, &fresh).await?;
     let outcome = record(&mut tx, actor, batch_id, fresh).await?;
+    if db.trash().is_on() && !operation.kind.is_repair() {
+        trash::purge_expired(&mut tx, db.trash(), actor).await?;
+    }
     tx.commit().await?;
     Ok(outcome)
 }

@@ -466,6 +466,8 @@ pub struct RestoreRefusal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
     pub batch_id: Uuid,
+    /// What the delete took: its audit target type (`guild`, `chat_session`…).
+    pub target_type: String,
     /// Nothing was changed: a plan.
     pub planned: bool,
     /// The restore's own audit batch (when carried out).
@@ -507,8 +509,11 @@ pub async fn restore(
     let mut tx = db.write().await?;
     require(db, actor, &mut tx).await?;
     let mut q = Sql::raw(schema.backend);
-    q.push("select restored_at, restored_by from {#modcon_trash_batches} where batch_id = ")
-        .bind(batch_id);
+    q.push(
+        "select target_type, restored_at, restored_by from {#modcon_trash_batches} \
+         where batch_id = ",
+    )
+    .bind(batch_id);
     if schema.backend != Backend::Sqlite {
         q.push(" for update");
     }
@@ -524,9 +529,11 @@ pub async fn restore(
             at.format("%Y-%m-%d %H:%M:%S UTC")
         )));
     }
+    let target_type = batch.text("target_type")?;
     let items = read_items(&mut tx, batch_id).await?;
     let mut restorer = Restorer {
         schema,
+        batch_id,
         items: &items,
         state: vec![State::Pending; items.len()],
         reasons: HashMap::new(),
@@ -535,7 +542,7 @@ pub async fn restore(
     };
     restorer.rows(&mut tx).await?;
     restorer.markings(&mut tx).await?;
-    let mut report = restorer.report(batch_id, plan_only);
+    let mut report = restorer.report(batch_id, target_type, plan_only);
     if plan_only {
         tx.rollback().await?;
         return Ok(report);
@@ -559,6 +566,7 @@ pub async fn restore(
 
 struct Restorer<'a> {
     schema: &'a Schema,
+    batch_id: Uuid,
     items: &'a [TrashItem],
     state: Vec<State>,
     reasons: HashMap<usize, String>,
@@ -635,6 +643,7 @@ impl Restorer<'_> {
     }
 
     async fn rows(&mut self, tx: &mut Tx) -> Result<(), DataError> {
+        self.whole_tables(tx).await?;
         loop {
             let mut progress = false;
             for i in 0..self.items.len() {
@@ -667,6 +676,171 @@ impl Restorer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Puts back, table by table (parents first), every table whose rows can all go back
+    /// with one statement: no id taken again, every parent there, no reference to itself.
+    /// Anything else is left to the row-by-row pass, which gives each refusal its reason.
+    async fn whole_tables(&mut self, tx: &mut Tx) -> Result<(), DataError> {
+        let mut tables: Vec<(i64, String)> = Vec::new();
+        for item in self.items.iter().filter(|item| item.kind == ROW) {
+            if !tables.iter().any(|(_, t)| *t == item.table) {
+                tables.push((item.depth, item.table.clone()));
+            }
+        }
+        tables.sort();
+        for (_, table) in tables {
+            let members: Vec<usize> = (0..self.items.len())
+                .filter(|i| self.items[*i].kind == ROW && self.items[*i].table == table)
+                .collect();
+            if let Some(columns) = self.bulk_columns(&table, &members)
+                && self.bulk_insert(tx, &table, &columns).await?
+            {
+                for i in members {
+                    self.state[i] = State::Restored;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The columns to put back for a table that can go back whole: every kept row has the
+    /// same columns, the table still has them and a primary key, and no foreign key of
+    /// its own points at itself.
+    fn bulk_columns(&self, table: &str, members: &[usize]) -> Option<Vec<String>> {
+        let info = self.schema.catalog.table(table)?;
+        if info.primary_key.is_empty()
+            || self
+                .schema
+                .catalog
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.child == table && fk.parent == table)
+        {
+            return None;
+        }
+        let first = self.items[*members.first()?].row.as_object()?;
+        let same = members.iter().all(|i| {
+            self.items[*i]
+                .row
+                .as_object()
+                .is_some_and(|o| o.len() == first.len() && o.keys().all(|k| first.contains_key(k)))
+        });
+        let columns: Vec<String> = info
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|c| first.contains_key(c))
+            .collect();
+        (same && info.primary_key.iter().all(|k| columns.contains(k))).then_some(columns)
+    }
+
+    /// Checks, then inserts every kept row of `table` at once; false (nothing changed) if
+    /// any row would be refused or the database refuses the statement.
+    async fn bulk_insert(
+        &self,
+        tx: &mut Tx,
+        table: &str,
+        columns: &[String],
+    ) -> Result<bool, DataError> {
+        let Some(info) = self.schema.catalog.table(table) else {
+            return Ok(false);
+        };
+        // An id taken again.
+        let mut q = Sql::new(self.schema);
+        q.push("select 1 as hit from ");
+        self.source_all(&mut q, table, columns);
+        q.push(" where exists (select 1 from ")
+            .table(table)
+            .push(" y where ");
+        matching(&mut q, &info.primary_key, &info.primary_key);
+        q.push(") limit 1");
+        if tx.fetch_optional_sql(&q).await?.is_some() {
+            return Ok(false);
+        }
+        // A parent that is not there (gone, or refused in this batch).
+        for fk in self
+            .schema
+            .catalog
+            .foreign_keys
+            .iter()
+            .filter(|fk| fk.child == table)
+        {
+            if !fk.columns.iter().all(|c| columns.contains(c)) {
+                return Ok(false);
+            }
+            let mut q = Sql::new(self.schema);
+            q.push("select 1 as hit from ");
+            self.source_all(&mut q, table, columns);
+            q.push(" where ");
+            for column in &fk.columns {
+                q.push("r.").ident(column).push(" is not null and ");
+            }
+            q.push("not exists (select 1 from ")
+                .table(&fk.parent)
+                .push(" y where ");
+            matching(&mut q, &fk.parent_columns, &fk.columns);
+            q.push(") limit 1");
+            if tx.fetch_optional_sql(&q).await?.is_some() {
+                return Ok(false);
+            }
+        }
+        let mut q = Sql::new(self.schema);
+        q.push("insert into ").table(table).push(" (");
+        list_plain(&mut q, columns);
+        q.push(") ");
+        match self.schema.backend {
+            Backend::Postgres => {
+                q.push("overriding system value ");
+            }
+            Backend::Sqlite | Backend::Mysql => {}
+        }
+        q.push("select ");
+        aliased(&mut q, "r", columns);
+        q.push(" from ");
+        self.source_all(&mut q, table, columns);
+        savepoint(tx, "savepoint modcon_restore_table").await?;
+        match tx.execute_sql(&q).await {
+            Ok(_) => {
+                savepoint(tx, "release savepoint modcon_restore_table").await?;
+                Ok(true)
+            }
+            Err(e @ (DataError::Unavailable(_) | DataError::Internal(_))) => Err(e),
+            Err(_) => {
+                savepoint(tx, "rollback to savepoint modcon_restore_table").await?;
+                savepoint(tx, "release savepoint modcon_restore_table").await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Every kept row of `table` in this batch as a table `r` with the table's types.
+    fn source_all(&self, q: &mut Sql<'_>, table: &str, columns: &[String]) {
+        let batch_id = self.batch_id;
+        match self.schema.backend {
+            Backend::Postgres => {
+                q.push("(select p.* from {#modcon_trash} t cross join lateral jsonb_populate_record(null::")
+                    .table(table)
+                    .push(", t.row_data) p where t.batch_id = ")
+                    .bind(batch_id)
+                    .push(" and t.kind = ")
+                    .bind(ROW)
+                    .push(" and t.table_name = ")
+                    .bind(table.to_string())
+                    .push(") r");
+            }
+            Backend::Sqlite | Backend::Mysql => {
+                q.push("(select ");
+                json_columns(q, columns);
+                q.push(" from {#modcon_trash} t where t.batch_id = ")
+                    .bind(batch_id)
+                    .push(" and t.kind = ")
+                    .bind(ROW)
+                    .push(" and t.table_name = ")
+                    .bind(table.to_string())
+                    .push(") r");
+            }
+        }
     }
 
     fn refuse(&mut self, i: usize, reason: String) {
@@ -777,37 +951,9 @@ impl Restorer<'_> {
                     .bind(item.id)
                     .push(") r");
             }
-            Backend::Sqlite => {
+            Backend::Sqlite | Backend::Mysql => {
                 q.push("(select ");
-                for (k, column) in columns.iter().enumerate() {
-                    if k > 0 {
-                        q.push(", ");
-                    }
-                    q.push("json_extract(t.row_data, ")
-                        .bind(json_path(column))
-                        .push(") as ")
-                        .ident(column);
-                }
-                q.push(" from {#modcon_trash} t where t.id = ")
-                    .bind(item.id)
-                    .push(") r");
-            }
-            // `json_value` reads a JSON null as NULL and a scalar unquoted, `json_query` an
-            // object or array (a JSON column); the column's type converts the text
-            // (numbers, `datetime` text) on insert.
-            Backend::Mysql => {
-                q.push("(select ");
-                for (k, column) in columns.iter().enumerate() {
-                    if k > 0 {
-                        q.push(", ");
-                    }
-                    q.push("coalesce(json_value(t.row_data, ")
-                        .bind(json_path(column))
-                        .push("), json_query(t.row_data, ")
-                        .bind(json_path(column))
-                        .push(")) as ")
-                        .ident(column);
-                }
+                json_columns(q, columns);
                 q.push(" from {#modcon_trash} t where t.id = ")
                     .bind(item.id)
                     .push(") r");
@@ -1016,7 +1162,7 @@ impl Restorer<'_> {
         })
     }
 
-    fn report(&self, batch_id: Uuid, planned: bool) -> RestoreReport {
+    fn report(&self, batch_id: Uuid, target_type: String, planned: bool) -> RestoreReport {
         let mut tables: BTreeMap<String, TableRestore> = BTreeMap::new();
         let mut refused = Vec::new();
         let mut targets: BTreeMap<String, bool> = BTreeMap::new();
@@ -1058,6 +1204,7 @@ impl Restorer<'_> {
             targets.into_iter().partition(|(_, whole)| *whole);
         RestoreReport {
             batch_id,
+            target_type,
             planned,
             restore_batch_id: None,
             tables: tables.into_values().collect(),
@@ -1075,12 +1222,49 @@ impl Restorer<'_> {
     }
 }
 
+/// `y.a = r.x and y.b = r.z` for columns `[a, b]` of `y` and `[x, z]` of `r`.
+fn matching(q: &mut Sql<'_>, columns: &[String], from: &[String]) {
+    for (k, (column, source)) in columns.iter().zip(from).enumerate() {
+        if k > 0 {
+            q.push(" and ");
+        }
+        q.push("y.").ident(column).push(" = r.").ident(source);
+    }
+}
+
 fn list_plain(q: &mut Sql<'_>, names: &[String]) {
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
             q.push(", ");
         }
         q.ident(name);
+    }
+}
+
+/// `value as column, …` read from a trash row `t` (SQLite and MySQL; PostgreSQL types
+/// the whole row back with `jsonb_populate_record`). On MySQL `json_value` reads a JSON
+/// null as NULL and a scalar unquoted, `json_query` an object or array (a JSON column);
+/// the column's type converts the text (numbers, `datetime` text) on insert.
+fn json_columns(q: &mut Sql<'_>, columns: &[String]) {
+    for (k, column) in columns.iter().enumerate() {
+        if k > 0 {
+            q.push(", ");
+        }
+        match q.backend() {
+            Backend::Mysql => {
+                q.push("coalesce(json_value(t.row_data, ")
+                    .bind(json_path(column))
+                    .push("), json_query(t.row_data, ")
+                    .bind(json_path(column))
+                    .push("))");
+            }
+            Backend::Sqlite | Backend::Postgres => {
+                q.push("json_extract(t.row_data, ")
+                    .bind(json_path(column))
+                    .push(")");
+            }
+        }
+        q.push(" as ").ident(column);
     }
 }
 
@@ -1178,8 +1362,44 @@ pub struct Purged {
 pub async fn purge(db: &Db, actor: &Actor, older_than_days: u32) -> Result<Purged, DataError> {
     let mut tx = db.write().await?;
     require(db, actor, &mut tx).await?;
+    let purged = purge_in(&mut tx, actor, older_than_days, false).await?;
+    tx.commit().await?;
+    Ok(purged)
+}
+
+/// The retention window, kept by every delete: batches older than `[trash] keep_days`
+/// go in the delete's own transaction, audited as an automatic purge. Nothing expired,
+/// one indexed look-up.
+pub(crate) async fn purge_expired(
+    tx: &mut Tx,
+    config: &TrashConfig,
+    actor: &Actor,
+) -> Result<Purged, DataError> {
+    let mut q = Sql::raw(tx.backend());
+    q.push("select batch_id from {#modcon_trash_batches} where at < ")
+        .bind(cutoff(config.keep_days))
+        .push(" limit 1");
+    if tx.fetch_optional_sql(&q).await?.is_none() {
+        return Ok(Purged {
+            batches: 0,
+            rows: 0,
+        });
+    }
+    purge_in(tx, actor, config.keep_days, true).await
+}
+
+fn cutoff(older_than_days: u32) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::days(i64::from(older_than_days))
+}
+
+async fn purge_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    older_than_days: u32,
+    automatic: bool,
+) -> Result<Purged, DataError> {
     let backend = tx.backend();
-    let cutoff = Utc::now() - chrono::Duration::days(i64::from(older_than_days));
+    let cutoff = cutoff(older_than_days);
     let mut q = Sql::raw(backend);
     q.push(
         "select count(distinct b.batch_id) as batches, count(i.id) as n \
@@ -1202,20 +1422,27 @@ pub async fn purge(db: &Db, actor: &Actor, older_than_days: u32) -> Result<Purge
         .bind(cutoff);
     tx.execute_sql(&q).await?;
     if purged.batches > 0 {
+        let how = if automatic {
+            ", purged automatically"
+        } else {
+            ""
+        };
         let row = AuditRow {
             action: "trash.purge".into(),
             target_type: "trash",
             target_id: None,
             target_label: format!(
-                "{} batches ({} rows) older than {older_than_days} days",
+                "{} batches ({} rows) older than {older_than_days} days{how}",
                 purged.batches, purged.rows
             ),
             counts: serde_json::json!({}),
-            details: serde_json::json!({ "older_than_days": older_than_days }),
+            details: serde_json::json!({
+                "older_than_days": older_than_days,
+                "automatic": automatic,
+            }),
         };
-        audit::write(&mut tx, Uuid::new_v4(), actor, None, &[row]).await?;
+        audit::write(tx, Uuid::new_v4(), actor, None, &[row]).await?;
     }
-    tx.commit().await?;
     Ok(purged)
 }
 

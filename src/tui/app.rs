@@ -22,7 +22,8 @@ use super::panes::messages::MessagesPane;
 use super::panes::users::UsersPane;
 use super::panes::{Cx, DeleteIntent, Effect, Pane};
 use super::popup::{
-    Confirm, Conflict, Editor, Popup, PopupEffect, Progress, Report, TextView, error_popup,
+    Confirm, Conflict, Editor, Popup, PopupEffect, Progress, Report, RestoreConfirm, TextView,
+    error_popup,
 };
 use super::theme::Theme;
 use super::worker::{DetailData, Request, Response, Slot};
@@ -133,6 +134,16 @@ struct Operation {
     labels: HashMap<Id, String>,
 }
 
+/// A trash restore in flight: its plan asked for, on screen, or the restore running.
+struct RestoreOp {
+    seq: u64,
+    batch_id: uuid::Uuid,
+    /// The delete it undoes, for the confirmation.
+    about: String,
+    /// Waiting on the worker, not on the operator.
+    waiting: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -163,6 +174,7 @@ pub struct App {
     clipboard: Option<String>,
     seq: u64,
     operation: Option<Operation>,
+    restore: Option<RestoreOp>,
     /// A `:user` lookup, and the tab it was asked from.
     user_seq: Option<(u64, Tab)>,
     /// The load of an item to edit, and the save of an edit.
@@ -204,6 +216,7 @@ impl App {
             clipboard: None,
             seq: 0,
             operation: None,
+            restore: None,
             user_seq: None,
             edit_seq: None,
             detail_seq: None,
@@ -233,6 +246,7 @@ impl App {
         matches!(self.connection, Connection::Connecting)
             || self.sign_in.busy
             || self.operation.as_ref().is_some_and(|op| op.waiting)
+            || self.restore.as_ref().is_some_and(|op| op.waiting)
             || self.edit_seq.is_some()
             || self.detail_seq.is_some()
             || self.chats.busy()
@@ -477,6 +491,7 @@ impl App {
                 Vec::new()
             }
             Effect::Intent(intent) => self.plan(intent),
+            Effect::Restore { batch_id, about } => self.plan_restore(batch_id, about),
             Effect::Detail(detail) => {
                 let seq = self.next_seq();
                 self.detail_seq = Some(seq);
@@ -516,7 +531,7 @@ impl App {
         if self.operation.is_some() && !self.operation_alive() {
             self.operation = None;
         }
-        if self.operation.is_some() {
+        if self.operation.is_some() || self.restore_alive() {
             self.status = Some(("another operation is still running".into(), Level::Error));
             return Vec::new();
         }
@@ -536,6 +551,102 @@ impl App {
             labels: HashMap::new(),
         });
         vec![request]
+    }
+
+    /// Is a restore still going: out at the worker, or its popup open?
+    fn restore_alive(&self) -> bool {
+        self.restore
+            .as_ref()
+            .is_some_and(|op| op.waiting || matches!(self.popup, Some(Popup::Restore(_))))
+    }
+
+    /// `u` in the Audit pane: ask what of the batch would come back.
+    fn plan_restore(&mut self, batch_id: uuid::Uuid, about: String) -> Vec<Request> {
+        self.forget_details();
+        if self.operation_alive() || self.restore_alive() {
+            self.status = Some(("another operation is still running".into(), Level::Error));
+            return Vec::new();
+        }
+        let seq = self.next_seq();
+        self.status = Some((super::strings::RESTORE_PLANNING.into(), Level::Info));
+        self.restore = Some(RestoreOp {
+            seq,
+            batch_id,
+            about,
+            waiting: true,
+        });
+        vec![Request::Restore {
+            seq,
+            batch_id,
+            plan_only: true,
+        }]
+    }
+
+    fn on_restore(
+        &mut self,
+        seq: u64,
+        plan_only: bool,
+        result: Result<crate::batch::Restored, DataError>,
+    ) -> Vec<Request> {
+        let Some(op) = self.restore.as_mut().filter(|op| op.seq == seq) else {
+            return Vec::new();
+        };
+        op.waiting = false;
+        let (batch_id, about) = (op.batch_id, op.about.clone());
+        let theme = self.theme();
+        self.status = None;
+        if plan_only {
+            if self.popup.is_some() {
+                // Something else holds the popup slot now; the plan was not asked for there.
+                self.restore = None;
+                return Vec::new();
+            }
+            match result {
+                Ok(restored) => {
+                    self.popup = Some(Popup::Restore(RestoreConfirm::new(restored.report, about)));
+                }
+                Err(e) => {
+                    self.restore = None;
+                    self.popup = Some(error_popup(
+                        &super::strings::cannot_restore(&batch_id),
+                        &e,
+                        &theme,
+                    ));
+                }
+            }
+            return Vec::new();
+        }
+        self.restore = None;
+        let restored = match result {
+            Ok(restored) => restored,
+            Err(e) => {
+                self.popup = Some(error_popup("Not restored", &e, &theme));
+                return Vec::new();
+            }
+        };
+        let summary = super::strings::restored_summary(&restored.report);
+        let width =
+            usize::from(super::ui::popup_screen(Rect::new(0, 0, self.size.0, self.size.1)).width);
+        let mut lines = vec![(summary.clone(), theme.header())];
+        match &restored.cache {
+            Some(c @ crate::cache::CacheOutcome::NotCleared { .. }) => lines.push((
+                crate::sanitize::clean_line(&format!("the restore is committed, but the {c}")),
+                theme.error(),
+            )),
+            Some(c @ crate::cache::CacheOutcome::Cleared { .. }) => {
+                lines.push((c.to_string(), theme.dim()))
+            }
+            _ => {}
+        }
+        lines.extend(super::popup::restore_lines(&restored.report, &theme, width));
+        self.popup = Some(Popup::Text(TextView::new("Restored".into(), lines)));
+        self.last_outcome = Some(summary);
+        let mut requests = Vec::new();
+        for tab in Tab::ALL {
+            let (_, mut out) = self.with_pane(tab, |pane, cx| pane.after_operation(&[], cx));
+            requests.append(&mut out);
+        }
+        requests
     }
 
     fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Request> {
@@ -649,6 +760,10 @@ impl App {
                     self.operation = None;
                     self.status = Some(("cancelled: nothing was changed".into(), Level::Info));
                 }
+                if matches!(popup, Popup::Restore(_)) {
+                    self.restore = None;
+                    self.status = Some(("cancelled: nothing was restored".into(), Level::Info));
+                }
                 if !matches!(popup, Popup::Progress(_)) {
                     self.popup = None;
                 }
@@ -666,6 +781,20 @@ impl App {
             PopupEffect::Edit(item) => {
                 self.popup = Some(Popup::Editor(Box::new(Editor::new(*item))));
                 Vec::new()
+            }
+            PopupEffect::Restore(batch_id) => {
+                let seq = self.next_seq();
+                let Some(op) = self.restore.as_mut() else {
+                    self.popup = None;
+                    return Vec::new();
+                };
+                op.seq = seq;
+                op.waiting = true;
+                vec![Request::Restore {
+                    seq,
+                    batch_id,
+                    plan_only: false,
+                }]
             }
             PopupEffect::Stop => {
                 self.status = Some((super::strings::STOPPING.into(), Level::Info));
@@ -981,6 +1110,11 @@ impl App {
                 Vec::new()
             }
             Response::Edited { seq, edit, result } => self.on_edited(seq, edit, result),
+            Response::Restore {
+                seq,
+                plan_only,
+                result,
+            } => self.on_restore(seq, plan_only, result),
         }
     }
 

@@ -74,6 +74,7 @@ actions! {
     Delete => "delete", List, "delete marked rows (or the row under the cursor)", ["d"];
     Edit => "edit", List, "edit in place", ["e"];
     Repair => "repair", List, "repair orphaned sessions", ["r"];
+    Restore => "restore", List, "restore a delete's batch from the trash (Audit)", ["u"];
     Refresh => "refresh", List, "refresh", ["R"];
     CopyId => "copy_id", List, "copy the row's full id to your clipboard (OSC 52)", ["y"];
     Help => "help", List, "help: every key", ["?"];
@@ -88,7 +89,10 @@ actions! {
 impl Action {
     /// Deletes or changes data: absent where nothing may be changed.
     pub fn changes_data(self) -> bool {
-        matches!(self, Action::Delete | Action::Edit | Action::Repair)
+        matches!(
+            self,
+            Action::Delete | Action::Edit | Action::Repair | Action::Restore
+        )
     }
 }
 

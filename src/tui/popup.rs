@@ -24,6 +24,7 @@ use crate::db::comments::{ContentEdit, ContentItem, ContentKind};
 use crate::db::ids::{MAX_REASON_CHARS, Reason};
 use crate::db::ops::OpKind;
 use crate::db::plan::{ContentPolicy, Outcome, Plan, PlannedTarget, RowCounts};
+use crate::db::trash::RestoreReport;
 use crate::db::{Allowance, DataError};
 use crate::lookalike::{self, Lookalike};
 use crate::sanitize::{clean_lines, fit};
@@ -35,6 +36,7 @@ pub enum Popup {
     Text(TextView),
     Editor(Box<Editor>),
     Conflict(Conflict),
+    Restore(RestoreConfirm),
 }
 
 /// What a popup asks of the app after a key.
@@ -53,6 +55,8 @@ pub enum PopupEffect {
     Reopen(Box<Editor>),
     /// Open the editor on a comment or review shown in full.
     Edit(Box<ContentItem>),
+    /// Restore this trash batch, as its plan showed.
+    Restore(uuid::Uuid),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1591,6 +1595,7 @@ impl Popup {
             Popup::Text(t) => t.on_key(key, keymap, area),
             Popup::Editor(e) => e.on_key(key),
             Popup::Conflict(c) => c.on_key(key, keymap, area),
+            Popup::Restore(r) => r.on_key(key, keymap, area),
         }
     }
 
@@ -1625,8 +1630,206 @@ impl Popup {
             Popup::Text(t) => t.render(area, buf, theme),
             Popup::Editor(e) => e.render(area, buf, theme),
             Popup::Conflict(c) => c.render(area, buf, theme),
+            Popup::Restore(r) => r.render(area, buf, theme),
         }
     }
+}
+
+/// The restore plan of a delete's batch (SPEC §10): what comes back per table, what
+/// cannot and why. Focus starts on Cancel; `y` or Enter on Restore confirms.
+pub struct RestoreConfirm {
+    pub plan: RestoreReport,
+    /// The delete it undoes, as the audit row tells it (sanitised).
+    pub about: String,
+    pub on_restore: bool,
+    /// Confirmed: the restore is running; keys wait for its outcome.
+    pub running: bool,
+    pub message: Option<String>,
+    pub scroll: u16,
+}
+
+impl RestoreConfirm {
+    pub fn new(plan: RestoreReport, about: String) -> RestoreConfirm {
+        RestoreConfirm {
+            plan,
+            about,
+            on_restore: false,
+            running: false,
+            message: None,
+            scroll: 0,
+        }
+    }
+
+    fn blocked(&self) -> Option<&'static str> {
+        (self.plan.restored() == 0).then_some(strings::NOTHING_COMES_BACK)
+    }
+
+    fn confirm(&mut self) -> PopupEffect {
+        if let Some(why) = self.blocked() {
+            self.message = Some(why.into());
+            return PopupEffect::None;
+        }
+        self.running = true;
+        PopupEffect::Restore(self.plan.batch_id)
+    }
+
+    fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
+        if self.running {
+            return PopupEffect::None;
+        }
+        if key.code == KeyCode::Esc {
+            return PopupEffect::Close;
+        }
+        let action = keymap.action(Context::Popup, key);
+        let body = Self::body(area);
+        let rows = self
+            .paragraph(&Theme { color: false }, body.width)
+            .line_count(body.width);
+        if let Some(scroll) = action.and_then(|a| scrolled(self.scroll, a, rows, body.height)) {
+            self.scroll = scroll;
+            return PopupEffect::None;
+        }
+        match action {
+            Some(Action::Confirm) => self.confirm(),
+            Some(Action::Cancel) => PopupEffect::Close,
+            Some(Action::NextField | Action::PrevField) => {
+                self.on_restore = !self.on_restore;
+                PopupEffect::None
+            }
+            Some(Action::Press) if self.on_restore => self.confirm(),
+            Some(Action::Press) => PopupEffect::Close,
+            _ => PopupEffect::None,
+        }
+    }
+
+    fn paragraph(&self, theme: &Theme, width: u16) -> Paragraph<'static> {
+        let mut lines = vec![Line::styled(fit(&self.about, width as usize), theme.dim())];
+        lines.extend(
+            restore_lines(&self.plan, theme, width as usize)
+                .into_iter()
+                .map(|(text, style)| Line::styled(text, style)),
+        );
+        Paragraph::new(lines).wrap(Wrap { trim: false })
+    }
+
+    /// The plan's area, above the buttons and the key line.
+    fn body(area: Rect) -> Rect {
+        let inner = inside(area);
+        Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(2),
+        )
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let inner = frame(area, buf, strings::RESTORE_TITLE, theme);
+        if inner.height < 4 {
+            return;
+        }
+        let body = Self::body(area);
+        let paragraph = self.paragraph(theme, body.width);
+        let scroll = clamped(self.scroll, paragraph.line_count(body.width), body.height);
+        paragraph.scroll((scroll, 0)).render(body, buf);
+        let enabled = self.blocked().is_none() && !self.running;
+        Paragraph::new(Line::from(vec![
+            Span::raw("        "),
+            Span::styled(
+                format!(" {} ", strings::CANCEL),
+                theme.button(!self.on_restore, !self.running),
+            ),
+            Span::raw("   "),
+            Span::styled(" Restore ", theme.danger_button(self.on_restore, enabled)),
+        ]))
+        .render(
+            Rect::new(inner.x, inner.y + body.height, inner.width, 1),
+            buf,
+        );
+        let hint = if self.running {
+            Line::styled(strings::RESTORING, theme.dim())
+        } else {
+            match self.message.as_deref().or(self.blocked()) {
+                Some(m) => Line::styled(fit(m, inner.width as usize), theme.warning()),
+                None => Line::styled(
+                    "y confirms · n/Esc cancels · Tab moves · ↑↓ PgUp PgDn scroll",
+                    theme.dim(),
+                ),
+            }
+        };
+        Paragraph::new(hint).render(
+            Rect::new(inner.x, inner.y + body.height + 1, inner.width, 1),
+            buf,
+        );
+    }
+}
+
+/// A restore's plan or outcome: per table what comes back, then each row that cannot
+/// and why. Table names and keys come from the database: sanitised.
+pub fn restore_lines(report: &RestoreReport, theme: &Theme, width: usize) -> Vec<(String, Style)> {
+    let width = width.saturating_sub(1).max(8);
+    let verb = if report.planned {
+        "would come back"
+    } else {
+        "came back"
+    };
+    let mut lines = vec![(
+        format!(
+            "{} {verb}, {} cannot",
+            strings::plural(report.restored(), "row", "rows"),
+            report.refused.len()
+        ),
+        theme.header(),
+    )];
+    let mut back: Vec<_> = report
+        .tables
+        .iter()
+        .filter(|t| t.restored + t.relinked > 0)
+        .collect();
+    back.sort_by_key(|t| strings::table_rank(&t.table));
+    if !back.is_empty() {
+        let title = if report.planned {
+            "Comes back:"
+        } else {
+            "Came back:"
+        };
+        lines.push((title.into(), theme.ok()));
+    }
+    for t in back {
+        let mut line = format!(
+            "  {:>8}  {}",
+            t.restored,
+            strings::table_name(&t.table, t.restored)
+        );
+        if t.relinked > 0 {
+            line.push_str(&format!(" · {} linked back", t.relinked));
+        }
+        lines.push((fit(&line, width), Style::default()));
+    }
+    const SHOWN: usize = 500;
+    if !report.refused.is_empty() {
+        lines.push((
+            format!("Cannot come back ({}):", report.refused.len()),
+            theme.error(),
+        ));
+    }
+    for r in report.refused.iter().take(SHOWN) {
+        // Whole, to be wrapped: the reason is what the operator needs.
+        let line = format!(
+            "  {} ({}) — {}",
+            crate::sanitize::clean_line(&r.table),
+            fit(&r.key, 60),
+            crate::sanitize::clean_line(&r.reason)
+        );
+        lines.push((line, Style::default()));
+    }
+    if report.refused.len() > SHOWN {
+        lines.push((
+            format!("  … and {} more", report.refused.len() - SHOWN),
+            theme.dim(),
+        ));
+    }
+    lines
 }
 
 /// An error from the database, as a popup.

@@ -43,6 +43,11 @@ pub const EDITOR_HINT: &str = "Enter saves · Alt-Enter or Ctrl-j new line · Es
 pub const DISCARD_QUESTION: &str = "Discard your changes?";
 pub const KEEP_EDITING: &str = " Keep editing ";
 pub const DISCARD: &str = " Discard ";
+pub const RESTORE_TITLE: &str = " Restore from the trash ";
+pub const RESTORING: &str = "restoring: putting the rows back…";
+pub const NOTHING_COMES_BACK: &str = "nothing in this batch can come back";
+pub const NOTHING_TO_RESTORE: &str = "nothing to restore: the list is empty";
+pub const RESTORE_PLANNING: &str = "planning the restore: checking what can come back…";
 pub const TEXT_FOOTER: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
 pub const TABS: [&str; 6] = [
     "1 Chats",
@@ -255,4 +260,31 @@ pub fn lookalikes_in_plan(n: usize) -> String {
 /// Typed text that reads like the name asked for but is not the same text.
 pub fn typed_lookalike(expected: &str) -> String {
     format!("that only looks like {expected}: type the name exactly as shown")
+}
+
+/// `u` on an audit row that is not a delete's.
+pub fn not_a_delete(row: i64, action: &str) -> String {
+    format!(
+        "Row {row} records {}, not a delete: only what a delete removed is kept in the trash, \
+         so there is nothing to restore.",
+        crate::sanitize::clean_line(action)
+    )
+}
+
+/// Why a batch cannot be restored at all (purged, already restored…), from the data layer.
+pub fn cannot_restore(batch: &uuid::Uuid) -> String {
+    format!("Cannot restore batch {}", &batch.simple().to_string()[..8])
+}
+
+/// The status line after a restore.
+pub fn restored_summary(report: &crate::db::trash::RestoreReport) -> String {
+    let mut text = format!(
+        "restored {} of batch {}",
+        plural(report.restored(), "row", "rows"),
+        &report.batch_id.simple().to_string()[..8]
+    );
+    if !report.refused.is_empty() {
+        text.push_str(&format!(", {} could not come back", report.refused.len()));
+    }
+    text
 }

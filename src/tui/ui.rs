@@ -149,6 +149,7 @@ fn short_help(action: Action) -> &'static str {
         Action::Filter => "filter",
         Action::Delete => "delete",
         Action::Repair => "repair",
+        Action::Restore => "restore",
         Action::Edit => "edit",
         Action::CommandLine => "command",
         Action::Refresh => "refresh",

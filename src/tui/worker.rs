@@ -170,6 +170,12 @@ pub enum Request {
         seq: u64,
         edit: ContentEdit,
     },
+    /// Restores a delete's batch from the trash; `plan_only` says what would come back.
+    Restore {
+        seq: u64,
+        batch_id: uuid::Uuid,
+        plan_only: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -231,6 +237,11 @@ pub enum Response {
         edit: ContentEdit,
         result: Result<EditOutcome, DataError>,
     },
+    Restore {
+        seq: u64,
+        plan_only: bool,
+        result: Result<batch::Restored, DataError>,
+    },
 }
 
 impl Response {
@@ -246,6 +257,7 @@ impl Response {
             Response::Executed { error, .. } => error.as_ref(),
             Response::Detail { result, .. } => result.as_ref().err(),
             Response::Edited { result, .. } => result.as_ref().err(),
+            Response::Restore { result, .. } => result.as_ref().err(),
             Response::Connected { .. }
             | Response::ConnectFailed(_)
             | Response::SignedIn(_)
@@ -480,6 +492,11 @@ async fn answer(
                 edit,
                 result: Err(not_connected()),
             },
+            Request::Restore { seq, plan_only, .. } => Response::Restore {
+                seq,
+                plan_only,
+                result: Err(not_connected()),
+            },
             Request::Connect | Request::SignIn { .. } => {
                 Response::ConnectFailed(not_connected().to_string())
             }
@@ -545,6 +562,15 @@ async fn answer(
             let result = db.bounded(comments::edit(&db, &actor, &edit)).await;
             Response::Edited { seq, edit, result }
         }
+        Request::Restore {
+            seq,
+            batch_id,
+            plan_only,
+        } => Response::Restore {
+            seq,
+            plan_only,
+            result: batch::restore_batch(&db, &actor, cache, batch_id, plan_only).await,
+        },
         Request::Connect | Request::SignIn { .. } => {
             Response::ConnectFailed("unexpected request".into())
         }

@@ -6,11 +6,12 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
+use super::chats::{allowed, refuse};
 use super::{
     Cx, Effect, Pane, draw_list, find_or_say, list_status, navigate, page_if_needed, reload,
 };
-use crate::db::DataError;
 use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::db::{DataError, Permission};
 use crate::sanitize::{clean_lines, fit};
 use crate::tui::keymap::Action;
 use crate::tui::list::ListView;
@@ -50,6 +51,11 @@ fn cells(e: &AuditEntry) -> Vec<String> {
         e.target_label.clone(),
         e.reason.clone().unwrap_or_default(),
     ]
+}
+
+/// A delete's own rows and its summary: the only batches the trash keeps.
+fn is_delete(action: &str) -> bool {
+    action.ends_with(".delete") || action.ends_with(".delete.bulk")
 }
 
 /// `actor:NAME`, `action:X`, `target:T`, or plain text that matches any of them.
@@ -185,6 +191,34 @@ impl AuditPane {
         self.chain_seq = Some(cx.load(Slot::AuditChain, Query::AuditChain));
     }
 
+    /// `u`: the restore plan of the batch of the delete under the cursor.
+    fn restore(&self, cx: &Cx) -> Effect {
+        if let Some(refusal) = refuse(cx, Permission::RestoreTrash) {
+            return refusal;
+        }
+        let Some(entry) = self.list.selected_row() else {
+            return Effect::Status(strings::NOTHING_TO_RESTORE.into());
+        };
+        if !is_delete(&entry.action) {
+            return Effect::Popup(Box::new(Popup::Text(TextView::message(
+                &strings::cannot_restore(&entry.batch_id),
+                &strings::not_a_delete(entry.id, &entry.action),
+                Theme::from_env().warning(),
+            ))));
+        }
+        Effect::Restore {
+            batch_id: entry.batch_id,
+            about: format!(
+                "row {}: {} by {} at {} {}",
+                entry.id,
+                crate::sanitize::clean_line(&entry.action),
+                crate::sanitize::clean_line(&entry.actor_name),
+                crate::tui::clock::format(&entry.at, "%Y-%m-%d %H:%M:%S"),
+                crate::tui::clock::label()
+            ),
+        }
+    }
+
     fn page(&mut self, cx: &mut Cx) {
         let filter = self.filter.clone();
         page_if_needed(&mut self.list, Slot::Audit, cx, |before| Query::Audit {
@@ -225,6 +259,7 @@ impl Pane for AuditPane {
                 self.reload(cx);
                 Effect::None
             }
+            Action::Restore => self.restore(cx),
             Action::Delete | Action::Mark | Action::MarkAll | Action::Edit => {
                 Effect::Status("the audit record is append-only".into())
             }
@@ -294,15 +329,19 @@ impl Pane for AuditPane {
         0
     }
 
-    fn hints(&self, _cx: &Cx) -> Vec<Action> {
-        vec![
-            Action::Open,
+    fn hints(&self, cx: &Cx) -> Vec<Action> {
+        let mut hints = vec![Action::Open];
+        if allowed(cx, Permission::RestoreTrash) {
+            hints.push(Action::Restore);
+        }
+        hints.extend([
             Action::Filter,
             Action::CommandLine,
             Action::Refresh,
             Action::Help,
             Action::Quit,
-        ]
+        ]);
+        hints
     }
 
     fn title(&self) -> String {

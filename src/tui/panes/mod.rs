@@ -130,6 +130,11 @@ pub enum Effect {
     /// Load a row in full and show it.
     Detail(super::worker::Detail),
     Popup(Box<Popup>),
+    /// Plan the restore of a delete's trash batch; `about` names the delete.
+    Restore {
+        batch_id: uuid::Uuid,
+        about: String,
+    },
     Quit,
 }
 
