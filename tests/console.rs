@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use modcon::config::ConfirmConfig;
 use modcon::db::audit::AuditEntry;
 use modcon::db::ids::TargetIds;
-use modcon::db::lists::{ChatSessionRow, Page, PrivateMessageRow, TimeCursor};
+use modcon::db::lists::{ChatSessionRow, Page, PrivateMessageRow, Seek, SortCursor, TimeCursor};
 use modcon::db::plan::{
     Done, FailReason, OpKind, Operation, Outcome, Plan, PlannedTarget, Refusal,
     Request as OpRequest, RowCounts,
@@ -603,10 +603,12 @@ fn filter_and_command_line_turn_into_literal_queries() {
     typed(&mut app, "50% off'; --");
     let requests = app.update(key(KeyCode::Enter));
     let Some(Request::Load {
-        query: Query::ChatSessions {
-            filter,
-            after: None,
-        },
+        query:
+            Query::ChatSessions {
+                filter,
+                seek: Seek::First,
+                ..
+            },
         ..
     }) = requests.first()
     else {
@@ -692,7 +694,7 @@ fn messages_and_audit_panes_render_and_audit_rows_open_in_full() {
     app.update(data(Response::Page {
         slot: Slot::Messages,
         seq: *seq,
-        result: Ok(PageData::PrivateMessages(Page::<_, TimeCursor> {
+        result: Ok(PageData::PrivateMessages(Page::<_, SortCursor> {
             rows,
             next: None,
         })),
@@ -1915,10 +1917,10 @@ mod in_daily_use {
             seq: load_seq(&requests, Slot::Chats),
             result: Ok(PageData::ChatSessions(Page {
                 rows: vec![sessions().remove(0)],
-                next: Some(TimeCursor {
+                next: Some(SortCursor::from(TimeCursor {
                     at: at(1),
                     id: id(1),
-                }),
+                })),
             })),
         }));
         mark_all(&mut app, 100..125);
@@ -2809,10 +2811,10 @@ mod every_day {
         let Some(Request::Load { seq, .. }) = requests.first() else {
             panic!("{requests:?}")
         };
-        let next = TimeCursor {
+        let next = SortCursor::from(TimeCursor {
             at: at(1),
             id: id(8),
-        };
+        });
         app.update(data(Response::Page {
             slot: Slot::Chats,
             seq: *seq,

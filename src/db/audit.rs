@@ -498,7 +498,7 @@ impl SortKey for AuditSort {
 
     fn label(self) -> &'static str {
         match self {
-            AuditSort::At => "When",
+            AuditSort::At => "At",
             AuditSort::Actor => "Actor",
             AuditSort::Action => "Action",
         }

@@ -866,7 +866,7 @@ impl SortKey for ContentSort {
 
     fn label(self) -> &'static str {
         match self {
-            ContentSort::Updated => "Changed",
+            ContentSort::Updated => "Updated",
             ContentSort::Created => "Created",
             ContentSort::Author => "Author",
         }
@@ -1506,7 +1506,7 @@ impl SortKey for UserSort {
 
     fn label(self) -> &'static str {
         match self {
-            UserSort::Name => "User",
+            UserSort::Name => "Username",
             UserSort::Created => "Created",
             UserSort::Role => "Role",
         }

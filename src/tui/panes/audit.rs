@@ -7,10 +7,12 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 
 use super::{
-    Cx, Effect, Pane, draw_list, find_or_say, list_status, navigate, page_if_needed, reload,
+    Cx, Effect, Pane, draw_sorted_list, find_or_say, list_status, navigate, page_if_needed, reload,
+    resort, sort_mark, sort_title,
 };
 use crate::db::DataError;
-use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::db::audit::{AuditEntry, AuditFilter, AuditSort};
+use crate::db::lists::{Order, Seek, SortCursor, SortValue};
 use crate::sanitize::{clean_lines, fit};
 use crate::tui::keymap::Action;
 use crate::tui::list::ListView;
@@ -31,8 +33,9 @@ const COLUMNS: [Column; 6] = [
 
 #[derive(Default)]
 pub struct AuditPane {
-    pub list: ListView<AuditEntry, i64>,
+    pub list: ListView<AuditEntry, SortCursor>,
     pub filter: AuditFilter,
+    pub order: Order<AuditSort>,
     pub before: Option<i64>,
     pub text: String,
     started: bool,
@@ -179,17 +182,30 @@ impl AuditPane {
         self.started = true;
         let query = Query::Audit {
             filter: self.filter.clone(),
-            before: self.before,
+            order: self.order,
+            seek: self.start(),
         };
         reload(&mut self.list, Slot::Audit, cx, query);
         self.chain_seq = Some(cx.load(Slot::AuditChain, Query::AuditChain));
     }
 
+    /// Where the list starts: the head, or below a row `:goto` named.
+    fn start(&self) -> Seek<SortCursor> {
+        match self.before {
+            Some(before) if self.order == Order::default() => Seek::After(SortCursor {
+                value: SortValue::Int(before),
+                id: Id::Int(before),
+            }),
+            _ => Seek::First,
+        }
+    }
+
     fn page(&mut self, cx: &mut Cx) {
-        let filter = self.filter.clone();
-        page_if_needed(&mut self.list, Slot::Audit, cx, |before| Query::Audit {
+        let (filter, order) = (self.filter.clone(), self.order);
+        page_if_needed(&mut self.list, Slot::Audit, cx, |seek| Query::Audit {
             filter,
-            before,
+            order,
+            seek,
         });
     }
 }
@@ -201,6 +217,11 @@ impl Pane for AuditPane {
         }
         if navigate(&mut self.list, action) {
             self.page(cx);
+            return Effect::None;
+        }
+        if resort(&mut self.order, action) {
+            self.before = None;
+            self.reload(cx);
             return Effect::None;
         }
         match action {
@@ -270,6 +291,7 @@ impl Pane for AuditPane {
         match name {
             "goto" => match arg.trim().parse::<i64>() {
                 Ok(id) => {
+                    self.order = Order::default();
                     self.before = Some(id.saturating_add(1));
                     self.reload(cx);
                     Effect::Status("Esc goes back to the newest rows".into())
@@ -306,7 +328,12 @@ impl Pane for AuditPane {
     }
 
     fn title(&self) -> String {
-        let mut title = String::from("Audit record · newest first");
+        let mut title = String::from("Audit record");
+        title.push_str(if self.order == Order::default() {
+            " · newest first"
+        } else {
+            ""
+        });
         match &self.chain {
             None => title.push_str(" · checking the hash chain…"),
             Some(Ok(report)) => match &report.broken {
@@ -327,6 +354,7 @@ impl Pane for AuditPane {
         if let Some(before) = self.before {
             title.push_str(&format!(" · from #{}", before - 1));
         }
+        title.push_str(&sort_title(&self.order));
         title
     }
 
@@ -342,12 +370,13 @@ impl Pane for AuditPane {
                 style: e.action.contains("failed").then(|| theme.warning()),
             })
             .collect();
-        draw_list(
+        draw_sorted_list(
             buf,
             area,
             &COLUMNS,
             &rows,
             list_status(&self.list, !self.text.is_empty()),
+            sort_mark(&self.order),
             theme,
         );
     }

@@ -17,7 +17,7 @@ use super::{
     Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
-use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
+use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, Seek, SortCursor, TimeCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::{fit, name};
 use crate::tui::keymap::Action;
@@ -52,7 +52,7 @@ pub struct GuildView {
 
 #[derive(Default)]
 pub struct GuildsPane {
-    pub list: ListView<GuildRow, TimeCursor>,
+    pub list: ListView<GuildRow, SortCursor>,
     pub marks: Marks,
     pub text: Option<String>,
     pub open: Option<GuildView>,
@@ -82,7 +82,7 @@ impl GuildsPane {
         self.started = true;
         let query = Query::Guilds {
             text: self.text.clone(),
-            after: None,
+            seek: Seek::First,
         };
         reload(&mut self.list, Slot::Guilds, cx, query);
     }
@@ -91,15 +91,22 @@ impl GuildsPane {
         match &mut self.open {
             Some(view) => {
                 let guild = view.guild.id.clone();
-                page_if_needed(&mut view.members, Slot::GuildMembers, cx, |after| {
-                    Query::GuildMembers { guild, after }
+                // Members are read from the head only (G goes to the last loaded).
+                page_if_needed(&mut view.members, Slot::GuildMembers, cx, |seek| {
+                    Query::GuildMembers {
+                        guild,
+                        after: match seek {
+                            Seek::After(c) => Some(c),
+                            _ => None,
+                        },
+                    }
                 });
             }
             None => {
                 let text = self.text.clone();
-                page_if_needed(&mut self.list, Slot::Guilds, cx, |after| Query::Guilds {
+                page_if_needed(&mut self.list, Slot::Guilds, cx, |seek| Query::Guilds {
                     text,
-                    after,
+                    seek,
                 });
             }
         }
@@ -135,6 +142,7 @@ impl Pane for GuildsPane {
                 {
                     let members = ListView {
                         height: self.list.height.saturating_sub(SETTINGS_LINES + 2).max(1),
+                        seeks_tail: false,
                         ..ListView::default()
                     };
                     let guild_id = guild.id.clone();
@@ -217,7 +225,7 @@ impl Pane for GuildsPane {
             Action::MarkAll | Action::InvertMarks if self.open.is_none() => {
                 let query = Query::Guilds {
                     text: self.text.clone(),
-                    after: None,
+                    seek: Seek::First,
                 };
                 let (effect, waiting) = request_keys(
                     cx,
@@ -408,7 +416,7 @@ impl Pane for GuildsPane {
                     style: None,
                 })
                 .collect();
-            table::draw(buf, members_area, &MEMBER_COLUMNS, &rows, theme);
+            table::draw(buf, members_area, &MEMBER_COLUMNS, &rows, None, theme);
             return;
         }
         let rows: Vec<TableRow> = self

@@ -11,7 +11,7 @@ use super::{
     Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
-use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
+use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, Seek, SortCursor, UserRow};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
@@ -30,7 +30,7 @@ const COLUMNS: [Column; 5] = [
 
 #[derive(Default)]
 pub struct MessagesPane {
-    pub list: ListView<PrivateMessageRow, TimeCursor>,
+    pub list: ListView<PrivateMessageRow, SortCursor>,
     pub marks: Marks,
     pub filter: PrivateMessageFilter,
     pub user_name: Option<String>,
@@ -77,15 +77,15 @@ impl MessagesPane {
         self.started = true;
         let query = Query::PrivateMessages {
             filter: self.filter.clone(),
-            after: None,
+            seek: Seek::First,
         };
         reload(&mut self.list, Slot::Messages, cx, query);
     }
 
     fn page(&mut self, cx: &mut Cx) {
         let filter = self.filter.clone();
-        page_if_needed(&mut self.list, Slot::Messages, cx, |after| {
-            Query::PrivateMessages { filter, after }
+        page_if_needed(&mut self.list, Slot::Messages, cx, |seek| {
+            Query::PrivateMessages { filter, seek }
         });
     }
 
@@ -154,7 +154,7 @@ impl Pane for MessagesPane {
                     cx,
                     Query::PrivateMessages {
                         filter: self.filter.clone(),
-                        after: None,
+                        seek: Seek::First,
                     },
                     action == Action::InvertMarks,
                     Scope::of(&self.filter),

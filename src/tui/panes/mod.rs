@@ -24,7 +24,7 @@ use super::popup::Subject;
 use super::theme::Theme;
 use super::worker::{PageData, Query, Request, RowKey, Slot};
 use crate::batch::Group;
-use crate::db::lists::UserRow;
+use crate::db::lists::{Order, Seek, SortKey, UserRow};
 use crate::db::{Actor, DataError};
 use crate::lookalike::Lookalike;
 
@@ -294,15 +294,16 @@ pub fn hidden(marks: &Marks, shown: &std::collections::HashSet<Id>, scope: Scope
         .count()
 }
 
-/// Asks for the next page when the cursor nears the end.
+/// Asks for the next page when the cursor nears the end (or the top, of a list read
+/// from its tail), or for the end the list was moved to.
 pub fn page_if_needed<R, C: Clone>(
     list: &mut ListView<R, C>,
     slot: Slot,
     cx: &mut Cx,
-    query: impl FnOnce(Option<C>) -> Query,
+    query: impl FnOnce(Seek<C>) -> Query,
 ) {
-    if let Some(after) = list.wants_more() {
-        let seq = cx.load(slot, query(after));
+    if let Some(seek) = list.wants_more() {
+        let seq = cx.load(slot, query(seek));
         list.pending = Some(seq);
     }
 }
@@ -506,6 +507,37 @@ pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
     super::clock::format(at, "%Y-%m-%d %H:%M")
 }
 
+/// `s` and `S` on a list's order; true if the order changed.
+pub fn resort<K: SortKey>(order: &mut Order<K>, action: Action) -> bool {
+    *order = match action {
+        Action::SortNext => order.cycled(),
+        Action::SortReverse => order.reversed(),
+        _ => return false,
+    };
+    true
+}
+
+/// What the header marks as the sort: the column's title and its direction.
+pub fn sort_mark<K: SortKey>(order: &Order<K>) -> Option<super::table::SortMark> {
+    Some(super::table::SortMark {
+        title: order.key.label(),
+        descending: order.descending,
+    })
+}
+
+/// " · by Updated ▼" for a title, where the order is not the list's default.
+pub fn sort_title<K: SortKey>(order: &Order<K>) -> String {
+    if *order == Order::default() {
+        String::new()
+    } else {
+        format!(
+            " · by {} {}",
+            order.key.label(),
+            super::table::arrow(order.descending)
+        )
+    }
+}
+
 /// Draws a list's rows and, under them, its status (loading, empty, error, capped).
 pub fn draw_list(
     buf: &mut Buffer,
@@ -515,7 +547,20 @@ pub fn draw_list(
     status: Option<String>,
     theme: &Theme,
 ) {
-    super::table::draw(buf, area, columns, rows, theme);
+    draw_sorted_list(buf, area, columns, rows, status, None, theme);
+}
+
+/// [`draw_list`] with the sorted column marked in the header.
+pub fn draw_sorted_list(
+    buf: &mut Buffer,
+    area: Rect,
+    columns: &[super::table::Column],
+    rows: &[super::table::TableRow],
+    status: Option<String>,
+    sort: Option<super::table::SortMark>,
+    theme: &Theme,
+) {
+    super::table::draw(buf, area, columns, rows, sort, theme);
     let Some(status) = status else {
         return;
     };
