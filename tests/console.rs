@@ -2966,3 +2966,292 @@ mod every_day {
         );
     }
 }
+
+mod lists_as_a_daily_tool {
+    use super::*;
+    use modcon::db::lists::{Order, SessionSort};
+
+    fn loads(requests: &[Request], slot: Slot) -> Vec<(u64, Query)> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Load {
+                    slot: s,
+                    seq,
+                    query,
+                } if *s == slot => Some((*seq, query.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn counts(requests: &[Request], slot: Slot) -> Vec<u64> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Count { slot: s, seq, .. } if *s == slot => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn cursor(n: u128) -> SortCursor {
+        SortCursor::from(TimeCursor {
+            at: at(1),
+            id: id(n),
+        })
+    }
+
+    /// Sessions numbered from `from`, newest first, as a page the worker sends.
+    fn page_of(range: std::ops::Range<u128>) -> Vec<ChatSessionRow> {
+        range
+            .map(|n| ChatSessionRow {
+                created_at: at(0) - chrono::Duration::minutes(n as i64),
+                updated_at: at(0) - chrono::Duration::minutes(n as i64),
+                guild_name: None,
+                ..session(1, &format!("session {n}"), Some("alice"), 1)
+            })
+            .map(|mut r| {
+                r.id = id(n_of(&r.title));
+                r
+            })
+            .collect()
+    }
+
+    fn n_of(title: &str) -> u128 {
+        title.trim_start_matches("session ").parse().unwrap_or(0)
+    }
+
+    /// Signed in with the first 100 of 20,000 sessions loaded and counted.
+    fn long_list(size: (u16, u16)) -> App {
+        let mut app = App::new(options(false, true), size);
+        app.update(data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "sqlite:demo.db".into(),
+            ids: Default::default(),
+        }));
+        let requests = app.update(data(Response::SignedIn(admin())));
+        let (seq, _) = loads(&requests, Slot::Chats)[0].clone();
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(0..100),
+                next: Some(cursor(99)),
+            })),
+        }));
+        app.update(data(Response::Count {
+            slot: Slot::Chats,
+            seq: counts(&requests, Slot::Chats)[0],
+            result: Ok(20_000),
+        }));
+        app
+    }
+
+    #[test]
+    fn g_goes_to_the_real_last_row_and_k_near_the_top_fetches_the_page_before() {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('G'));
+        let found = loads(&requests, Slot::Chats);
+        let [
+            (
+                seq,
+                Query::ChatSessions {
+                    seek: Seek::Last,
+                    order,
+                    ..
+                },
+            ),
+        ] = found.as_slice()
+        else {
+            panic!("G asks for the last page: {requests:?}")
+        };
+        assert_eq!(*order, Order::default());
+        assert!(
+            counts(&requests, Slot::Chats).is_empty(),
+            "the total is known already"
+        );
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(19_900..20_000),
+                next: Some(cursor(19_900)),
+            })),
+        }));
+        let (text, _) = screen(&app, 80, 24);
+        assert!(text.contains("20,000 of 20,000"), "{text}");
+        assert!(text.contains("session 19999"), "{text}");
+        insta::assert_snapshot!("chats_tail_80x24", text);
+        // Up through what is loaded: near its top, the page before is asked for.
+        let mut asked = Vec::new();
+        for _ in 0..70 {
+            asked.extend(loads(&app.update(ch('k')), Slot::Chats));
+        }
+        assert!(screen(&app, 80, 24).0.contains("19,930 of 20,000"));
+        let [
+            (
+                seq,
+                Query::ChatSessions {
+                    seek: Seek::Before(before),
+                    ..
+                },
+            ),
+        ] = asked.as_slice()
+        else {
+            panic!("one page before: {asked:?}")
+        };
+        assert_eq!(before, &cursor(19_900));
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(19_800..19_900),
+                next: Some(cursor(19_800)),
+            })),
+        }));
+        assert!(
+            screen(&app, 80, 24).0.contains("19,930 of 20,000"),
+            "the cursor stays on its row"
+        );
+        // g goes back to the head.
+        let requests = app.update(ch('g'));
+        assert!(matches!(
+            loads(&requests, Slot::Chats).as_slice(),
+            [(
+                _,
+                Query::ChatSessions {
+                    seek: Seek::First,
+                    ..
+                }
+            )]
+        ));
+    }
+
+    #[test]
+    fn g_keeps_the_filter_and_the_sort() {
+        let mut app = long_list((80, 24));
+        app.update(ch('s'));
+        let requests = {
+            app.update(ch('/'));
+            typed(&mut app, "alice");
+            app.update(key(KeyCode::Enter))
+        };
+        let (seq, _) = loads(&requests, Slot::Chats)[0].clone();
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(0..100),
+                next: Some(cursor(99)),
+            })),
+        }));
+        let requests = app.update(key(KeyCode::End));
+        let found = loads(&requests, Slot::Chats);
+        let [
+            (
+                _,
+                Query::ChatSessions {
+                    seek: Seek::Last,
+                    order,
+                    filter,
+                },
+            ),
+        ] = found.as_slice()
+        else {
+            panic!("End asks for the last page: {requests:?}")
+        };
+        assert_eq!(order.key, SessionSort::Updated);
+        assert_eq!(filter.text.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn s_cycles_the_sort_column_and_shift_s_reverses_it_with_the_header_showing_the_order() {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('s'));
+        let found = loads(&requests, Slot::Chats);
+        let [
+            (
+                _,
+                Query::ChatSessions {
+                    order,
+                    seek: Seek::First,
+                    ..
+                },
+            ),
+        ] = found.as_slice()
+        else {
+            panic!("s reloads in the new order: {requests:?}")
+        };
+        assert_eq!(
+            *order,
+            Order {
+                key: SessionSort::Updated,
+                descending: true
+            }
+        );
+        assert!(
+            !counts(&requests, Slot::Chats).is_empty(),
+            "counted again with the reload"
+        );
+        app.update(ch('s'));
+        let requests = app.update(ch('S'));
+        let found = loads(&requests, Slot::Chats);
+        let [(seq, Query::ChatSessions { order, .. })] = found.as_slice() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(
+            *order,
+            Order {
+                key: SessionSort::Messages,
+                descending: false
+            }
+        );
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: {
+                    let mut rows = sessions();
+                    rows.sort_by_key(|r| r.messages);
+                    rows
+                },
+                next: None,
+            })),
+        }));
+        let (text, _) = screen(&app, 80, 24);
+        assert!(text.contains("Msgs ▲"), "{text}");
+        assert!(text.contains("by Msgs ▲"), "{text}");
+        insta::assert_snapshot!("chats_sorted_by_messages_80x24", text);
+        // Around the cycle back to the default: newest first, ▼ on Created.
+        app.update(ch('s'));
+        let requests = app.update(ch('s'));
+        let found = loads(&requests, Slot::Chats);
+        let [(_, Query::ChatSessions { order, .. })] = found.as_slice() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(*order, Order::default());
+    }
+
+    #[test]
+    fn users_comments_and_audit_sort_too() {
+        let mut app = long_list((80, 24));
+        for (tab, expected) in [('5', "Users"), ('3', "Content"), ('6', "Audit")] {
+            app.update(ch(tab));
+            let requests = app.update(ch('s'));
+            let query = requests.iter().find_map(|r| match r {
+                Request::Load { query, .. } => Some(format!("{query:?}")),
+                _ => None,
+            });
+            let query = query.unwrap_or_else(|| panic!("{expected}: s reloads: {requests:?}"));
+            assert!(query.starts_with(expected), "{query}");
+            assert!(query.contains("descending"), "{query}");
+            assert!(
+                !query.contains("key: Name")
+                    && !query.contains("key: Updated, ")
+                    && !query.contains("key: At"),
+                "the next column: {query}"
+            );
+        }
+    }
+}
