@@ -3254,4 +3254,207 @@ mod lists_as_a_daily_tool {
             );
         }
     }
+
+    fn load_page(app: &mut App, requests: &[Request], slot: Slot, data_of: PageData) {
+        let (seq, _) = loads(requests, slot)
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"));
+        app.update(data(Response::Page {
+            slot,
+            seq,
+            result: Ok(data_of),
+        }));
+    }
+
+    fn user(n: u128, name: &str) -> modcon::db::lists::UserRow {
+        modcon::db::lists::UserRow {
+            id: id(n),
+            username: name.into(),
+            email: String::new(),
+            role: "user".into(),
+            is_protected: false,
+            is_service: false,
+            is_active: true,
+            is_deleted: false,
+            locked_until: None,
+            owned_guilds: 0,
+            comments: 0,
+            reviews: 0,
+            messages: 0,
+            chat_sessions: 2,
+            created_at: at(1),
+        }
+    }
+
+    #[test]
+    fn enter_on_a_user_shows_their_sessions_and_ctrl_o_returns_with_filter_sort_cursor_and_marks() {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('5'));
+        let users: Vec<_> = (1..=6).map(|n| user(n, &format!("user{n}"))).collect();
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users.clone(),
+                next: None,
+            }),
+        );
+        // A sort, a filter, a mark and a cursor to come back to.
+        let requests = app.update(ch('S'));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users.clone(),
+                next: None,
+            }),
+        );
+        app.update(ch('/'));
+        typed(&mut app, "user");
+        let requests = app.update(key(KeyCode::Enter));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users.clone(),
+                next: None,
+            }),
+        );
+        app.update(ch(' '));
+        app.update(ch('j'));
+        assert_eq!(app.users.list.selected, 2);
+        app.update(key(KeyCode::Enter));
+        assert!(
+            matches!(app.popup, Some(Popup::Text(_))),
+            "Enter shows the user first"
+        );
+        assert!(screen(&app, 80, 24).0.contains("Enter their chat sessions"));
+        let requests = app.update(key(KeyCode::Enter));
+        assert_eq!(app.tab, Tab::Chats);
+        assert!(app.popup.is_none());
+        let found = loads(&requests, Slot::Chats);
+        let [(_, Query::ChatSessions { filter, .. })] = found.as_slice() else {
+            panic!("the user's sessions are asked for: {requests:?}")
+        };
+        assert_eq!(filter.owner_id, Some(id(3)));
+        assert!(screen(&app, 80, 24).0.contains("owner user3"));
+
+        let requests = app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Users);
+        assert!(
+            requests.iter().all(|r| !matches!(
+                r,
+                Request::Load {
+                    slot: Slot::Users,
+                    ..
+                }
+            )),
+            "nothing reloads: {requests:?}"
+        );
+        assert_eq!(app.users.list.selected, 2);
+        assert_eq!(app.users.filter.text.as_deref(), Some("user"));
+        assert!(app.users.order.descending, "the reversed sort");
+        assert!(app.users.marks.contains(&id(1)));
+        assert_eq!(app.users.list.rows.len(), 6);
+        // And the Chats tab is as it was before the drill-down.
+        assert_eq!(app.chats.filter.owner_id, None);
+        assert_eq!(app.chats.list.rows.len(), 100);
+        // Nothing further back: said, not an error.
+        app.update(ctrl('o'));
+        assert!(screen(&app, 80, 24).0.contains("no earlier view"));
+    }
+
+    #[test]
+    fn ctrl_o_goes_back_several_views_guild_member_session() {
+        let mut app = long_list((80, 24));
+        app.update(ch('j'));
+        app.update(ch('j'));
+        let requests = app.update(ch('4'));
+        let guild = modcon::db::lists::GuildRow {
+            id: id(77),
+            name: "Book Lovers".into(),
+            owner_id: None,
+            owner_name: None,
+            members: 2,
+            chat_sessions: 0,
+            messages: 0,
+            settings: 0,
+            created_at: at(1),
+        };
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Guilds,
+            PageData::Guilds(Page {
+                rows: vec![guild],
+                next: None,
+            }),
+        );
+        let requests = app.update(key(KeyCode::Enter));
+        let member = modcon::db::lists::GuildMemberRow {
+            user_id: id(5),
+            username: "bob".into(),
+            role: "member".into(),
+            joined_at: at(2),
+        };
+        load_page(
+            &mut app,
+            &requests,
+            Slot::GuildMembers,
+            PageData::GuildMembers(
+                Page {
+                    rows: vec![member],
+                    next: None,
+                },
+                Vec::new(),
+            ),
+        );
+        assert!(app.guilds.open.is_some());
+        // A member's sessions, then one session's messages.
+        let requests = app.update(key(KeyCode::Enter));
+        assert_eq!(app.tab, Tab::Chats);
+        assert_eq!(app.chats.filter.owner_id, Some(id(5)));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Chats,
+            PageData::ChatSessions(Page {
+                rows: page_of(0..3),
+                next: None,
+            }),
+        );
+        app.update(key(KeyCode::Enter));
+        assert!(app.chats.open.is_some());
+
+        app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Chats);
+        assert!(app.chats.open.is_none(), "back to bob's sessions");
+        assert_eq!(app.chats.filter.owner_id, Some(id(5)));
+        app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Guilds);
+        assert!(app.guilds.open.is_some(), "back to the guild's members");
+        assert_eq!(app.chats.filter.owner_id, None, "Chats as it was before");
+        assert_eq!(app.chats.list.selected, 2);
+        app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Guilds);
+        assert!(app.guilds.open.is_none(), "back to the guild list");
+        insta::assert_snapshot!("guilds_after_ctrl_o_80x24", screen(&app, 80, 24).0);
+    }
+
+    #[test]
+    fn a_command_that_changes_the_view_can_be_gone_back_from() {
+        let mut app = long_list((80, 24));
+        app.update(ch('j'));
+        app.update(ch(':'));
+        typed(&mut app, "orphans");
+        app.update(key(KeyCode::Enter));
+        assert!(app.chats.filter.orphans_only);
+        app.update(ctrl('o'));
+        assert!(!app.chats.filter.orphans_only);
+        assert_eq!(app.chats.list.selected, 1);
+    }
 }

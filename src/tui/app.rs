@@ -20,7 +20,7 @@ use super::panes::content::ContentPane;
 use super::panes::guilds::GuildsPane;
 use super::panes::messages::MessagesPane;
 use super::panes::users::UsersPane;
-use super::panes::{Cx, DeleteIntent, Effect, Pane};
+use super::panes::{Cx, DeleteIntent, Drill, Effect, Pane};
 use super::popup::{
     Confirm, Conflict, Editor, Popup, PopupEffect, Progress, Report, TextView, error_popup,
 };
@@ -169,7 +169,28 @@ pub struct App {
     edit_seq: Option<u64>,
     /// The row asked for in full; an answer to anything else is not shown.
     detail_seq: Option<u64>,
+    /// Views left by a drill-down or a command, newest last (`Ctrl-o` goes back).
+    jumps: Vec<Jump>,
 }
+
+/// A view to come back to: the tab, and the panes a jump changed, as they were.
+struct Jump {
+    tab: Tab,
+    panes: Vec<SavedPane>,
+}
+
+/// A pane's whole state: its filter, sort, rows, cursor and marks.
+enum SavedPane {
+    Chats(Box<ChatsPane>),
+    Messages(Box<MessagesPane>),
+    Content(Box<ContentPane>),
+    Guilds(Box<GuildsPane>),
+    Users(Box<UsersPane>),
+    Audit(Box<AuditPane>),
+}
+
+/// How many views `Ctrl-o` can go back through.
+const MAX_JUMPS: usize = 50;
 
 /// Rows above and below the list: tabs, title, table header, status bar, hint line.
 pub const CHROME_ROWS: u16 = 5;
@@ -207,7 +228,67 @@ impl App {
             user_seq: None,
             edit_seq: None,
             detail_seq: None,
+            jumps: Vec::new(),
         }
+    }
+
+    fn save(&self, tab: Tab) -> SavedPane {
+        match tab {
+            Tab::Chats => SavedPane::Chats(Box::new(self.chats.clone())),
+            Tab::Messages => SavedPane::Messages(Box::new(self.messages.clone())),
+            Tab::Comments => SavedPane::Content(Box::new(self.content.clone())),
+            Tab::Guilds => SavedPane::Guilds(Box::new(self.guilds.clone())),
+            Tab::Users => SavedPane::Users(Box::new(self.users.clone())),
+            Tab::Audit => SavedPane::Audit(Box::new(self.audit.clone())),
+        }
+    }
+
+    /// Remembers the view on screen (and the pane of `also`, which is about to change)
+    /// for `Ctrl-o`.
+    fn remember(&mut self, also: Option<Tab>) {
+        let mut panes = vec![self.save(self.tab)];
+        if let Some(other) = also.filter(|t| *t != self.tab) {
+            panes.push(self.save(other));
+        }
+        self.jumps.push(Jump {
+            tab: self.tab,
+            panes,
+        });
+        if self.jumps.len() > MAX_JUMPS {
+            self.jumps.remove(0);
+        }
+    }
+
+    /// `Ctrl-o`: the view before the last drill-down or command, as it was left.
+    fn jump_back(&mut self) -> Vec<Request> {
+        self.forget_details();
+        let Some(jump) = self.jumps.pop() else {
+            self.status = Some((super::strings::NO_EARLIER_VIEW.into(), Level::Info));
+            return Vec::new();
+        };
+        for pane in jump.panes {
+            match pane {
+                SavedPane::Chats(p) => self.chats = *p,
+                SavedPane::Messages(p) => self.messages = *p,
+                SavedPane::Content(p) => self.content = *p,
+                SavedPane::Guilds(p) => self.guilds = *p,
+                SavedPane::Users(p) => self.users = *p,
+                SavedPane::Audit(p) => self.audit = *p,
+            }
+        }
+        self.switch(jump.tab)
+    }
+
+    /// One user's rows on a tab, remembering the view it was asked from.
+    fn drill(&mut self, drill: Drill) -> Vec<Request> {
+        self.remember(Some(drill.tab));
+        let mut requests = self.switch(drill.tab);
+        let (effect, mut out) = self.with_pane(drill.tab, |pane, cx| {
+            pane.for_user(drill.user_id, drill.username, cx)
+        });
+        requests.append(&mut out);
+        requests.append(&mut self.apply(effect));
+        requests
     }
 
     pub fn theme(&self) -> Theme {
@@ -406,6 +487,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Action::JumpBack => self.jump_back(),
             Action::TabChats => self.switch(Tab::Chats),
             Action::TabMessages => self.switch(Tab::Messages),
             Action::TabComments => self.switch(Tab::Comments),
@@ -431,8 +513,17 @@ impl App {
                     self.forget_details();
                 }
                 let tab = self.tab;
+                let before = (other == Action::Open).then(|| (self.pane().depth(), self.save(tab)));
                 let (effect, mut requests) =
                     self.with_pane(tab, |pane, cx| pane.on_action(other, cx));
+                if let Some((depth, saved)) = before
+                    && self.pane().depth() > depth
+                {
+                    self.jumps.push(Jump {
+                        tab,
+                        panes: vec![saved],
+                    });
+                }
                 requests.append(&mut self.apply(effect));
                 requests
             }
@@ -476,6 +567,7 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
+            Effect::Drill(drill) => self.drill(drill),
             Effect::Intent(intent) => self.plan(intent),
             Effect::Detail(detail) => {
                 let seq = self.next_seq();
@@ -572,6 +664,20 @@ impl App {
 
     fn run_command(&mut self, text: &str) -> Vec<Request> {
         let (name, arg) = text.split_once(' ').unwrap_or((text, ""));
+        if matches!(
+            name,
+            "orphans" | "comments" | "reviews" | "admins" | "moderators" | "users" | "all" | "goto"
+        ) {
+            let target = match name {
+                "orphans" => Tab::Chats,
+                "comments" | "reviews" => Tab::Comments,
+                "admins" | "moderators" | "users" => Tab::Users,
+                "all" if self.tab == Tab::Users => Tab::Users,
+                "all" => Tab::Comments,
+                _ => self.tab,
+            };
+            self.remember(Some(target));
+        }
         match name {
             "" => Vec::new(),
             "q" | "quit" => {
@@ -666,6 +772,10 @@ impl App {
             PopupEffect::Edit(item) => {
                 self.popup = Some(Popup::Editor(Box::new(Editor::new(*item))));
                 Vec::new()
+            }
+            PopupEffect::Drill(drill) => {
+                self.popup = None;
+                self.drill(drill)
             }
             PopupEffect::Stop => {
                 self.status = Some((super::strings::STOPPING.into(), Level::Info));
@@ -899,6 +1009,9 @@ impl App {
                 self.user_seq = None;
                 match result {
                     Ok(user) => {
+                        if user.is_some() {
+                            self.remember(Some(tab));
+                        }
                         let mut requests = if tab != self.tab {
                             self.switch(tab)
                         } else {

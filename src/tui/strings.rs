@@ -34,6 +34,9 @@ pub const DISCARD_QUESTION: &str = "Discard your changes?";
 pub const KEEP_EDITING: &str = " Keep editing ";
 pub const DISCARD: &str = " Discard ";
 pub const TEXT_FOOTER: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
+pub const USER_DETAIL_FOOTER: &str =
+    "Enter their chat sessions · 2 messages · 3 comments · Esc closes";
+pub const NO_EARLIER_VIEW: &str = "no earlier view to go back to";
 pub const TABS: [&str; 6] = [
     "1 Chats",
     "2 Messages",

@@ -31,7 +31,7 @@ const COLUMNS: [Column; 6] = [
     Column::fixed("Reason", 20).from(120),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct AuditPane {
     pub list: ListView<AuditEntry, SortCursor>,
     pub filter: AuditFilter,

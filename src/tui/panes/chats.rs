@@ -14,7 +14,6 @@ use super::{
 };
 use crate::db::lists::{
     ChatMessageRow, ChatSessionFilter, ChatSessionRow, Order, Seek, SessionSort, SortCursor,
-    UserRow,
 };
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
@@ -44,6 +43,7 @@ const MESSAGE_COLUMNS: [Column; 5] = [
 ];
 
 /// A session opened with Enter.
+#[derive(Clone)]
 pub struct SessionView {
     pub session: ChatSessionRow,
     pub list: ListView<ChatMessageRow, SortCursor>,
@@ -53,7 +53,7 @@ pub struct SessionView {
     session_seq: Option<u64>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ChatsPane {
     pub list: ListView<ChatSessionRow, SortCursor>,
     pub marks: Marks,
@@ -455,20 +455,19 @@ impl Pane for ChatsPane {
         })
     }
 
-    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
-        match user {
-            None => Effect::Error(format!("no user named {}", fit(name, 40))),
-            Some(user) => {
-                self.open = None;
-                // One scope at a time: this user's sessions replace orphans or one session.
-                self.filter.orphans_only = false;
-                self.filter.id = None;
-                self.filter.owner_id = Some(user.id);
-                self.owner_name = Some(user.username);
-                self.reload_sessions(cx);
-                Effect::None
-            }
-        }
+    fn for_user(&mut self, id: Id, username: String, cx: &mut Cx) -> Effect {
+        self.open = None;
+        // One scope at a time: this user's sessions replace orphans or one session.
+        self.filter.orphans_only = false;
+        self.filter.id = None;
+        self.filter.owner_id = Some(id);
+        self.owner_name = Some(username);
+        self.reload_sessions(cx);
+        Effect::None
+    }
+
+    fn depth(&self) -> usize {
+        usize::from(self.open.is_some())
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {

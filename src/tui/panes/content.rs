@@ -17,7 +17,7 @@ use super::{
     sort_mark, sort_title, when,
 };
 use crate::db::comments::ContentKind;
-use crate::db::lists::{ContentFilter, ContentRow, ContentSort, Order, Seek, SortCursor, UserRow};
+use crate::db::lists::{ContentFilter, ContentRow, ContentSort, Order, Seek, SortCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
@@ -36,7 +36,7 @@ const COLUMNS: [Column; 7] = [
     Column::number("v", 3).from(110),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ContentPane {
     pub list: ListView<ContentRow, SortCursor>,
     pub marks: Marks,
@@ -273,16 +273,11 @@ impl Pane for ContentPane {
         }
     }
 
-    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
-        match user {
-            None => Effect::Error(format!("no user named {}", fit(name, 40))),
-            Some(user) => {
-                self.filter.user_id = Some(user.id);
-                self.user_name = Some(user.username);
-                self.reload(cx);
-                Effect::None
-            }
-        }
+    fn for_user(&mut self, id: Id, username: String, cx: &mut Cx) -> Effect {
+        self.filter.user_id = Some(id);
+        self.user_name = Some(username);
+        self.reload(cx);
+        Effect::None
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {

@@ -44,13 +44,14 @@ const MEMBER_COLUMNS: [Column; 3] = [
 ];
 
 /// A guild opened with Enter.
+#[derive(Clone)]
 pub struct GuildView {
     pub guild: GuildRow,
     pub members: ListView<GuildMemberRow, TimeCursor>,
     pub settings: Vec<GuildSettingRow>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct GuildsPane {
     pub list: ListView<GuildRow, SortCursor>,
     pub marks: Marks,
@@ -137,9 +138,18 @@ impl Pane for GuildsPane {
         }
         match action {
             Action::Open => {
-                if self.open.is_none()
-                    && let Some(guild) = self.list.selected_row().cloned()
-                {
+                if let Some(view) = &self.open {
+                    // A member: their chat sessions.
+                    return match view.members.selected_row() {
+                        Some(m) => Effect::Drill(super::Drill {
+                            user_id: m.user_id.clone(),
+                            username: m.username.clone(),
+                            tab: crate::tui::app::Tab::Chats,
+                        }),
+                        None => Effect::None,
+                    };
+                }
+                if let Some(guild) = self.list.selected_row().cloned() {
                     let members = ListView {
                         height: self.list.height.saturating_sub(SETTINGS_LINES + 2).max(1),
                         seeks_tail: false,
@@ -361,6 +371,10 @@ impl Pane for GuildsPane {
         }
         hints.extend([Action::Help, Action::Quit]);
         hints
+    }
+
+    fn depth(&self) -> usize {
+        usize::from(self.open.is_some())
     }
 
     fn title(&self) -> String {

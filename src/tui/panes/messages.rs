@@ -11,7 +11,7 @@ use super::{
     Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
-use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, Seek, SortCursor, UserRow};
+use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, Seek, SortCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
@@ -28,7 +28,7 @@ const COLUMNS: [Column; 5] = [
     Column::fixed("Read", 5).from(100),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MessagesPane {
     pub list: ListView<PrivateMessageRow, SortCursor>,
     pub marks: Marks,
@@ -197,16 +197,11 @@ impl Pane for MessagesPane {
         )
     }
 
-    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
-        match user {
-            None => Effect::Error(format!("no user named {}", fit(name, 40))),
-            Some(user) => {
-                self.filter.user_id = Some(user.id);
-                self.user_name = Some(user.username);
-                self.reload(cx);
-                Effect::None
-            }
-        }
+    fn for_user(&mut self, id: Id, username: String, cx: &mut Cx) -> Effect {
+        self.filter.user_id = Some(id);
+        self.user_name = Some(username);
+        self.reload(cx);
+        Effect::None
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {

@@ -130,7 +130,17 @@ pub enum Effect {
     /// Load a row in full and show it.
     Detail(super::worker::Detail),
     Popup(Box<Popup>),
+    /// Show one user's rows on another tab, remembering where this was (`Ctrl-o`).
+    Drill(Drill),
     Quit,
+}
+
+/// A drill-down to one user's rows on a tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drill {
+    pub user_id: Id,
+    pub username: String,
+    pub tab: super::app::Tab,
 }
 
 pub trait Pane {
@@ -151,8 +161,20 @@ pub trait Pane {
         None
     }
     /// Answer to `:user NAME`.
-    fn on_user(&mut self, _name: &str, _user: Option<UserRow>, _cx: &mut Cx) -> Effect {
+    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
+        match user {
+            None => Effect::Error(format!("no user named {}", crate::sanitize::fit(name, 40))),
+            Some(user) => self.for_user(user.id, user.username, cx),
+        }
+    }
+    /// Shows one user's rows (`:user`, or a drill-down from a user or a member).
+    fn for_user(&mut self, _id: Id, _username: String, _cx: &mut Cx) -> Effect {
         Effect::None
+    }
+    /// How deep the view is: 0 for the list, 1 for a view opened from a row (a
+    /// session's messages, a guild's members). Going deeper is remembered for `Ctrl-o`.
+    fn depth(&self) -> usize {
+        0
     }
     fn set_filter(&mut self, text: &str, cx: &mut Cx);
     fn filter_text(&self) -> String;
@@ -404,7 +426,7 @@ pub fn goto_loaded<R, C: Clone>(
 }
 
 /// A "mark all" (or "invert") a pane waits for.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KeysRequest {
     pub seq: u64,
     pub invert: bool,

@@ -40,7 +40,7 @@ const COLUMNS: [Column; 9] = [
     Column::time("Created", 16).from(110),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct UsersPane {
     pub list: ListView<UserRow, SortCursor>,
     pub marks: Marks,
@@ -92,31 +92,34 @@ fn detail(u: &UserRow, flag: Option<&Lookalike>) -> Popup {
             Theme { color: false }.lookalike(),
         ));
     }
-    Popup::Text(TextView::new(
-        format!("User {}", fit(&name(&u.username), 40)),
-        lines
-            .into_iter()
-            .chain([
-                line("id", u.id.to_string()),
-                line("email", u.email.clone()),
-                line("role", u.role.clone()),
-                line(
-                    "flags",
-                    if flags(u).is_empty() {
-                        "—".into()
-                    } else {
-                        flags(u)
-                    },
-                ),
-                line("owns guilds", u.owned_guilds.to_string()),
-                line("comments", u.comments.to_string()),
-                line("reviews", u.reviews.to_string()),
-                line("messages sent", u.messages.to_string()),
-                line("chat sessions", u.chat_sessions.to_string()),
-                line("created", crate::tui::clock::full(&u.created_at)),
-            ])
-            .collect(),
-    ))
+    Popup::Text(
+        TextView::new(
+            format!("User {}", fit(&name(&u.username), 40)),
+            lines
+                .into_iter()
+                .chain([
+                    line("id", u.id.to_string()),
+                    line("email", u.email.clone()),
+                    line("role", u.role.clone()),
+                    line(
+                        "flags",
+                        if flags(u).is_empty() {
+                            "—".into()
+                        } else {
+                            flags(u)
+                        },
+                    ),
+                    line("owns guilds", u.owned_guilds.to_string()),
+                    line("comments", u.comments.to_string()),
+                    line("reviews", u.reviews.to_string()),
+                    line("messages sent", u.messages.to_string()),
+                    line("chat sessions", u.chat_sessions.to_string()),
+                    line("created", crate::tui::clock::full(&u.created_at)),
+                ])
+                .collect(),
+        )
+        .drillable(u.id.clone(), u.username.clone()),
+    )
 }
 
 impl UsersPane {
