@@ -3457,4 +3457,138 @@ mod lists_as_a_daily_tool {
         assert!(!app.chats.filter.orphans_only);
         assert_eq!(app.chats.list.selected, 1);
     }
+
+    fn chat_filter_loads(requests: &[Request]) -> Vec<(u64, Option<String>)> {
+        loads(requests, Slot::Chats)
+            .into_iter()
+            .map(|(seq, q)| match q {
+                Query::ChatSessions { filter, .. } => (seq, filter.text),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_filter_applies_as_typed_after_a_pause_and_an_older_answer_never_replaces_a_newer_one() {
+        let mut app = long_list((80, 24));
+        app.update(ch('/'));
+        let typing = typed(&mut app, "tra");
+        assert!(
+            chat_filter_loads(&typing).is_empty(),
+            "no query per keystroke"
+        );
+        assert!(
+            chat_filter_loads(&app.update(Event::Tick)).is_empty(),
+            "not yet: still typing, perhaps"
+        );
+        let first = chat_filter_loads(&app.update(Event::Tick));
+        let [(older, Some(text))] = first.as_slice() else {
+            panic!("{first:?}")
+        };
+        assert_eq!(text, "tra");
+        typed(&mut app, "vel");
+        app.update(Event::Tick);
+        let second = chat_filter_loads(&app.update(Event::Tick));
+        let [(newer, Some(text))] = second.as_slice() else {
+            panic!("{second:?}")
+        };
+        assert_eq!(text, "travel");
+        // Nothing more while nothing is typed.
+        assert!(chat_filter_loads(&app.update(Event::Tick)).is_empty());
+        // The newer answer first, then the older one, late: the newer stays.
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *newer,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: vec![session(1, "travel plans", Some("alice"), 2)],
+                next: None,
+            })),
+        }));
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *older,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(0..30),
+                next: None,
+            })),
+        }));
+        assert_eq!(app.chats.list.rows.len(), 1);
+        assert_eq!(app.chats.list.rows[0].title, "travel plans");
+        // Enter keeps what is shown: no second query for the same text.
+        let enter = app.update(key(KeyCode::Enter));
+        assert!(chat_filter_loads(&enter).is_empty(), "{enter:?}");
+        assert!(app.prompt.is_none());
+        assert!(screen(&app, 80, 24).0.contains("/travel"));
+    }
+
+    #[test]
+    fn esc_in_the_filter_prompt_puts_back_the_filter_it_had() {
+        let mut app = long_list((80, 24));
+        app.update(ch('/'));
+        typed(&mut app, "zzz");
+        app.update(Event::Tick);
+        app.update(Event::Tick);
+        let requests = app.update(key(KeyCode::Esc));
+        let loaded = chat_filter_loads(&requests);
+        assert_eq!(loaded.len(), 1, "{requests:?}");
+        assert_eq!(loaded[0].1, None, "the unfiltered list again");
+        assert_eq!(app.chats.filter.text, None);
+    }
+
+    #[test]
+    fn up_and_down_recall_earlier_filters_and_commands_and_tab_completes() {
+        let mut app = long_list((80, 24));
+        for text in ["alice", "bob"] {
+            app.update(ch('/'));
+            typed(&mut app, text);
+            app.update(key(KeyCode::Enter));
+            // Esc on the list clears the filter, for the next to be typed afresh.
+            app.update(key(KeyCode::Esc));
+        }
+        app.update(ch(':'));
+        typed(&mut app, "orphans");
+        app.update(key(KeyCode::Enter));
+        // ↑ goes back through the filters typed before.
+        app.update(ch('/'));
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "bob");
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "alice");
+        app.update(key(KeyCode::Down));
+        app.update(key(KeyCode::Down));
+        assert_eq!(
+            app.prompt.as_ref().unwrap().input.value(),
+            "",
+            "back to what was typed"
+        );
+        app.update(key(KeyCode::Esc));
+        // Commands have their own history.
+        app.update(ch(':'));
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "orphans");
+        // Tab completes a command, then a user name among those loaded.
+        app.prompt = None;
+        let requests = app.update(ch('5'));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: vec![user(1, "alice"), user(2, "bob")],
+                next: None,
+            }),
+        );
+        app.update(ch(':'));
+        typed(&mut app, "us");
+        app.update(key(KeyCode::Tab));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "user");
+        assert!(
+            screen(&app, 80, 24).0.contains("user · users"),
+            "the candidates are shown"
+        );
+        typed(&mut app, " ");
+        typed(&mut app, "al");
+        app.update(key(KeyCode::Tab));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "user alice");
+    }
 }

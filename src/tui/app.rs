@@ -118,7 +118,39 @@ pub enum PromptKind {
 pub struct Prompt {
     pub kind: PromptKind,
     pub input: Input,
+    /// Where ↑/↓ are in the history.
+    recall: super::history::Recall,
+    /// The filter when the prompt opened (Esc puts it back).
+    original: String,
+    /// The filter the list shows now (applied as it was typed).
+    applied: String,
+    /// Ticks since the last keystroke, while a typed filter waits to be applied.
+    quiet: Option<u8>,
 }
+
+impl Prompt {
+    fn new(kind: PromptKind, text: String) -> Prompt {
+        Prompt {
+            kind,
+            input: Input::new(text.clone()),
+            recall: Default::default(),
+            original: text.clone(),
+            applied: text,
+            quiet: None,
+        }
+    }
+
+    fn history_kind(&self) -> super::history::Kind {
+        match self.kind {
+            PromptKind::Filter => super::history::Kind::Filter,
+            PromptKind::Command => super::history::Kind::Command,
+        }
+    }
+}
+
+/// Ticks (120 ms each) of quiet after a keystroke before the filter applies: the list
+/// follows the typing without a query per key.
+const FILTER_DEBOUNCE_TICKS: u8 = 2;
 
 /// A destructive request in flight: planning, confirming or executing.
 struct Operation {
@@ -171,6 +203,8 @@ pub struct App {
     detail_seq: Option<u64>,
     /// Views left by a drill-down or a command, newest last (`Ctrl-o` goes back).
     jumps: Vec<Jump>,
+    /// What was typed at `/` and `:` before.
+    pub history: super::history::History,
 }
 
 /// A view to come back to: the tab, and the panes a jump changed, as they were.
@@ -229,6 +263,7 @@ impl App {
             edit_seq: None,
             detail_seq: None,
             jumps: Vec::new(),
+            history: Default::default(),
         }
     }
 
@@ -398,7 +433,7 @@ impl App {
                     self.spinner = self.spinner.wrapping_add(1);
                     self.dirty = true;
                 }
-                Vec::new()
+                self.on_tick()
             }
             Event::Resize(w, h) => {
                 self.size = (w, h);
@@ -462,17 +497,11 @@ impl App {
             }
             Action::Filter => {
                 let current = self.pane().filter_text();
-                self.prompt = Some(Prompt {
-                    kind: PromptKind::Filter,
-                    input: Input::new(current),
-                });
+                self.prompt = Some(Prompt::new(PromptKind::Filter, current));
                 Vec::new()
             }
             Action::CommandLine => {
-                self.prompt = Some(Prompt {
-                    kind: PromptKind::Command,
-                    input: Input::default(),
-                });
+                self.prompt = Some(Prompt::new(PromptKind::Command, String::new()));
                 Vec::new()
             }
             Action::CopyId => {
@@ -630,36 +659,141 @@ impl App {
         vec![request]
     }
 
+    /// A filter typed and then left alone for a moment applies to the list.
+    fn on_tick(&mut self) -> Vec<Request> {
+        let Some(prompt) = &mut self.prompt else {
+            return Vec::new();
+        };
+        let Some(quiet) = &mut prompt.quiet else {
+            return Vec::new();
+        };
+        *quiet += 1;
+        if *quiet < FILTER_DEBOUNCE_TICKS {
+            return Vec::new();
+        }
+        prompt.quiet = None;
+        let text = prompt.input.value().trim().to_string();
+        self.apply_filter(text)
+    }
+
+    /// Shows the list filtered by `text`, unless it already is.
+    fn apply_filter(&mut self, text: String) -> Vec<Request> {
+        if let Some(prompt) = &mut self.prompt {
+            if prompt.applied == text {
+                return Vec::new();
+            }
+            prompt.applied = text.clone();
+        }
+        self.dirty = true;
+        let tab = self.tab;
+        let (_, requests) = self.with_pane(tab, |pane, cx| pane.set_filter(&text, cx));
+        requests
+    }
+
     fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Request> {
         let Some(prompt) = &mut self.prompt else {
             return Vec::new();
         };
         match key.code {
             KeyCode::Esc => {
+                // The filter as it was before the prompt opened, if typing changed it.
+                let original = prompt.original.clone();
+                let changed = prompt.kind == PromptKind::Filter && prompt.applied != original;
+                let requests = if changed {
+                    self.apply_filter(original)
+                } else {
+                    Vec::new()
+                };
                 self.prompt = None;
-                Vec::new()
+                requests
             }
             KeyCode::Enter => {
                 let kind = prompt.kind;
                 let text = prompt.input.value().trim().to_string();
-                self.prompt = None;
-                match kind {
-                    PromptKind::Filter => {
-                        let tab = self.tab;
-                        let (_, requests) =
-                            self.with_pane(tab, |pane, cx| pane.set_filter(&text, cx));
-                        requests
+                let history_kind = prompt.history_kind();
+                self.history.push(history_kind, &text);
+                let requests = match kind {
+                    PromptKind::Filter => self.apply_filter(text),
+                    PromptKind::Command => {
+                        self.prompt = None;
+                        self.run_command(&text)
                     }
-                    PromptKind::Command => self.run_command(&text),
+                };
+                if kind == PromptKind::Filter {
+                    self.prompt = None;
                 }
+                requests
+            }
+            KeyCode::Up | KeyCode::Down => {
+                let entries = self.history.entries(prompt.history_kind());
+                let current = prompt.input.value().to_string();
+                if let Some(text) = prompt
+                    .recall
+                    .step(entries, &current, key.code == KeyCode::Up)
+                {
+                    prompt.input = Input::new(text);
+                    if prompt.kind == PromptKind::Filter {
+                        prompt.quiet = Some(0);
+                    }
+                }
+                Vec::new()
+            }
+            KeyCode::Tab if prompt.kind == PromptKind::Command => {
+                let names = self.known_names();
+                let Some(prompt) = &mut self.prompt else {
+                    return Vec::new();
+                };
+                let (text, candidates) = super::history::complete(prompt.input.value(), &names);
+                prompt.input = Input::new(text);
+                if candidates.len() > 1 {
+                    let shown: Vec<String> = candidates
+                        .iter()
+                        .take(12)
+                        .map(|c| crate::sanitize::fit(c, 24))
+                        .collect();
+                    self.status = Some((shown.join(" · "), Level::Info));
+                }
+                Vec::new()
             }
             _ => {
+                let before = prompt.input.value().to_string();
                 prompt
                     .input
                     .handle_event(&ratatui::crossterm::event::Event::Key(key));
+                if prompt.kind == PromptKind::Filter && prompt.input.value() != before {
+                    prompt.quiet = Some(0);
+                }
                 Vec::new()
             }
         }
+    }
+
+    /// User names the console has loaded, for `:user` completion.
+    fn known_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .users
+            .list
+            .rows
+            .iter()
+            .map(|u| u.username.clone())
+            .chain(
+                self.chats
+                    .list
+                    .rows
+                    .iter()
+                    .filter_map(|s| s.owner_name.clone()),
+            )
+            .chain(
+                self.content
+                    .list
+                    .rows
+                    .iter()
+                    .filter_map(|c| c.author_name.clone()),
+            )
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn run_command(&mut self, text: &str) -> Vec<Request> {

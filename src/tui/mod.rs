@@ -6,6 +6,7 @@ pub mod app;
 pub mod clipboard;
 pub mod clock;
 pub mod event;
+pub mod history;
 pub mod keymap;
 pub mod list;
 pub mod panes;
@@ -73,6 +74,10 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         .map(|s| (s.width, s.height))
         .unwrap_or((80, 24));
     let mut app = App::new(launch.options, size);
+    // Filter and command history of earlier sessions, where there is a data directory.
+    if let Ok(dir) = crate::paths::data_dir() {
+        app.history = history::History::load(dir.join("prompt-history"));
+    }
     let _ = requests.send(Request::Connect);
     let mut result = Ok(());
     loop {
