@@ -3591,4 +3591,55 @@ mod lists_as_a_daily_tool {
         app.update(key(KeyCode::Tab));
         assert_eq!(app.prompt.as_ref().unwrap().input.value(), "user alice");
     }
+
+    fn mouse(kind: ratatui::crossterm::event::MouseEventKind, column: u16, row: u16) -> Event {
+        Event::Mouse(ratatui::crossterm::event::MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    }
+
+    #[test]
+    fn a_click_selects_a_row_or_a_tab_the_wheel_scrolls_and_neither_marks_anything() {
+        use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+        let mut app = long_list((80, 24));
+        let click = MouseEventKind::Down(MouseButton::Left);
+        app.update(mouse(click, 10, 7));
+        assert_eq!(app.chats.list.selected, 4, "the fifth row on screen");
+        assert!(app.chats.marks.is_empty());
+        app.update(mouse(MouseEventKind::ScrollDown, 10, 7));
+        assert_eq!(app.chats.list.selected, 7);
+        app.update(mouse(MouseEventKind::ScrollUp, 10, 7));
+        assert_eq!(app.chats.list.selected, 4);
+        // Below the last row shown, on the status bar: nothing.
+        app.update(mouse(click, 10, 22));
+        assert_eq!(app.chats.list.selected, 4);
+        // Scrolled down, a click counts from the first row on screen.
+        for _ in 0..10 {
+            app.update(mouse(MouseEventKind::ScrollDown, 10, 7));
+        }
+        let offset = app.chats.list.offset;
+        assert!(offset > 0);
+        app.update(mouse(click, 10, 3));
+        assert_eq!(app.chats.list.selected, offset);
+        // The tab bar: " 1 Chats " " 2 Messages " … the fifth label is Users.
+        let (text, _) = screen(&app, 80, 24);
+        let x = text.lines().next().unwrap().find("5 Users").unwrap() as u16;
+        let requests = app.update(mouse(click, x + 2, 0));
+        assert_eq!(app.tab, Tab::Users);
+        assert!(
+            !loads(&requests, Slot::Users).is_empty(),
+            "the tab loads as with its key"
+        );
+        // With a popup open, a click does nothing underneath it.
+        app.update(ch('1'));
+        app.update(ch('?'));
+        assert!(app.popup.is_some());
+        let before = app.chats.list.selected;
+        app.update(mouse(click, 10, 12));
+        assert_eq!(app.chats.list.selected, before);
+        assert_eq!(app.tab, Tab::Chats);
+    }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::db::Id;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use tui_input::Input;
@@ -222,6 +224,9 @@ enum SavedPane {
     Users(Box<UsersPane>),
     Audit(Box<AuditPane>),
 }
+
+/// Rows one notch of the wheel moves.
+const WHEEL_ROWS: usize = 3;
 
 /// How many views `Ctrl-o` can go back through.
 const MAX_JUMPS: usize = 50;
@@ -448,11 +453,59 @@ impl App {
                 self.dirty = true;
                 self.on_key(key)
             }
+            Event::Mouse(mouse) => self.on_mouse(mouse),
             Event::Data(response) => {
                 self.dirty = true;
                 self.on_response(*response)
             }
         }
+    }
+
+    /// A click selects a row or a tab; the wheel moves the cursor (or scrolls a popup).
+    /// Nothing else: no mark, no delete, no confirmation is ever made by the mouse.
+    fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Request> {
+        if !self.signed_in() || self.prompt.is_some() {
+            return Vec::new();
+        }
+        let wheel = match mouse.kind {
+            MouseEventKind::ScrollUp => Some(KeyCode::Up),
+            MouseEventKind::ScrollDown => Some(KeyCode::Down),
+            _ => None,
+        };
+        if let Some(code) = wheel {
+            self.dirty = true;
+            if self.popup.is_some() {
+                return self.on_popup_key(KeyEvent::new(code, KeyModifiers::NONE));
+            }
+            let action = if code == KeyCode::Up {
+                Action::Up
+            } else {
+                Action::Down
+            };
+            let tab = self.tab;
+            let mut requests = Vec::new();
+            for _ in 0..WHEEL_ROWS {
+                let (_, mut out) = self.with_pane(tab, |pane, cx| pane.on_action(action, cx));
+                requests.append(&mut out);
+            }
+            return requests;
+        }
+        if mouse.kind != MouseEventKind::Down(MouseButton::Left) || self.popup.is_some() {
+            return Vec::new();
+        }
+        self.dirty = true;
+        if mouse.row == 0 {
+            return match super::ui::tab_at(mouse.column) {
+                Some(tab) => self.switch(tab),
+                None => Vec::new(),
+            };
+        }
+        let Some(row) = mouse.row.checked_sub(super::ui::FIRST_ROW_Y) else {
+            return Vec::new();
+        };
+        let tab = self.tab;
+        let (_, requests) = self.with_pane(tab, |pane, cx| pane.select_visible(row as usize, cx));
+        requests
     }
 
     fn resize_panes(&mut self) -> Vec<Request> {

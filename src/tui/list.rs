@@ -239,6 +239,16 @@ impl<R, C: Clone> ListView<R, C> {
         self.clamp();
     }
 
+    /// Puts the cursor on the `row`-th row on screen (a click); false if none is there.
+    pub fn select_visible(&mut self, row: usize) -> bool {
+        if row >= self.height || self.offset + row >= self.rows.len() {
+            return false;
+        }
+        self.selected = self.offset + row;
+        self.clamp();
+        true
+    }
+
     pub fn set_height(&mut self, height: usize) {
         self.height = height.max(1);
         self.clamp();

@@ -9,6 +9,7 @@ pub mod event;
 pub mod history;
 pub mod keymap;
 pub mod list;
+pub mod mouse;
 pub mod panes;
 pub mod popup;
 pub mod strings;
@@ -65,6 +66,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
 
     clock::use_local();
     let mut terminal = ratatui::init();
+    mouse::capture();
     event::spawn_input(events.clone(), stop_input.clone());
     event::spawn_ticks(events.clone());
     event::spawn_signals(events.clone());
@@ -111,6 +113,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         }
     }
     stop_input.store(true, Ordering::SeqCst);
+    mouse::release();
     ratatui::restore();
     drop(requests);
     // In-flight work ends with the process; an open transaction rolls back.

@@ -381,6 +381,12 @@ impl Pane for AuditPane {
         );
     }
 
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
+    }
+
     fn set_height(&mut self, height: usize, cx: &mut Cx) {
         self.list.set_height(height);
         if self.started {

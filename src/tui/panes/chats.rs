@@ -657,6 +657,15 @@ impl Pane for ChatsPane {
         draw_sorted_list(buf, area, columns, &rows, status, sort, theme);
     }
 
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = match &mut self.open {
+            Some(view) => view.list.select_visible(row),
+            None => self.list.select_visible(row),
+        };
+        self.page(cx);
+        selected
+    }
+
     fn set_height(&mut self, height: usize, cx: &mut Cx) {
         self.list.set_height(height);
         if let Some(view) = &mut self.open {

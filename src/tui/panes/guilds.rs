@@ -454,6 +454,16 @@ impl Pane for GuildsPane {
         );
     }
 
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        // An open guild shows its settings above the members: only the list is clicked.
+        if self.open.is_some() {
+            return false;
+        }
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
+    }
+
     fn set_height(&mut self, height: usize, cx: &mut Cx) {
         self.list.set_height(height);
         if let Some(view) = &mut self.open {

@@ -171,6 +171,10 @@ pub trait Pane {
     fn for_user(&mut self, _id: Id, _username: String, _cx: &mut Cx) -> Effect {
         Effect::None
     }
+    /// A click on the `row`-th row on screen: the cursor goes there; true if a row is.
+    fn select_visible(&mut self, _row: usize, _cx: &mut Cx) -> bool {
+        false
+    }
     /// How deep the view is: 0 for the list, 1 for a view opened from a row (a
     /// session's messages, a guild's members). Going deeper is remembered for `Ctrl-o`.
     fn depth(&self) -> usize {
