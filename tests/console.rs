@@ -3642,4 +3642,139 @@ mod lists_as_a_daily_tool {
         assert_eq!(app.chats.list.selected, before);
         assert_eq!(app.tab, Tab::Chats);
     }
+
+    fn audit_row(n: i64, batch: u128, action: &str) -> AuditEntry {
+        AuditEntry {
+            id: n,
+            at: at(0) + chrono::Duration::seconds(n),
+            batch_id: Uuid::from_u128(batch),
+            actor_id: Some(id(999).to_string()),
+            actor_name: "admin".into(),
+            action: action.into(),
+            target_type: "user".into(),
+            target_id: Some(n.to_string()),
+            target_label: format!("user{n}"),
+            counts: serde_json::json!({}),
+            reason: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    /// The Audit tab with rows 10…4 loaded: a bulk delete (batch 1: rows 10–8), a
+    /// single sign-in (batch 2: row 7) and another bulk (batch 3: rows 6–4), 30 in all.
+    fn audit_tab() -> App {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('6'));
+        let rows = vec![
+            audit_row(10, 1, "user.delete.bulk"),
+            audit_row(9, 1, "user.delete"),
+            audit_row(8, 1, "user.delete"),
+            audit_row(7, 2, "auth.sign_in"),
+            audit_row(6, 3, "chat_session.delete.bulk"),
+            audit_row(5, 3, "chat_session.delete"),
+            audit_row(4, 3, "chat_session.delete"),
+        ];
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Audit,
+            PageData::Audit(Page {
+                rows,
+                next: Some(SortCursor::from(TimeCursor {
+                    at: at(0),
+                    id: Id::Int(4),
+                })),
+            }),
+        );
+        app.update(data(Response::Count {
+            slot: Slot::Audit,
+            seq: counts(&requests, Slot::Audit)[0],
+            result: Ok(30),
+        }));
+        app
+    }
+
+    #[test]
+    fn audit_rows_of_one_batch_show_under_one_header_that_enter_expands_and_esc_folds() {
+        let mut app = audit_tab();
+        let (text, _) = screen(&app, 80, 24);
+        assert!(text.contains("▸ 3 rows · user.delete"), "{text}");
+        assert!(
+            !text.contains("user9"),
+            "the batch's other rows are folded: {text}"
+        );
+        insta::assert_snapshot!("audit_batches_80x24", text);
+        app.update(ch('j'));
+        assert_eq!(
+            app.audit.list.selected, 3,
+            "down goes to the next batch, past the folded rows"
+        );
+        app.update(ch('j'));
+        app.update(ch('k'));
+        assert_eq!(app.audit.list.selected, 3);
+        app.update(ch('k'));
+        assert_eq!(app.audit.list.selected, 0, "up lands on the header");
+        app.update(key(KeyCode::Enter));
+        assert!(app.popup.is_none(), "Enter on a folded batch unfolds it");
+        let (text, _) = screen(&app, 80, 24);
+        assert!(
+            text.contains("▾ 3 rows") && text.contains("└ user.delete"),
+            "{text}"
+        );
+        app.update(ch('j'));
+        assert_eq!(app.audit.list.selected, 1);
+        app.update(key(KeyCode::Enter));
+        assert!(
+            matches!(app.popup, Some(Popup::Text(_))),
+            "a row of it opens in full"
+        );
+        app.popup = None;
+        app.update(key(KeyCode::Esc));
+        assert_eq!(
+            app.audit.list.selected, 0,
+            "folded again, the cursor on the header"
+        );
+        assert!(!screen(&app, 80, 24).0.contains("└"));
+        assert!(screen(&app, 80, 24).0.contains("1 of 30"));
+    }
+
+    #[test]
+    fn the_audit_pane_asks_for_newer_rows_every_few_seconds_while_shown_and_puts_them_on_top() {
+        let mut app = audit_tab();
+        app.update(ch('j'));
+        let mut asked = Vec::new();
+        for _ in 0..25 {
+            asked.extend(loads(&app.update(Event::Tick), Slot::Audit));
+        }
+        let [(seq, Query::AuditSince { after_id, .. })] = asked.as_slice() else {
+            panic!("one ask for newer rows in 25 ticks: {asked:?}")
+        };
+        assert_eq!(*after_id, 10, "only rows newer than the newest shown");
+        app.update(data(Response::Page {
+            slot: Slot::Audit,
+            seq: *seq,
+            result: Ok(PageData::AuditSince(vec![
+                audit_row(11, 4, "comment.edit"),
+                audit_row(12, 5, "comment.delete"),
+            ])),
+        }));
+        let ids: Vec<i64> = app.audit.list.rows.iter().map(|e| e.id).collect();
+        assert_eq!(&ids[..3], &[12, 11, 10]);
+        assert_eq!(
+            app.audit.list.selected_row().map(|e| e.id),
+            Some(7),
+            "the cursor stays on its row"
+        );
+        assert!(
+            screen(&app, 80, 24).0.contains("of 32"),
+            "the total follows"
+        );
+        // Not while another tab is shown.
+        app.update(ch('1'));
+        let mut asked = Vec::new();
+        for _ in 0..60 {
+            asked.extend(loads(&app.update(Event::Tick), Slot::Audit));
+        }
+        assert!(asked.is_empty(), "{asked:?}");
+    }
 }

@@ -714,6 +714,20 @@ impl App {
 
     /// A filter typed and then left alone for a moment applies to the list.
     fn on_tick(&mut self) -> Vec<Request> {
+        let mut requests = Vec::new();
+        if self.signed_in() {
+            let tab = self.tab;
+            let (_, mut out) = self.with_pane(tab, |pane, cx| pane.on_tick(cx));
+            if !out.is_empty() {
+                self.dirty = true;
+            }
+            requests.append(&mut out);
+        }
+        requests.append(&mut self.debounce_filter());
+        requests
+    }
+
+    fn debounce_filter(&mut self) -> Vec<Request> {
         let Some(prompt) = &mut self.prompt else {
             return Vec::new();
         };

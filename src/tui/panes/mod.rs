@@ -171,6 +171,8 @@ pub trait Pane {
     fn for_user(&mut self, _id: Id, _username: String, _cx: &mut Cx) -> Effect {
         Effect::None
     }
+    /// A tick while the pane is shown (a pane that follows new rows asks for them).
+    fn on_tick(&mut self, _cx: &mut Cx) {}
     /// A click on the `row`-th row on screen: the cursor goes there; true if a row is.
     fn select_visible(&mut self, _row: usize, _cx: &mut Cx) -> bool {
         false
