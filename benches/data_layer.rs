@@ -1485,7 +1485,10 @@ async fn bench_last_page(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
     let m = modcon_last_page(&b.db).await;
     let base = baseline_last_page(&b.raw).await;
     assert_eq!(m.len(), PAGE, "modcon: page size");
-    assert_eq!(m, base, "modcon and the baseline return different last pages");
+    assert_eq!(
+        m, base,
+        "modcon and the baseline return different last pages"
+    );
     assert!(
         m.windows(2).all(|w| w[0].created_at >= w[1].created_at),
         "the last page is in the list's order, newest first"
