@@ -5,6 +5,11 @@
 //!     `execute` of a confirmed plan against one hand-written transaction.
 //! (b) The first page of 50 chat sessions with per-row message counts on a database of
 //!     1,000,000 messages: `lists::chat_sessions` against the obvious hand-written query.
+//! (c) `G` on that list: the last page (the 50 oldest sessions, with their counts),
+//!     `lists::chat_sessions_sorted` from `Seek::Last` against the hand-written query in
+//!     ascending order. `MODCON_BENCH_LIST_SESSIONS=1000000` seeds that many sessions
+//!     for (b) and (c) instead of 100,000 (`MODCON_BENCH_MESSAGES_PER_SESSION`, default
+//!     10, their messages); `lists` as an argument runs (b) and (c) only.
 //!
 //! Run: `cargo bench --bench data_layer` (full), `cargo bench --bench data_layer -- --quick`
 //! (2 rounds, 100,000 messages for (b): to check that it works). `postgres`, `mysql` or
@@ -30,7 +35,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use modcon::db::ids::TargetIds;
 use modcon::db::insert::{Batch, NewChatMessage, NewSession, NewUser};
-use modcon::db::lists::{ChatSessionFilter, chat_sessions};
+use modcon::db::lists::{ChatSessionFilter, Order, Seek, chat_sessions, chat_sessions_sorted};
 use modcon::db::ops::{OpKind, Operation, Request};
 use modcon::db::plan::{execute, plan};
 use modcon::db::{Access, Actor, Db, Id, Role, SchemaMap};
@@ -52,6 +57,7 @@ const MESSAGES_PER_SESSION: usize = 1_000;
 const PAGE: usize = 50;
 const RATIO_TARGET: f64 = 1.25;
 const PAGE_TARGET: Duration = Duration::from_millis(20);
+const LAST_PAGE_TARGET: Duration = Duration::from_millis(100);
 
 // ---------------------------------------------------------------- configuration
 
@@ -60,6 +66,8 @@ struct Config {
     quick: bool,
     /// `trash`: only (a) with and without the trash, and the restore.
     trash_only: bool,
+    /// `lists` on the command line: (b) and (c) only.
+    lists_only: bool,
     rounds: usize,
     list_sessions: usize,
     list_messages_per_session: usize,
@@ -70,11 +78,30 @@ struct Config {
 impl Config {
     fn from_args(args: &[String]) -> Config {
         let quick = args.iter().any(|a| a == "--quick");
-        let trash_only = args.iter().any(|a| a == "trash");
+        let mut cfg = Config::sized(quick);
+        cfg.trash_only = args.iter().any(|a| a == "trash");
+        cfg.lists_only = args.iter().any(|a| a == "lists");
+        if let Some(n) = std::env::var("MODCON_BENCH_MESSAGES_PER_SESSION")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            cfg.list_messages_per_session = n;
+        }
+        if let Some(n) = std::env::var("MODCON_BENCH_LIST_SESSIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            cfg.list_sessions = n;
+        }
+        cfg
+    }
+
+    fn sized(quick: bool) -> Config {
         if quick {
             Config {
                 quick,
-                trash_only,
+                trash_only: false,
+                lists_only: false,
                 rounds: 2,
                 list_sessions: 10_000,
                 list_messages_per_session: 10,
@@ -84,7 +111,8 @@ impl Config {
         } else {
             Config {
                 quick,
-                trash_only,
+                trash_only: false,
+                lists_only: false,
                 rounds: 5,
                 list_sessions: 100_000,
                 list_messages_per_session: 10,
@@ -2155,9 +2183,27 @@ const LIST_PG: &str = "select s.id, s.title, s.user_id, u.username as owner_name
 const LIST_SQLITE: &str = LIST_PG;
 const LIST_MYSQL: &str = LIST_PG;
 
+/// `G` by hand: the oldest 50 in ascending order on the same index, turned around.
+const LAST_PG: &str = "select s.id, s.title, s.user_id, u.username as owner_name, s.guild_id, \
+     g.name as guild_name, s.model, s.created_at, s.updated_at, \
+     (select count(*) from chat_messages m where m.session_id = s.id) as messages \
+     from chat_sessions s left join users u on u.id = s.user_id \
+     left join guilds g on g.id = s.guild_id \
+     order by s.created_at, s.id limit 50";
+
 async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
+    baseline_rows(raw, LIST_PG).await
+}
+
+async fn baseline_last_page(raw: &Raw) -> Vec<ListRow> {
+    let mut rows = baseline_rows(raw, LAST_PG).await;
+    rows.reverse();
+    rows
+}
+
+async fn baseline_rows(raw: &Raw, sql: &'static str) -> Vec<ListRow> {
     match raw {
-        Raw::Pg(pool) => sqlx::query(LIST_PG)
+        Raw::Pg(pool) => sqlx::query(sql)
             .fetch_all(pool)
             .await
             .unwrap()
@@ -2183,7 +2229,7 @@ async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
                     .unwrap()
                     .with_timezone(&Utc)
             };
-            sqlx::query(LIST_SQLITE)
+            sqlx::query(sql)
                 .fetch_all(pool)
                 .await
                 .unwrap()
@@ -2207,7 +2253,7 @@ async fn baseline_page(raw: &Raw) -> Vec<ListRow> {
             let time = |r: &sqlx::mysql::MySqlRow, col: &str| {
                 r.get::<chrono::NaiveDateTime, _>(col).and_utc()
             };
-            sqlx::query(LIST_MYSQL)
+            sqlx::query(sql)
                 .fetch_all(pool)
                 .await
                 .unwrap()
@@ -2252,6 +2298,109 @@ async fn modcon_page(db: &Db) -> Vec<ListRow> {
             updated_at: r.updated_at,
         })
         .collect()
+}
+
+async fn modcon_last_page(db: &Db) -> Vec<ListRow> {
+    let page = chat_sessions_sorted(
+        db,
+        &ChatSessionFilter::default(),
+        Order::default(),
+        &Seek::Last,
+        PAGE,
+    )
+    .await
+    .expect("chat_sessions_sorted");
+    assert!(
+        page.next.is_some(),
+        "modcon: the last page of a big table has rows before it"
+    );
+    page.rows
+        .into_iter()
+        .map(|r| ListRow {
+            id: r.id,
+            title: r.title,
+            owner_id: r.owner_id,
+            owner_name: r.owner_name,
+            guild_id: r.guild_id,
+            guild_name: r.guild_name,
+            model: r.model,
+            messages: r.messages,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect()
+}
+
+async fn bench_last_page(b: &Bench, cfg: &Config, out: &mut Vec<Outcome>) {
+    let name = b.kind.name();
+    println!(
+        "\n[{name}] (c) G: the last page of {PAGE} sessions (the oldest) with message counts, \
+         {} sessions",
+        cfg.list_sessions
+    );
+    // Both must return the same page, the oldest session last.
+    let m = modcon_last_page(&b.db).await;
+    let base = baseline_last_page(&b.raw).await;
+    assert_eq!(m.len(), PAGE, "modcon: page size");
+    assert_eq!(
+        m, base,
+        "modcon and the baseline return different last pages"
+    );
+    assert!(
+        m.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "the last page is in the list's order, newest first"
+    );
+    for _ in 0..cfg.warmup {
+        assert_eq!(modcon_last_page(&b.db).await.len(), PAGE);
+        assert_eq!(baseline_last_page(&b.raw).await.len(), PAGE);
+    }
+    let mut modcon = Vec::with_capacity(cfg.calls);
+    let mut baseline = Vec::with_capacity(cfg.calls);
+    for i in 0..cfg.calls {
+        let time_m = || async {
+            let t = Instant::now();
+            let rows = modcon_last_page(&b.db).await;
+            let e = t.elapsed();
+            assert_eq!(rows.len(), PAGE);
+            e
+        };
+        let time_b = || async {
+            let t = Instant::now();
+            let rows = baseline_last_page(&b.raw).await;
+            let e = t.elapsed();
+            assert_eq!(rows.len(), PAGE);
+            e
+        };
+        if i % 2 == 0 {
+            modcon.push(time_m().await);
+            baseline.push(time_b().await);
+        } else {
+            baseline.push(time_b().await);
+            modcon.push(time_m().await);
+        }
+    }
+    let (ms_, bs) = (Stats::of(&modcon), Stats::of(&baseline));
+    println!("  modcon    {}", ms_.line());
+    println!("  baseline  {}", bs.line());
+    println!("  ratio of medians: {:.2}×", ratio(ms_.median, bs.median));
+    let (target, met) = match b.kind {
+        Kind::Postgres | Kind::Mysql => ("median < 100 ms", Some(ms_.median < LAST_PAGE_TARGET)),
+        Kind::Sqlite => ("(none set)", None),
+    };
+    out.push(Outcome {
+        backend: name,
+        case: if cfg.list_sessions >= 1_000_000 {
+            "(c) G: last page of 50, 1M sessions"
+        } else if cfg.quick {
+            "(c) G: last page of 50, 10k sessions"
+        } else {
+            "(c) G: last page of 50, 100k sessions"
+        },
+        modcon: ms_.median,
+        baseline: bs.median,
+        target,
+        met,
+    });
 }
 
 async fn time_modcon_page(db: &Db) -> Duration {
@@ -2417,12 +2566,16 @@ async fn run_backend(kind: Kind, cfg: Config) -> Vec<Outcome> {
     let (bench, cleanup) = open(kind).await;
     let task = tokio::spawn(async move {
         let mut out = Vec::new();
-        if !cfg.trash_only {
+        let everything = !cfg.trash_only && !cfg.lists_only;
+        if everything {
             bench_delete(&bench, &cfg, &mut out).await;
         }
-        bench_trash(&bench, &cfg, &mut out).await;
+        if !cfg.lists_only {
+            bench_trash(&bench, &cfg, &mut out).await;
+        }
         if !cfg.trash_only {
             bench_page(&bench, &cfg, &mut out).await;
+            bench_last_page(&bench, &cfg, &mut out).await;
         }
         bench.db.close().await;
         bench.raw.close().await;

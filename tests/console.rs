@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use modcon::config::ConfirmConfig;
 use modcon::db::audit::AuditEntry;
 use modcon::db::ids::TargetIds;
-use modcon::db::lists::{ChatSessionRow, Page, PrivateMessageRow, TimeCursor};
+use modcon::db::lists::{ChatSessionRow, Page, PrivateMessageRow, Seek, SortCursor, TimeCursor};
 use modcon::db::plan::{
     Done, FailReason, OpKind, Operation, Outcome, Plan, PlannedTarget, Refusal,
     Request as OpRequest, RowCounts,
@@ -603,10 +603,12 @@ fn filter_and_command_line_turn_into_literal_queries() {
     typed(&mut app, "50% off'; --");
     let requests = app.update(key(KeyCode::Enter));
     let Some(Request::Load {
-        query: Query::ChatSessions {
-            filter,
-            after: None,
-        },
+        query:
+            Query::ChatSessions {
+                filter,
+                seek: Seek::First,
+                ..
+            },
         ..
     }) = requests.first()
     else {
@@ -692,7 +694,7 @@ fn messages_and_audit_panes_render_and_audit_rows_open_in_full() {
     app.update(data(Response::Page {
         slot: Slot::Messages,
         seq: *seq,
-        result: Ok(PageData::PrivateMessages(Page::<_, TimeCursor> {
+        result: Ok(PageData::PrivateMessages(Page::<_, SortCursor> {
             rows,
             next: None,
         })),
@@ -1915,10 +1917,10 @@ mod in_daily_use {
             seq: load_seq(&requests, Slot::Chats),
             result: Ok(PageData::ChatSessions(Page {
                 rows: vec![sessions().remove(0)],
-                next: Some(TimeCursor {
+                next: Some(SortCursor::from(TimeCursor {
                     at: at(1),
                     id: id(1),
-                }),
+                })),
             })),
         }));
         mark_all(&mut app, 100..125);
@@ -2809,10 +2811,10 @@ mod every_day {
         let Some(Request::Load { seq, .. }) = requests.first() else {
             panic!("{requests:?}")
         };
-        let next = TimeCursor {
+        let next = SortCursor::from(TimeCursor {
             at: at(1),
             id: id(8),
-        };
+        });
         app.update(data(Response::Page {
             slot: Slot::Chats,
             seq: *seq,
@@ -3309,5 +3311,817 @@ fn u_is_refused_in_a_read_only_session_and_for_a_moderator_and_not_offered() {
         assert!(app.popup.is_none());
         let status = app.status.clone().unwrap().0;
         assert!(status.contains(expected), "{status}");
+    }
+}
+
+mod lists_as_a_daily_tool {
+    use super::*;
+    use modcon::db::lists::{Order, SessionSort};
+
+    fn loads(requests: &[Request], slot: Slot) -> Vec<(u64, Query)> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Load {
+                    slot: s,
+                    seq,
+                    query,
+                } if *s == slot => Some((*seq, query.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn counts(requests: &[Request], slot: Slot) -> Vec<u64> {
+        requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Count { slot: s, seq, .. } if *s == slot => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn cursor(n: u128) -> SortCursor {
+        SortCursor::from(TimeCursor {
+            at: at(1),
+            id: id(n),
+        })
+    }
+
+    /// Sessions numbered from `from`, newest first, as a page the worker sends.
+    fn page_of(range: std::ops::Range<u128>) -> Vec<ChatSessionRow> {
+        range
+            .map(|n| ChatSessionRow {
+                created_at: at(0) - chrono::Duration::minutes(n as i64),
+                updated_at: at(0) - chrono::Duration::minutes(n as i64),
+                guild_name: None,
+                ..session(1, &format!("session {n}"), Some("alice"), 1)
+            })
+            .map(|mut r| {
+                r.id = id(n_of(&r.title));
+                r
+            })
+            .collect()
+    }
+
+    fn n_of(title: &str) -> u128 {
+        title.trim_start_matches("session ").parse().unwrap_or(0)
+    }
+
+    /// Signed in with the first 100 of 20,000 sessions loaded and counted.
+    fn long_list(size: (u16, u16)) -> App {
+        let mut app = App::new(options(false, true), size);
+        app.update(data(Response::Connected {
+            backend: Backend::Sqlite,
+            url: "sqlite:demo.db".into(),
+            ids: Default::default(),
+        }));
+        let requests = app.update(data(Response::SignedIn(admin())));
+        let (seq, _) = loads(&requests, Slot::Chats)[0].clone();
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(0..100),
+                next: Some(cursor(99)),
+            })),
+        }));
+        app.update(data(Response::Count {
+            slot: Slot::Chats,
+            seq: counts(&requests, Slot::Chats)[0],
+            result: Ok(20_000),
+        }));
+        app
+    }
+
+    #[test]
+    fn g_goes_to_the_real_last_row_and_k_near_the_top_fetches_the_page_before() {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('G'));
+        let found = loads(&requests, Slot::Chats);
+        let [
+            (
+                seq,
+                Query::ChatSessions {
+                    seek: Seek::Last,
+                    order,
+                    ..
+                },
+            ),
+        ] = found.as_slice()
+        else {
+            panic!("G asks for the last page: {requests:?}")
+        };
+        assert_eq!(*order, Order::default());
+        assert!(
+            counts(&requests, Slot::Chats).is_empty(),
+            "the total is known already"
+        );
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(19_900..20_000),
+                next: Some(cursor(19_900)),
+            })),
+        }));
+        let (text, _) = screen(&app, 80, 24);
+        assert!(text.contains("20,000 of 20,000"), "{text}");
+        assert!(text.contains("session 19999"), "{text}");
+        insta::assert_snapshot!("chats_tail_80x24", text);
+        // Up through what is loaded: near its top, the page before is asked for.
+        let mut asked = Vec::new();
+        for _ in 0..70 {
+            asked.extend(loads(&app.update(ch('k')), Slot::Chats));
+        }
+        assert!(screen(&app, 80, 24).0.contains("19,930 of 20,000"));
+        let [
+            (
+                seq,
+                Query::ChatSessions {
+                    seek: Seek::Before(before),
+                    ..
+                },
+            ),
+        ] = asked.as_slice()
+        else {
+            panic!("one page before: {asked:?}")
+        };
+        assert_eq!(before, &cursor(19_900));
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(19_800..19_900),
+                next: Some(cursor(19_800)),
+            })),
+        }));
+        assert!(
+            screen(&app, 80, 24).0.contains("19,930 of 20,000"),
+            "the cursor stays on its row"
+        );
+        // g goes back to the head.
+        let requests = app.update(ch('g'));
+        assert!(matches!(
+            loads(&requests, Slot::Chats).as_slice(),
+            [(
+                _,
+                Query::ChatSessions {
+                    seek: Seek::First,
+                    ..
+                }
+            )]
+        ));
+    }
+
+    #[test]
+    fn g_keeps_the_filter_and_the_sort() {
+        let mut app = long_list((80, 24));
+        app.update(ch('s'));
+        let requests = {
+            app.update(ch('/'));
+            typed(&mut app, "alice");
+            app.update(key(KeyCode::Enter))
+        };
+        let (seq, _) = loads(&requests, Slot::Chats)[0].clone();
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(0..100),
+                next: Some(cursor(99)),
+            })),
+        }));
+        let requests = app.update(key(KeyCode::End));
+        let found = loads(&requests, Slot::Chats);
+        let [
+            (
+                _,
+                Query::ChatSessions {
+                    seek: Seek::Last,
+                    order,
+                    filter,
+                },
+            ),
+        ] = found.as_slice()
+        else {
+            panic!("End asks for the last page: {requests:?}")
+        };
+        assert_eq!(order.key, SessionSort::Updated);
+        assert_eq!(filter.text.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn s_cycles_the_sort_column_and_shift_s_reverses_it_with_the_header_showing_the_order() {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('s'));
+        let found = loads(&requests, Slot::Chats);
+        let [
+            (
+                _,
+                Query::ChatSessions {
+                    order,
+                    seek: Seek::First,
+                    ..
+                },
+            ),
+        ] = found.as_slice()
+        else {
+            panic!("s reloads in the new order: {requests:?}")
+        };
+        assert_eq!(
+            *order,
+            Order {
+                key: SessionSort::Updated,
+                descending: true
+            }
+        );
+        assert!(
+            !counts(&requests, Slot::Chats).is_empty(),
+            "counted again with the reload"
+        );
+        app.update(ch('s'));
+        let requests = app.update(ch('S'));
+        let found = loads(&requests, Slot::Chats);
+        let [(seq, Query::ChatSessions { order, .. })] = found.as_slice() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(
+            *order,
+            Order {
+                key: SessionSort::Messages,
+                descending: false
+            }
+        );
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *seq,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: {
+                    let mut rows = sessions();
+                    rows.sort_by_key(|r| r.messages);
+                    rows
+                },
+                next: None,
+            })),
+        }));
+        let (text, _) = screen(&app, 80, 24);
+        assert!(text.contains("Msgs ▲"), "{text}");
+        assert!(text.contains("by Msgs ▲"), "{text}");
+        insta::assert_snapshot!("chats_sorted_by_messages_80x24", text);
+        // Around the cycle back to the default: newest first, ▼ on Created.
+        app.update(ch('s'));
+        let requests = app.update(ch('s'));
+        let found = loads(&requests, Slot::Chats);
+        let [(_, Query::ChatSessions { order, .. })] = found.as_slice() else {
+            panic!("{requests:?}")
+        };
+        assert_eq!(*order, Order::default());
+    }
+
+    #[test]
+    fn users_comments_and_audit_sort_too() {
+        let mut app = long_list((80, 24));
+        for (tab, expected) in [('5', "Users"), ('3', "Content"), ('6', "Audit")] {
+            app.update(ch(tab));
+            let requests = app.update(ch('s'));
+            let query = requests.iter().find_map(|r| match r {
+                Request::Load { query, .. } => Some(format!("{query:?}")),
+                _ => None,
+            });
+            let query = query.unwrap_or_else(|| panic!("{expected}: s reloads: {requests:?}"));
+            assert!(query.starts_with(expected), "{query}");
+            assert!(query.contains("descending"), "{query}");
+            assert!(
+                !query.contains("key: Name")
+                    && !query.contains("key: Updated, ")
+                    && !query.contains("key: At"),
+                "the next column: {query}"
+            );
+        }
+    }
+
+    fn load_page(app: &mut App, requests: &[Request], slot: Slot, data_of: PageData) {
+        let (seq, _) = loads(requests, slot)
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("a {slot:?} load in {requests:?}"));
+        app.update(data(Response::Page {
+            slot,
+            seq,
+            result: Ok(data_of),
+        }));
+    }
+
+    fn user(n: u128, name: &str) -> modcon::db::lists::UserRow {
+        modcon::db::lists::UserRow {
+            id: id(n),
+            username: name.into(),
+            email: String::new(),
+            role: "user".into(),
+            is_protected: false,
+            is_service: false,
+            is_active: true,
+            is_deleted: false,
+            locked_until: None,
+            owned_guilds: 0,
+            comments: 0,
+            reviews: 0,
+            messages: 0,
+            chat_sessions: 2,
+            created_at: at(1),
+        }
+    }
+
+    #[test]
+    fn enter_on_a_user_shows_their_sessions_and_ctrl_o_returns_with_filter_sort_cursor_and_marks() {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('5'));
+        let users: Vec<_> = (1..=6).map(|n| user(n, &format!("user{n}"))).collect();
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users.clone(),
+                next: None,
+            }),
+        );
+        // A sort, a filter, a mark and a cursor to come back to.
+        let requests = app.update(ch('S'));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users.clone(),
+                next: None,
+            }),
+        );
+        app.update(ch('/'));
+        typed(&mut app, "user");
+        let requests = app.update(key(KeyCode::Enter));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: users.clone(),
+                next: None,
+            }),
+        );
+        app.update(ch(' '));
+        app.update(ch('j'));
+        assert_eq!(app.users.list.selected, 2);
+        app.update(key(KeyCode::Enter));
+        assert!(
+            matches!(app.popup, Some(Popup::Text(_))),
+            "Enter shows the user first"
+        );
+        assert!(screen(&app, 80, 24).0.contains("Enter their chat sessions"));
+        let requests = app.update(key(KeyCode::Enter));
+        assert_eq!(app.tab, Tab::Chats);
+        assert!(app.popup.is_none());
+        let found = loads(&requests, Slot::Chats);
+        let [(_, Query::ChatSessions { filter, .. })] = found.as_slice() else {
+            panic!("the user's sessions are asked for: {requests:?}")
+        };
+        assert_eq!(filter.owner_id, Some(id(3)));
+        assert!(screen(&app, 80, 24).0.contains("owner user3"));
+
+        let requests = app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Users);
+        assert!(
+            requests.iter().all(|r| !matches!(
+                r,
+                Request::Load {
+                    slot: Slot::Users,
+                    ..
+                }
+            )),
+            "nothing reloads: {requests:?}"
+        );
+        assert_eq!(app.users.list.selected, 2);
+        assert_eq!(app.users.filter.text.as_deref(), Some("user"));
+        assert!(app.users.order.descending, "the reversed sort");
+        assert!(app.users.marks.contains(&id(1)));
+        assert_eq!(app.users.list.rows.len(), 6);
+        // And the Chats tab is as it was before the drill-down.
+        assert_eq!(app.chats.filter.owner_id, None);
+        assert_eq!(app.chats.list.rows.len(), 100);
+        // Nothing further back: said, not an error.
+        app.update(ctrl('o'));
+        assert!(screen(&app, 80, 24).0.contains("no earlier view"));
+    }
+
+    #[test]
+    fn ctrl_o_goes_back_several_views_guild_member_session() {
+        let mut app = long_list((80, 24));
+        app.update(ch('j'));
+        app.update(ch('j'));
+        let requests = app.update(ch('4'));
+        let guild = modcon::db::lists::GuildRow {
+            id: id(77),
+            name: "Book Lovers".into(),
+            owner_id: None,
+            owner_name: None,
+            members: 2,
+            chat_sessions: 0,
+            messages: 0,
+            settings: 0,
+            created_at: at(1),
+        };
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Guilds,
+            PageData::Guilds(Page {
+                rows: vec![guild],
+                next: None,
+            }),
+        );
+        let requests = app.update(key(KeyCode::Enter));
+        let member = modcon::db::lists::GuildMemberRow {
+            user_id: id(5),
+            username: "bob".into(),
+            role: "member".into(),
+            joined_at: at(2),
+        };
+        load_page(
+            &mut app,
+            &requests,
+            Slot::GuildMembers,
+            PageData::GuildMembers(
+                Page {
+                    rows: vec![member],
+                    next: None,
+                },
+                Vec::new(),
+            ),
+        );
+        assert!(app.guilds.open.is_some());
+        // A member's sessions, then one session's messages.
+        let requests = app.update(key(KeyCode::Enter));
+        assert_eq!(app.tab, Tab::Chats);
+        assert_eq!(app.chats.filter.owner_id, Some(id(5)));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Chats,
+            PageData::ChatSessions(Page {
+                rows: page_of(0..3),
+                next: None,
+            }),
+        );
+        app.update(key(KeyCode::Enter));
+        assert!(app.chats.open.is_some());
+
+        app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Chats);
+        assert!(app.chats.open.is_none(), "back to bob's sessions");
+        assert_eq!(app.chats.filter.owner_id, Some(id(5)));
+        app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Guilds);
+        assert!(app.guilds.open.is_some(), "back to the guild's members");
+        assert_eq!(app.chats.filter.owner_id, None, "Chats as it was before");
+        assert_eq!(app.chats.list.selected, 2);
+        app.update(ctrl('o'));
+        assert_eq!(app.tab, Tab::Guilds);
+        assert!(app.guilds.open.is_none(), "back to the guild list");
+        insta::assert_snapshot!("guilds_after_ctrl_o_80x24", screen(&app, 80, 24).0);
+    }
+
+    #[test]
+    fn a_command_that_changes_the_view_can_be_gone_back_from() {
+        let mut app = long_list((80, 24));
+        app.update(ch('j'));
+        app.update(ch(':'));
+        typed(&mut app, "orphans");
+        app.update(key(KeyCode::Enter));
+        assert!(app.chats.filter.orphans_only);
+        app.update(ctrl('o'));
+        assert!(!app.chats.filter.orphans_only);
+        assert_eq!(app.chats.list.selected, 1);
+    }
+
+    fn chat_filter_loads(requests: &[Request]) -> Vec<(u64, Option<String>)> {
+        loads(requests, Slot::Chats)
+            .into_iter()
+            .map(|(seq, q)| match q {
+                Query::ChatSessions { filter, .. } => (seq, filter.text),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_filter_applies_as_typed_after_a_pause_and_an_older_answer_never_replaces_a_newer_one() {
+        let mut app = long_list((80, 24));
+        app.update(ch('/'));
+        let typing = typed(&mut app, "tra");
+        assert!(
+            chat_filter_loads(&typing).is_empty(),
+            "no query per keystroke"
+        );
+        assert!(
+            chat_filter_loads(&app.update(Event::Tick)).is_empty(),
+            "not yet: still typing, perhaps"
+        );
+        let first = chat_filter_loads(&app.update(Event::Tick));
+        let [(older, Some(text))] = first.as_slice() else {
+            panic!("{first:?}")
+        };
+        assert_eq!(text, "tra");
+        typed(&mut app, "vel");
+        app.update(Event::Tick);
+        let second = chat_filter_loads(&app.update(Event::Tick));
+        let [(newer, Some(text))] = second.as_slice() else {
+            panic!("{second:?}")
+        };
+        assert_eq!(text, "travel");
+        // Nothing more while nothing is typed.
+        assert!(chat_filter_loads(&app.update(Event::Tick)).is_empty());
+        // The newer answer first, then the older one, late: the newer stays.
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *newer,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: vec![session(1, "travel plans", Some("alice"), 2)],
+                next: None,
+            })),
+        }));
+        app.update(data(Response::Page {
+            slot: Slot::Chats,
+            seq: *older,
+            result: Ok(PageData::ChatSessions(Page {
+                rows: page_of(0..30),
+                next: None,
+            })),
+        }));
+        assert_eq!(app.chats.list.rows.len(), 1);
+        assert_eq!(app.chats.list.rows[0].title, "travel plans");
+        // Enter keeps what is shown: no second query for the same text.
+        let enter = app.update(key(KeyCode::Enter));
+        assert!(chat_filter_loads(&enter).is_empty(), "{enter:?}");
+        assert!(app.prompt.is_none());
+        assert!(screen(&app, 80, 24).0.contains("/travel"));
+    }
+
+    #[test]
+    fn esc_in_the_filter_prompt_puts_back_the_filter_it_had() {
+        let mut app = long_list((80, 24));
+        app.update(ch('/'));
+        typed(&mut app, "zzz");
+        app.update(Event::Tick);
+        app.update(Event::Tick);
+        let requests = app.update(key(KeyCode::Esc));
+        let loaded = chat_filter_loads(&requests);
+        assert_eq!(loaded.len(), 1, "{requests:?}");
+        assert_eq!(loaded[0].1, None, "the unfiltered list again");
+        assert_eq!(app.chats.filter.text, None);
+    }
+
+    #[test]
+    fn up_and_down_recall_earlier_filters_and_commands_and_tab_completes() {
+        let mut app = long_list((80, 24));
+        for text in ["alice", "bob"] {
+            app.update(ch('/'));
+            typed(&mut app, text);
+            app.update(key(KeyCode::Enter));
+            // Esc on the list clears the filter, for the next to be typed afresh.
+            app.update(key(KeyCode::Esc));
+        }
+        app.update(ch(':'));
+        typed(&mut app, "orphans");
+        app.update(key(KeyCode::Enter));
+        // ↑ goes back through the filters typed before.
+        app.update(ch('/'));
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "bob");
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "alice");
+        app.update(key(KeyCode::Down));
+        app.update(key(KeyCode::Down));
+        assert_eq!(
+            app.prompt.as_ref().unwrap().input.value(),
+            "",
+            "back to what was typed"
+        );
+        app.update(key(KeyCode::Esc));
+        // Commands have their own history.
+        app.update(ch(':'));
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "orphans");
+        // Tab completes a command, then a user name among those loaded.
+        app.prompt = None;
+        let requests = app.update(ch('5'));
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Users,
+            PageData::Users(Page {
+                rows: vec![user(1, "alice"), user(2, "bob")],
+                next: None,
+            }),
+        );
+        app.update(ch(':'));
+        typed(&mut app, "us");
+        app.update(key(KeyCode::Tab));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "user");
+        assert!(
+            screen(&app, 80, 24).0.contains("user · users"),
+            "the candidates are shown"
+        );
+        typed(&mut app, " ");
+        typed(&mut app, "al");
+        app.update(key(KeyCode::Tab));
+        assert_eq!(app.prompt.as_ref().unwrap().input.value(), "user alice");
+    }
+
+    fn mouse(kind: ratatui::crossterm::event::MouseEventKind, column: u16, row: u16) -> Event {
+        Event::Mouse(ratatui::crossterm::event::MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    }
+
+    #[test]
+    fn a_click_selects_a_row_or_a_tab_the_wheel_scrolls_and_neither_marks_anything() {
+        use ratatui::crossterm::event::{MouseButton, MouseEventKind};
+        let mut app = long_list((80, 24));
+        let click = MouseEventKind::Down(MouseButton::Left);
+        app.update(mouse(click, 10, 7));
+        assert_eq!(app.chats.list.selected, 4, "the fifth row on screen");
+        assert!(app.chats.marks.is_empty());
+        app.update(mouse(MouseEventKind::ScrollDown, 10, 7));
+        assert_eq!(app.chats.list.selected, 7);
+        app.update(mouse(MouseEventKind::ScrollUp, 10, 7));
+        assert_eq!(app.chats.list.selected, 4);
+        // Below the last row shown, on the status bar: nothing.
+        app.update(mouse(click, 10, 22));
+        assert_eq!(app.chats.list.selected, 4);
+        // Scrolled down, a click counts from the first row on screen.
+        for _ in 0..10 {
+            app.update(mouse(MouseEventKind::ScrollDown, 10, 7));
+        }
+        let offset = app.chats.list.offset;
+        assert!(offset > 0);
+        app.update(mouse(click, 10, 3));
+        assert_eq!(app.chats.list.selected, offset);
+        // The tab bar: " 1 Chats " " 2 Messages " … the fifth label is Users.
+        let (text, _) = screen(&app, 80, 24);
+        let x = text.lines().next().unwrap().find("5 Users").unwrap() as u16;
+        let requests = app.update(mouse(click, x + 2, 0));
+        assert_eq!(app.tab, Tab::Users);
+        assert!(
+            !loads(&requests, Slot::Users).is_empty(),
+            "the tab loads as with its key"
+        );
+        // With a popup open, a click does nothing underneath it.
+        app.update(ch('1'));
+        app.update(ch('?'));
+        assert!(app.popup.is_some());
+        let before = app.chats.list.selected;
+        app.update(mouse(click, 10, 12));
+        assert_eq!(app.chats.list.selected, before);
+        assert_eq!(app.tab, Tab::Chats);
+    }
+
+    fn audit_row(n: i64, batch: u128, action: &str) -> AuditEntry {
+        AuditEntry {
+            id: n,
+            at: at(0) + chrono::Duration::seconds(n),
+            batch_id: Uuid::from_u128(batch),
+            actor_id: Some(id(999).to_string()),
+            actor_name: "admin".into(),
+            action: action.into(),
+            target_type: "user".into(),
+            target_id: Some(n.to_string()),
+            target_label: format!("user{n}"),
+            counts: serde_json::json!({}),
+            reason: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    /// The Audit tab with rows 10…4 loaded: a bulk delete (batch 1: rows 10–8), a
+    /// single sign-in (batch 2: row 7) and another bulk (batch 3: rows 6–4), 30 in all.
+    fn audit_tab() -> App {
+        let mut app = long_list((80, 24));
+        let requests = app.update(ch('6'));
+        let rows = vec![
+            audit_row(10, 1, "user.delete.bulk"),
+            audit_row(9, 1, "user.delete"),
+            audit_row(8, 1, "user.delete"),
+            audit_row(7, 2, "auth.sign_in"),
+            audit_row(6, 3, "chat_session.delete.bulk"),
+            audit_row(5, 3, "chat_session.delete"),
+            audit_row(4, 3, "chat_session.delete"),
+        ];
+        load_page(
+            &mut app,
+            &requests,
+            Slot::Audit,
+            PageData::Audit(Page {
+                rows,
+                next: Some(SortCursor::from(TimeCursor {
+                    at: at(0),
+                    id: Id::Int(4),
+                })),
+            }),
+        );
+        app.update(data(Response::Count {
+            slot: Slot::Audit,
+            seq: counts(&requests, Slot::Audit)[0],
+            result: Ok(30),
+        }));
+        app
+    }
+
+    #[test]
+    fn audit_rows_of_one_batch_show_under_one_header_that_enter_expands_and_esc_folds() {
+        let mut app = audit_tab();
+        let (text, _) = screen(&app, 80, 24);
+        assert!(text.contains("▸ 3 rows · user.delete"), "{text}");
+        assert!(
+            !text.contains("user9"),
+            "the batch's other rows are folded: {text}"
+        );
+        insta::assert_snapshot!("audit_batches_80x24", text);
+        app.update(ch('j'));
+        assert_eq!(
+            app.audit.list.selected, 3,
+            "down goes to the next batch, past the folded rows"
+        );
+        app.update(ch('j'));
+        app.update(ch('k'));
+        assert_eq!(app.audit.list.selected, 3);
+        app.update(ch('k'));
+        assert_eq!(app.audit.list.selected, 0, "up lands on the header");
+        app.update(key(KeyCode::Enter));
+        assert!(app.popup.is_none(), "Enter on a folded batch unfolds it");
+        let (text, _) = screen(&app, 80, 24);
+        assert!(
+            text.contains("▾ 3 rows") && text.contains("└ user.delete"),
+            "{text}"
+        );
+        app.update(ch('j'));
+        assert_eq!(app.audit.list.selected, 1);
+        app.update(key(KeyCode::Enter));
+        assert!(
+            matches!(app.popup, Some(Popup::Text(_))),
+            "a row of it opens in full"
+        );
+        app.popup = None;
+        app.update(key(KeyCode::Esc));
+        assert_eq!(
+            app.audit.list.selected, 0,
+            "folded again, the cursor on the header"
+        );
+        assert!(!screen(&app, 80, 24).0.contains("└"));
+        assert!(screen(&app, 80, 24).0.contains("1 of 30"));
+    }
+
+    #[test]
+    fn the_audit_pane_asks_for_newer_rows_every_few_seconds_while_shown_and_puts_them_on_top() {
+        let mut app = audit_tab();
+        app.update(ch('j'));
+        let mut asked = Vec::new();
+        for _ in 0..25 {
+            asked.extend(loads(&app.update(Event::Tick), Slot::Audit));
+        }
+        let [(seq, Query::AuditSince { after_id, .. })] = asked.as_slice() else {
+            panic!("one ask for newer rows in 25 ticks: {asked:?}")
+        };
+        assert_eq!(*after_id, 10, "only rows newer than the newest shown");
+        app.update(data(Response::Page {
+            slot: Slot::Audit,
+            seq: *seq,
+            result: Ok(PageData::AuditSince(vec![
+                audit_row(11, 4, "comment.edit"),
+                audit_row(12, 5, "comment.delete"),
+            ])),
+        }));
+        let ids: Vec<i64> = app.audit.list.rows.iter().map(|e| e.id).collect();
+        assert_eq!(&ids[..3], &[12, 11, 10]);
+        assert_eq!(
+            app.audit.list.selected_row().map(|e| e.id),
+            Some(7),
+            "the cursor stays on its row"
+        );
+        assert!(
+            screen(&app, 80, 24).0.contains("of 32"),
+            "the total follows"
+        );
+        // Not while another tab is shown.
+        app.update(ch('1'));
+        let mut asked = Vec::new();
+        for _ in 0..60 {
+            asked.extend(loads(&app.update(Event::Tick), Slot::Audit));
+        }
+        assert!(asked.is_empty(), "{asked:?}");
     }
 }

@@ -2759,3 +2759,219 @@ mod text_that_is_not_utf8_on_sqlite_shows_replacement_characters_and_ends_no_lis
         test.finish().await;
     }
 }
+
+// ---------------------------------------------------------------- sorted lists, read from either end
+
+/// Every row of a listing read forwards from the head, page by page, and backwards from
+/// the tail with the page before each time; both must give the same rows in the same
+/// order, each once.
+macro_rules! both_ways {
+    ($fetch:expr) => {{
+        let fetch = $fetch;
+        let mut forward = Vec::new();
+        let mut seek = lists::Seek::First;
+        loop {
+            let page = fetch(seek.clone()).await.unwrap();
+            assert!(page.rows.len() <= 5);
+            forward.extend(page.rows);
+            match page.next {
+                Some(c) => seek = lists::Seek::After(c),
+                None => break,
+            }
+        }
+        let mut backward = Vec::new();
+        let mut seek = lists::Seek::Last;
+        loop {
+            let page = fetch(seek.clone()).await.unwrap();
+            assert!(page.rows.len() <= 5);
+            let mut rows = page.rows;
+            rows.extend(backward);
+            backward = rows;
+            match page.next {
+                Some(c) => seek = lists::Seek::Before(c),
+                None => break,
+            }
+        }
+        (forward, backward)
+    }};
+}
+
+/// `keys` in list order are sorted in `descending` order (ties allowed).
+fn assert_sorted<K: PartialOrd + std::fmt::Debug>(keys: &[K], descending: bool, what: &str) {
+    for pair in keys.windows(2) {
+        let in_order = if descending {
+            pair[0] >= pair[1]
+        } else {
+            pair[0] <= pair[1]
+        };
+        assert!(in_order, "{what}: {:?} then {:?}", pair[0], pair[1]);
+    }
+}
+
+fn no_repeats<T: Ord + Clone>(ids: &[T]) -> bool {
+    let set: BTreeSet<T> = ids.iter().cloned().collect();
+    set.len() == ids.len()
+}
+
+on_schemas! { [reference, fastapi, adminapi]
+async fn sessions_sort_by_each_column_and_read_the_same_from_the_tail_with_a_filter_set(db) {
+    use lists::{Order, SessionSort, SortKey};
+    let alice = user(&db, "alice").await;
+    let bob = user(&db, "bob").await;
+    for i in 0..23 {
+        let owner = if i % 3 == 0 { bob.clone() } else { alice.clone() };
+        let s = session(&db, Some(owner), None, i % 4, None).await;
+        // Titles that tie, so the id has to break them.
+        set_column(&db, Entity::ChatSessions, "title", Arg::Text(format!("T{}", i % 5)), &s).await;
+    }
+    for filter in [ChatSessionFilter::default(), ChatSessionFilter { text: Some("ALICE".into()), ..ChatSessionFilter::default() }] {
+        let total = lists::count_chat_sessions(&db, &filter).await.unwrap() as usize;
+        assert_eq!(total, if filter.text.is_some() { 15 } else { 23 });
+        for key in SessionSort::ALL {
+            for descending in [true, false] {
+                let order = Order { key: *key, descending };
+                let (forward, backward) = both_ways!(|seek: lists::Seek<lists::SortCursor>| {
+                    let (db, filter) = (db.clone(), filter.clone());
+                    async move { lists::chat_sessions_sorted(&db, &filter, order, &seek, 5).await }
+                });
+                let ids: Vec<Id> = forward.iter().map(|r| r.id.clone()).collect();
+                assert_eq!(ids.len(), total, "{order:?}");
+                assert!(no_repeats(&ids), "{order:?}");
+                assert_eq!(ids, backward.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), "{order:?}");
+                let what = format!("{order:?}");
+                match key {
+                    SessionSort::Created => assert_sorted(&forward.iter().map(|r| r.created_at).collect::<Vec<_>>(), descending, &what),
+                    SessionSort::Updated => assert_sorted(&forward.iter().map(|r| r.updated_at).collect::<Vec<_>>(), descending, &what),
+                    SessionSort::Messages => assert_sorted(&forward.iter().map(|r| r.messages).collect::<Vec<_>>(), descending, &what),
+                    SessionSort::Title => assert_sorted(&forward.iter().map(|r| r.title.to_lowercase()).collect::<Vec<_>>(), descending, &what),
+                }
+            }
+        }
+    }
+    // The old entry point still pages newest first.
+    let newest = lists::chat_sessions(&db, &ChatSessionFilter::default(), None, 3).await.unwrap();
+    let sorted = lists::chat_sessions_sorted(&db, &ChatSessionFilter::default(), Order::default(), &lists::Seek::First, 3).await.unwrap();
+    assert_eq!(newest.rows, sorted.rows);
+}
+}
+
+on_schemas! { [reference, fastapi, adminapi]
+async fn the_last_page_is_the_oldest_rows_in_list_order(db) {
+    let alice = user(&db, "alice").await;
+    let mut made = Vec::new();
+    for _ in 0..12 {
+        made.push(session(&db, Some(alice.clone()), None, 0, None).await);
+    }
+    let all = lists::chat_sessions(&db, &ChatSessionFilter::default(), None, 50).await.unwrap().rows;
+    let last = lists::chat_sessions_sorted(&db, &ChatSessionFilter::default(), lists::Order::default(), &lists::Seek::Last, 5).await.unwrap();
+    assert_eq!(last.rows, all[7..].to_vec(), "the five oldest, newest of them first");
+    assert!(last.next.is_some(), "there are rows before them");
+    let before = lists::chat_sessions_sorted(&db, &ChatSessionFilter::default(), lists::Order::default(), &lists::Seek::Before(last.next.unwrap()), 5).await.unwrap();
+    assert_eq!(before.rows, all[2..7].to_vec());
+}
+}
+
+on_schemas! { [reference, fastapi, adminapi]
+async fn users_content_messages_guilds_and_audit_sort_and_read_from_the_tail(db) {
+    use lists::{ContentSort, Order, SortKey, UserSort};
+    let admin = operator(&db, "zed-admin", Role::Admin).await;
+    let mut people = Vec::new();
+    for name in ["carol", "Bob", "alice", "dave", "Eve", "frank", "gina"] {
+        people.push(user(&db, name).await);
+    }
+    for (i, p) in people.iter().enumerate() {
+        book_with_content(&db, Some(p.clone())).await;
+        Batch {
+            private_messages: vec![private_message(&db, p, &admin.id, &format!("pm {i}"))],
+            ..Batch::default()
+        }.insert(&db).await.unwrap();
+        if db.schema().unwrap().is_enabled(Entity::Guilds) {
+            guild(&db, &format!("guild {i}"), None).await;
+        }
+    }
+    let users_total = lists::count_users(&db, &UserFilter::default()).await.unwrap() as usize;
+    let user_times = db.schema().unwrap().has(Entity::Users, "created_at");
+    for key in UserSort::ALL.iter().filter(|k| user_times || **k != UserSort::Created) {
+        for descending in [true, false] {
+            let order = Order { key: *key, descending };
+            let (forward, backward) = both_ways!(|seek: lists::Seek<lists::SortCursor>| {
+                let db = db.clone();
+                async move { lists::users_sorted(&db, &UserFilter::default(), order, &seek, 5).await }
+            });
+            let ids: Vec<Id> = forward.iter().map(|r| r.id.clone()).collect();
+            assert_eq!(ids.len(), users_total, "{order:?}");
+            assert!(no_repeats(&ids));
+            assert_eq!(ids, backward.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), "{order:?}");
+            if *key == UserSort::Name {
+                assert_sorted(&forward.iter().map(|r| r.username.to_lowercase()).collect::<Vec<_>>(), descending, "names");
+            }
+            if *key == UserSort::Created {
+                assert_sorted(&forward.iter().map(|r| r.created_at).collect::<Vec<_>>(), descending, "created");
+            }
+        }
+    }
+    let content_total = lists::count_content(&db, &lists::ContentFilter::default()).await.unwrap() as usize;
+    assert_eq!(content_total, 14);
+    let only_reviews = lists::ContentFilter { kind: Some(ContentKind::Review), ..lists::ContentFilter::default() };
+    assert_eq!(lists::count_content(&db, &only_reviews).await.unwrap(), 7);
+    for key in ContentSort::ALL {
+        for descending in [true, false] {
+            let order = Order { key: *key, descending };
+            let (forward, backward) = both_ways!(|seek: lists::Seek<lists::SortCursor>| {
+                let db = db.clone();
+                async move { lists::content_sorted(&db, &lists::ContentFilter::default(), order, &seek, 5).await }
+            });
+            let keys: Vec<(String, String)> = forward.iter().map(|r| (r.kind.as_str().to_string(), r.id.to_string())).collect();
+            assert_eq!(keys.len(), content_total, "{order:?}");
+            assert!(no_repeats(&keys));
+            assert_eq!(keys, backward.iter().map(|r| (r.kind.as_str().to_string(), r.id.to_string())).collect::<Vec<_>>(), "{order:?}");
+            if *key == ContentSort::Author {
+                assert_sorted(&forward.iter().map(|r| r.author_name.clone().unwrap_or_default().to_lowercase()).collect::<Vec<_>>(), descending, "authors");
+            }
+        }
+    }
+    let pm_total = lists::count_private_messages(&db, &lists::PrivateMessageFilter::default()).await.unwrap() as usize;
+    let (forward, backward) = both_ways!(|seek: lists::Seek<lists::SortCursor>| {
+        let db = db.clone();
+        async move { lists::private_messages_seek(&db, &lists::PrivateMessageFilter::default(), &seek, 5).await }
+    });
+    assert_eq!(forward.len(), pm_total);
+    assert_eq!(forward, backward);
+    if db.schema().unwrap().is_enabled(Entity::Guilds) {
+        let (forward, backward) = both_ways!(|seek: lists::Seek<lists::SortCursor>| {
+            let db = db.clone();
+            async move { lists::guilds_seek(&db, None, &seek, 5).await }
+        });
+        assert_eq!(forward.len() as i64, lists::count_guilds(&db, None).await.unwrap());
+        assert_eq!(forward.len(), 7);
+        assert_eq!(forward, backward);
+    }
+
+    // Each user delete leaves audit rows; the record sorts and pages like the rest.
+    for p in &people[..4] {
+        run(&db, &admin, delete_users(std::slice::from_ref(p), ContentPolicy::Keep)).await.unwrap();
+    }
+    let audit_total = modcon::db::audit::count_audit(&db, &AuditFilter::default()).await.unwrap() as usize;
+    assert!(audit_total >= 4);
+    for key in modcon::db::audit::AuditSort::ALL {
+        for descending in [true, false] {
+            let order = Order { key: *key, descending };
+            let (forward, backward) = both_ways!(|seek: lists::Seek<lists::SortCursor>| {
+                let db = db.clone();
+                async move { modcon::db::audit::list_audit_sorted(&db, &AuditFilter::default(), order, &seek, 5).await }
+            });
+            let ids: Vec<i64> = forward.iter().map(|e| e.id).collect();
+            assert_eq!(ids.len(), audit_total, "{order:?}");
+            assert!(no_repeats(&ids));
+            assert_eq!(ids, backward.iter().map(|e| e.id).collect::<Vec<_>>());
+            if *key == modcon::db::audit::AuditSort::Action {
+                assert_sorted(&forward.iter().map(|e| e.action.clone()).collect::<Vec<_>>(), descending, "actions");
+            }
+        }
+    }
+    let newest = list_audit(&db, &AuditFilter::default(), None, 100).await.unwrap();
+    let newest_id = newest.rows[0].id;
+    let since = modcon::db::audit::audit_since(&db, &AuditFilter::default(), newest.rows[2].id, 10).await.unwrap();
+    assert_eq!(since.iter().map(|e| e.id).collect::<Vec<_>>(), vec![newest.rows[1].id, newest_id], "only the newer rows, oldest first");
+}
+}

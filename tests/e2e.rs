@@ -216,6 +216,86 @@ fn sign_in(tmux: &Tmux) {
 
 both_backends_with_url! {
 
+// The lists as a daily tool, at 80×24 and at 200×60: G and End reach the oldest of a
+// list longer than a page, k pages upwards from there, g comes back; s sorts by title
+// and G then reaches the last title; Enter on a user shows their sessions and Ctrl-o
+// comes back to the user list as it was; a click selects a row.
+async fn g_sort_ctrl_o_and_a_click_on_a_list_longer_than_a_page(db, url) {
+    operator(&db, "root", Role::Admin).await;
+    auth::set_password(&db, "root", "root-password", "test").await.unwrap();
+    let alice = common::user(&db, "alice").await;
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let mut batch = modcon::db::insert::Batch::default();
+    for i in 0..250 {
+        batch.sessions.push(modcon::db::insert::NewSession {
+            id: Id::from(Uuid::new_v4()),
+            user_id: Some(alice.clone()),
+            guild_id: None,
+            model: "m".into(),
+            title: format!("session-{i:03}"),
+            created_at: start + chrono::Duration::minutes(i),
+        });
+    }
+    batch.insert(&db).await.unwrap();
+    for (width, height, end, home) in [(80, 24, "G", "g"), (200, 60, "End", "Home")] {
+        let tmux = Tmux::start(&url, &[], width, height);
+        sign_in(&tmux);
+        tmux.wait_for("1 of 250");
+        tmux.wait_for("session-249");
+        tmux.keys(&[end]);
+        let screen = tmux.wait_for("250 of 250");
+        assert!(screen.contains("session-000"), "the oldest row: {screen}");
+        tmux.keys(&["k", "k", "k"]);
+        tmux.wait_for("247 of 250");
+        // Up past what the last page loaded: the pages before come in above, and the
+        // position still counts from the top of the whole list.
+        let page = usize::from(height) - 5;
+        for _ in 0..(200 / page) {
+            tmux.keys(&["PageUp"]);
+        }
+        let row = 247 - (200 / page) * page;
+        tmux.wait_for(&format!("› session-{:03}", 250 - row));
+        tmux.wait_for(&format!(" {row} of 250"));
+        tmux.keys(&[home]);
+        tmux.wait_for("1 of 250");
+        tmux.wait_for("session-249");
+        // Sorted by title (s: updated, messages, title), A to Z, then its real end.
+        tmux.keys(&["s", "s", "s"]);
+        let screen = tmux.wait_for("by Title ▲");
+        assert!(screen.contains("Title ▲"), "the header marks the column: {screen}");
+        tmux.wait_for("› session-000");
+        tmux.keys(&[end]);
+        tmux.wait_for("› session-249");
+        tmux.wait_for("250 of 250");
+        tmux.keys(&["S"]);
+        tmux.wait_for("by Title ▼");
+        // The list reloaded from its head in the new order.
+        tmux.wait_for(" 1 of 250");
+        tmux.wait_for("› session-249");
+        // A click on the fifth row on screen (rows start on the fourth line).
+        tmux.text("\x1b[<0;10;8M\x1b[<0;10;8m");
+        tmux.wait_for("› session-245");
+        tmux.wait_for("5 of 250");
+        // Drill-down from a user and back.
+        tmux.keys(&["5"]);
+        tmux.wait_for("Users");
+        tmux.text("/");
+        tmux.text("alice");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("Users · /alice");
+        tmux.wait_for(" 1 of 1");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("Enter their chat sessions");
+        tmux.keys(&["Enter"]);
+        tmux.wait_for("owner alice");
+        tmux.keys(&["C-o"]);
+        let screen = tmux.wait_for("/alice");
+        assert!(screen.contains("› alice") && screen.contains("Username"), "{screen}");
+        tmux.keys(&["q"]);
+        tmux.assert_restored("0");
+    }
+}
+
 async fn an_admin_marks_three_sessions_deletes_them_and_quits_cleanly(db, url) {
     scene(&db).await;
     let before = count(&db, "select count(*) from chat_messages", &[]).await;

@@ -7,7 +7,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::ids::Reason;
-use super::lists::{Page, like_pattern};
+use super::lists::{
+    Order, Page, Seek, SortCursor, SortKey, SortValue, TieId, ValueKind, like_pattern,
+    seek_condition, seek_order, seek_page,
+};
 use super::{Actor, DataError, Db, Id, Row, Sql, Tx};
 
 /// One row to append. Labels are snapshots: they outlive the target.
@@ -492,21 +495,32 @@ pub struct AuditFilter {
     pub batch_id: Option<Uuid>,
 }
 
-/// Newest first, keyset-paged by id.
-pub async fn list_audit(
-    db: &Db,
-    filter: &AuditFilter,
-    before_id: Option<i64>,
-    limit: usize,
-) -> Result<Page<AuditEntry, i64>, DataError> {
-    let mut q = Sql::raw(db.backend());
-    q.push(
-        "select id, at, batch_id, actor_id, actor_name, action, target_type, target_id, \
-         target_label, counts, reason, details from {#modcon_audit_log} where 1 = 1",
-    );
-    if let Some(before) = before_id {
-        q.push(" and id < ").bind(before);
+/// The columns the audit list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum AuditSort {
+    At,
+    Actor,
+    Action,
+}
+
+impl SortKey for AuditSort {
+    const ALL: &'static [Self] = &[AuditSort::At, AuditSort::Actor, AuditSort::Action];
+
+    fn default_descending(self) -> bool {
+        matches!(self, AuditSort::At)
     }
+
+    fn label(self) -> &'static str {
+        match self {
+            AuditSort::At => "At",
+            AuditSort::Actor => "Actor",
+            AuditSort::Action => "Action",
+        }
+    }
+}
+
+/// The conditions of an audit filter.
+fn audit_filter(q: &mut Sql<'_>, filter: &AuditFilter) {
     if let Some(text) = filter.text.as_deref().filter(|s| !s.is_empty()) {
         let pattern = like_pattern(text);
         q.push(" and (lower(actor_name) like ")
@@ -542,13 +556,99 @@ pub async fn list_audit(
     if let Some(batch) = filter.batch_id {
         q.push(" and batch_id = ").bind(batch);
     }
-    q.push(" order by id desc limit ").bind(limit as i64 + 1);
+}
+
+/// Newest first, keyset-paged by id.
+pub async fn list_audit(
+    db: &Db,
+    filter: &AuditFilter,
+    before_id: Option<i64>,
+    limit: usize,
+) -> Result<Page<AuditEntry, i64>, DataError> {
+    let seek = Seek::from(before_id.map(|id| SortCursor {
+        value: SortValue::Int(id),
+        id: Id::Int(id),
+    }));
+    let page = list_audit_sorted(db, filter, Order::default(), &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.map(|c| match c.id {
+            Id::Int(id) => id,
+            _ => 0,
+        }),
+    })
+}
+
+/// The audit record in any order, from either end; ties break by id.
+pub async fn list_audit_sorted(
+    db: &Db,
+    filter: &AuditFilter,
+    order: Order<AuditSort>,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<AuditEntry, SortCursor>, DataError> {
+    let (key, kind) = match order.key {
+        AuditSort::At => ("id", ValueKind::Int),
+        AuditSort::Actor => ("lower(actor_name)", ValueKind::Text),
+        AuditSort::Action => ("action", ValueKind::Text),
+    };
+    let mut q = Sql::raw(db.backend());
+    q.push(
+        "select id, at, batch_id, actor_id, actor_name, action, target_type, target_id, \
+         target_label, counts, reason, details, ",
+    )
+    .push(key)
+    .push(" as sort_key from {#modcon_audit_log} where 1 = 1");
+    audit_filter(&mut q, filter);
+    let tie = TieId::Kind(super::IdKind::BigInt);
+    seek_condition(&mut q, key, "id", tie, order.descending, seek);
+    seek_order(&mut q, key, "id", order.descending, seek.backwards(), limit);
     let mut tx = db.read().await?;
     let rows = tx.fetch_all_sql(&q).await?;
     tx.rollback().await?;
     let entries = rows
         .iter()
-        .map(AuditEntry::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(entries, limit, |e| e.id))
+        .map(|r| {
+            let entry = AuditEntry::from_row(r)?;
+            let cursor = SortCursor {
+                value: kind.read(r, "sort_key")?,
+                id: Id::Int(entry.id),
+            };
+            Ok((entry, cursor))
+        })
+        .collect::<Result<Vec<_>, DataError>>()?;
+    Ok(seek_page(entries, limit, seek.backwards()))
+}
+
+/// How many audit rows match the filter.
+pub async fn count_audit(db: &Db, filter: &AuditFilter) -> Result<i64, DataError> {
+    let mut q = Sql::raw(db.backend());
+    q.push("select count(*) as n from {#modcon_audit_log} where 1 = 1");
+    audit_filter(&mut q, filter);
+    let mut tx = db.read().await?;
+    let rows = tx.fetch_all_sql(&q).await?;
+    tx.rollback().await?;
+    rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
+}
+
+/// Audit rows newer than `after_id`, oldest first, at most `limit`: what a pane that
+/// is already showing the record lacks.
+pub async fn audit_since(
+    db: &Db,
+    filter: &AuditFilter,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, DataError> {
+    let mut q = Sql::raw(db.backend());
+    q.push(
+        "select id, at, batch_id, actor_id, actor_name, action, target_type, target_id, \
+         target_label, counts, reason, details from {#modcon_audit_log} where id > ",
+    )
+    .bind(after_id);
+    audit_filter(&mut q, filter);
+    q.push(" order by id limit ").bind(limit as i64);
+    let mut tx = db.read().await?;
+    let rows = tx.fetch_all_sql(&q).await?;
+    tx.rollback().await?;
+    rows.iter().map(AuditEntry::from_row).collect()
 }

@@ -46,6 +46,251 @@ pub struct TimeCursor {
     pub id: Id,
 }
 
+impl From<TimeCursor> for SortCursor {
+    fn from(c: TimeCursor) -> Self {
+        SortCursor {
+            value: SortValue::Time(c.at),
+            id: c.id,
+        }
+    }
+}
+
+impl SortCursor {
+    /// The time-ordered form of a cursor taken on a time column.
+    fn into_time(self) -> Option<TimeCursor> {
+        match self.value {
+            SortValue::Time(at) => Some(TimeCursor { at, id: self.id }),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- sorting and seeking
+
+/// Where a page starts: at the head or the tail of the list, or beside a row already
+/// shown. Pages read from the tail run the query in the opposite order, so the last
+/// rows of a long list are one index walk away, not a scan through every page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Seek<C> {
+    First,
+    After(C),
+    Last,
+    Before(C),
+}
+
+impl<C> Seek<C> {
+    pub fn backwards(&self) -> bool {
+        matches!(self, Seek::Last | Seek::Before(_))
+    }
+
+    pub(crate) fn cursor(&self) -> Option<&C> {
+        match self {
+            Seek::After(c) | Seek::Before(c) => Some(c),
+            Seek::First | Seek::Last => None,
+        }
+    }
+}
+
+impl<C> From<Option<C>> for Seek<C> {
+    fn from(after: Option<C>) -> Self {
+        after.map_or(Seek::First, Seek::After)
+    }
+}
+
+/// The value a row has in the column a list is sorted by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Time(DateTime<Utc>),
+    Int(i64),
+    Text(String),
+    /// The row's id itself (lists of a platform that keeps no better order).
+    Id(Id),
+}
+
+/// A position in a list sorted by any column: that column's value, then the id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SortCursor {
+    pub value: SortValue,
+    pub id: Id,
+}
+
+/// A list's sort: the column and its direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Order<K> {
+    pub key: K,
+    pub descending: bool,
+}
+
+/// The sortable columns of a listing.
+pub trait SortKey: Copy + Eq + Sized + 'static {
+    /// Every column, the default first.
+    const ALL: &'static [Self];
+    /// The default's direction (newest first, names A to Z).
+    fn default_descending(self) -> bool;
+    /// What the list's header calls it.
+    fn label(self) -> &'static str;
+}
+
+impl<K: SortKey> Default for Order<K> {
+    fn default() -> Self {
+        let key = K::ALL[0];
+        Order {
+            key,
+            descending: key.default_descending(),
+        }
+    }
+}
+
+impl<K: SortKey> Order<K> {
+    /// The next column, in its natural direction (`s`).
+    pub fn cycled(self) -> Self {
+        let at = K::ALL.iter().position(|k| *k == self.key).unwrap_or(0);
+        let key = K::ALL[(at + 1) % K::ALL.len()];
+        Order {
+            key,
+            descending: key.default_descending(),
+        }
+    }
+
+    /// The same column the other way (`S`).
+    pub fn reversed(self) -> Self {
+        Order {
+            key: self.key,
+            descending: !self.descending,
+        }
+    }
+}
+
+/// How a sort column's value is read back for the next page's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    Time,
+    Int,
+    Text,
+    Id,
+}
+
+impl ValueKind {
+    pub(crate) fn read(self, row: &Row, column: &str) -> Result<SortValue, DataError> {
+        Ok(match self {
+            ValueKind::Time => SortValue::Time(row.time(column)?),
+            ValueKind::Int => SortValue::Int(row.int(column)?),
+            ValueKind::Text => SortValue::Text(row.text(column)?),
+            ValueKind::Id => SortValue::Id(row.id(column)?),
+        })
+    }
+}
+
+/// The column a query sorts by: a non-null expression, and how its value reads.
+struct SortColumn {
+    expr: String,
+    kind: ValueKind,
+}
+
+impl SortColumn {
+    fn new(expr: &str, kind: ValueKind) -> SortColumn {
+        SortColumn {
+            expr: expr.to_string(),
+            kind,
+        }
+    }
+}
+
+/// How the tie-breaking id of a keyset is bound: as its column's type, or as text
+/// (lists that merge tables whose ids differ in type).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TieId {
+    Kind(IdKind),
+    Text,
+}
+
+fn bind_value(q: &mut Sql<'_>, value: &SortValue, tie: TieId) {
+    match value {
+        SortValue::Time(at) => q.bind(*at),
+        SortValue::Int(n) => q.bind(*n),
+        SortValue::Text(text) => q.bind(text.clone()),
+        SortValue::Id(id) => bind_tie(q, id, tie),
+    };
+}
+
+fn bind_tie<'q, 's>(q: &'q mut Sql<'s>, id: &Id, tie: TieId) -> &'q mut Sql<'s> {
+    match tie {
+        TieId::Kind(kind) => q.bind_id(kind, id),
+        TieId::Text => q.bind(id.to_string()),
+    }
+}
+
+/// `and (key, id) < (cursor)` (`>` when reading upwards) for the seek's cursor.
+pub(crate) fn seek_condition(
+    q: &mut Sql<'_>,
+    key: &str,
+    id: &str,
+    tie: TieId,
+    descending: bool,
+    seek: &Seek<SortCursor>,
+) {
+    let Some(c) = seek.cursor() else {
+        return;
+    };
+    let descending = descending != seek.backwards();
+    q.push(" and (")
+        .push(key)
+        .push(", ")
+        .push(id)
+        .push(if descending { ") < (" } else { ") > (" });
+    bind_value(q, &c.value, tie);
+    q.push(", ");
+    bind_tie(q, &c.id, tie).push(")");
+}
+
+/// `order by key, id` in the list's direction, reversed when reading from the tail,
+/// with room for the one extra row that says there is more.
+pub(crate) fn seek_order(
+    q: &mut Sql<'_>,
+    key: &str,
+    id: &str,
+    descending: bool,
+    backwards: bool,
+    limit: usize,
+) {
+    let direction = if descending != backwards { " desc" } else { "" };
+    q.push(" order by ")
+        .push(key)
+        .push(direction)
+        .push(", ")
+        .push(id)
+        .push(direction)
+        .push(" limit ")
+        .bind(limit as i64 + 1);
+}
+
+/// A page from rows in query order: rows read from the tail are turned back into the
+/// list's order, and their cursor is the first row's (the page before continues it).
+pub(crate) fn seek_page<T>(
+    rows: Vec<(T, SortCursor)>,
+    limit: usize,
+    backwards: bool,
+) -> Page<T, SortCursor> {
+    let more = rows.len() > limit;
+    let mut rows = rows;
+    rows.truncate(limit);
+    if backwards {
+        rows.reverse();
+    }
+    let next = if !more {
+        None
+    } else if backwards {
+        rows.first().map(|(_, c)| c.clone())
+    } else {
+        rows.last().map(|(_, c)| c.clone())
+    };
+    Page {
+        rows: rows.into_iter().map(|(row, _)| row).collect(),
+        next,
+    }
+}
+
 /// How much of a long text a listing fetches; details fetch the whole.
 pub const EXCERPT_CHARS: i64 = 400;
 
@@ -180,6 +425,37 @@ fn chat_session_query<'s>(
     q
 }
 
+/// The columns the session list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum SessionSort {
+    Created,
+    Updated,
+    Messages,
+    Title,
+}
+
+impl SortKey for SessionSort {
+    const ALL: &'static [Self] = &[
+        SessionSort::Created,
+        SessionSort::Updated,
+        SessionSort::Messages,
+        SessionSort::Title,
+    ];
+
+    fn default_descending(self) -> bool {
+        !matches!(self, SessionSort::Title)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            SessionSort::Created => "Created",
+            SessionSort::Updated => "Updated",
+            SessionSort::Messages => "Msgs",
+            SessionSort::Title => "Title",
+        }
+    }
+}
+
 /// Newest first.
 pub async fn chat_sessions(
     db: &Db,
@@ -187,6 +463,23 @@ pub async fn chat_sessions(
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<ChatSessionRow, TimeCursor>, DataError> {
+    let seek = Seek::from(after.map(SortCursor::from));
+    let page = chat_sessions_sorted(db, filter, Order::default(), &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.and_then(SortCursor::into_time),
+    })
+}
+
+/// A page of sessions in any order, from either end (see [`Seek`]). Creation time
+/// pages on its index; the other columns are sorted by the database without one.
+pub async fn chat_sessions_sorted(
+    db: &Db,
+    filter: &ChatSessionFilter,
+    order: Order<SessionSort>,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<ChatSessionRow, SortCursor>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
     let guilds = schema.has(Entity::ChatSessions, "guild") && schema.is_enabled(Entity::Guilds);
@@ -202,30 +495,35 @@ pub async fn chat_sessions(
     } else {
         "{s.created_at}"
     };
+    let key = match order.key {
+        SessionSort::Created => SortColumn::new("{s.created_at}", ValueKind::Time),
+        SessionSort::Updated => SortColumn::new(updated, ValueKind::Time),
+        SessionSort::Messages => SortColumn::new(messages, ValueKind::Int),
+        SessionSort::Title => SortColumn::new("lower(coalesce({s.title|''}, ''))", ValueKind::Text),
+    };
     let columns = format!(
         "{{s.id}} as id, {{s.title|''}} as title, {{s.owner}} as user_id, \
          {{u.username}} as owner_name, {{s.guild|null}} as guild_id, {guild_name} as guild_name, \
          {{s.model|''}} as model, {{s.created_at}} as created_at, {updated} as updated_at, \
-         {messages} as messages"
+         {messages} as messages, {} as sort_key",
+        key.expr
     );
     let mut q = chat_session_query(schema, filter, &columns);
-    if let Some(c) = &after {
-        after_cursor(
-            &mut q,
-            "{s.created_at}",
-            "{s.id}",
-            schema.id_kind(Entity::ChatSessions),
-            c,
-            false,
-        );
-    }
-    q.push(" order by {s.created_at} desc, {s.id} desc limit ")
-        .bind(limit as i64 + 1);
+    let tie = TieId::Kind(schema.id_kind(Entity::ChatSessions));
+    seek_condition(&mut q, &key.expr, "{s.id}", tie, order.descending, seek);
+    seek_order(
+        &mut q,
+        &key.expr,
+        "{s.id}",
+        order.descending,
+        seek.backwards(),
+        limit,
+    );
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
-            Ok(ChatSessionRow {
+            let row = ChatSessionRow {
                 id: r.id("id")?,
                 title: r.opt_text("title")?.unwrap_or_default(),
                 owner_id: r.opt_id("user_id")?,
@@ -236,13 +534,15 @@ pub async fn chat_sessions(
                 messages: r.int("messages")?,
                 created_at: r.time("created_at")?,
                 updated_at: r.time("updated_at")?,
-            })
+            };
+            let cursor = SortCursor {
+                value: key.kind.read(r, "sort_key")?,
+                id: row.id.clone(),
+            };
+            Ok((row, cursor))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
-    Ok(Page::from_rows(rows, limit, |r| TimeCursor {
-        at: r.created_at,
-        id: r.id.clone(),
-    }))
+    Ok(seek_page(rows, limit, seek.backwards()))
 }
 
 /// How many sessions match the filter: the total beside a listing's first page.
@@ -289,36 +589,48 @@ pub async fn chat_messages(
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<ChatMessageRow, TimeCursor>, DataError> {
+    let seek = Seek::from(after.map(SortCursor::from));
+    let page = chat_messages_seek(db, session_id, text, &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.and_then(SortCursor::into_time),
+    })
+}
+
+/// A session's messages, oldest first, from either end.
+pub async fn chat_messages_seek(
+    db: &Db,
+    session_id: &Id,
+    text: Option<&str>,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<ChatMessageRow, SortCursor>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatMessages)?;
-    let mut q = Sql::new(schema);
-    q.alias("m", Entity::ChatMessages).alias("u", Entity::Users);
-    q.push(
-        "select {m.id} as id, {m.session} as session_id, {m.author|null} as author_id, \
+    let mut q = chat_message_query(
+        schema,
+        session_id,
+        text,
+        "{m.id} as id, {m.session} as session_id, {m.author|null} as author_id, \
          {u.username} as author_name, {m.role|''} as role, \
          substr({m.content}, 1, 400) as excerpt, {len}({m.content}) as length, \
-         {m.created_at} as created_at from {@chat_messages} m \
-         left join {@users} u on {u.id} = {m.author|null} where {m.session} = ",
-    )
-    .bind_id(schema.id_kind(Entity::ChatSessions), session_id);
-    text_filter(&mut q, text, &["{m.content}"]);
-    if let Some(c) = &after {
-        after_cursor(
-            &mut q,
-            "{m.created_at}",
-            "{m.id}",
-            schema.id_kind(Entity::ChatMessages),
-            c,
-            true,
-        );
-    }
-    q.push(" order by {m.created_at}, {m.id} limit ")
-        .bind(limit as i64 + 1);
+         {m.created_at} as created_at",
+    );
+    let tie = TieId::Kind(schema.id_kind(Entity::ChatMessages));
+    seek_condition(&mut q, "{m.created_at}", "{m.id}", tie, false, seek);
+    seek_order(
+        &mut q,
+        "{m.created_at}",
+        "{m.id}",
+        false,
+        seek.backwards(),
+        limit,
+    );
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
-            Ok(ChatMessageRow {
+            let row = ChatMessageRow {
                 id: r.id("id")?,
                 session_id: r.id("session_id")?,
                 author_id: r.opt_id("author_id")?,
@@ -327,13 +639,46 @@ pub async fn chat_messages(
                 excerpt: r.text("excerpt")?,
                 length: r.int("length")?,
                 created_at: r.time("created_at")?,
-            })
+            };
+            let cursor = SortCursor {
+                value: SortValue::Time(row.created_at),
+                id: row.id.clone(),
+            };
+            Ok((row, cursor))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
-    Ok(Page::from_rows(rows, limit, |r| TimeCursor {
-        at: r.created_at,
-        id: r.id.clone(),
-    }))
+    Ok(seek_page(rows, limit, seek.backwards()))
+}
+
+fn chat_message_query<'s>(
+    schema: &'s Schema,
+    session_id: &Id,
+    text: Option<&str>,
+    columns: &str,
+) -> Sql<'s> {
+    let mut q = Sql::new(schema);
+    q.alias("m", Entity::ChatMessages).alias("u", Entity::Users);
+    q.push("select ")
+        .push(columns)
+        .push(
+            " from {@chat_messages} m left join {@users} u on {u.id} = {m.author|null} \
+             where {m.session} = ",
+        )
+        .bind_id(schema.id_kind(Entity::ChatSessions), session_id);
+    text_filter(&mut q, text, &["{m.content}"]);
+    q
+}
+
+/// How many of a session's messages match the text filter.
+pub async fn count_chat_messages(
+    db: &Db,
+    session_id: &Id,
+    text: Option<&str>,
+) -> Result<i64, DataError> {
+    let schema = db.schema()?;
+    require(schema, Entity::ChatMessages)?;
+    let q = chat_message_query(schema, session_id, text, "count(*) as n");
+    read_count(db, &q).await
 }
 
 // ---------------------------------------------------------------- private messages
@@ -408,6 +753,21 @@ pub async fn private_messages(
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<PrivateMessageRow, TimeCursor>, DataError> {
+    let seek = Seek::from(after.map(SortCursor::from));
+    let page = private_messages_seek(db, filter, &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.and_then(SortCursor::into_time),
+    })
+}
+
+/// Newest first, from either end.
+pub async fn private_messages_seek(
+    db: &Db,
+    filter: &PrivateMessageFilter,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<PrivateMessageRow, SortCursor>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::Messages)?;
     let mut q = Sql::new(schema);
@@ -423,17 +783,21 @@ pub async fn private_messages(
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
     private_message_filter(&mut q, schema, filter);
-    let messages = schema.id_kind(Entity::Messages);
-    if let Some(c) = &after {
-        after_cursor(&mut q, "{p.created_at}", "{p.id}", messages, c, false);
-    }
-    q.push(" order by {p.created_at} desc, {p.id} desc limit ")
-        .bind(limit as i64 + 1);
+    let tie = TieId::Kind(schema.id_kind(Entity::Messages));
+    seek_condition(&mut q, "{p.created_at}", "{p.id}", tie, true, seek);
+    seek_order(
+        &mut q,
+        "{p.created_at}",
+        "{p.id}",
+        true,
+        seek.backwards(),
+        limit,
+    );
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
-            Ok(PrivateMessageRow {
+            let row = PrivateMessageRow {
                 id: r.id("id")?,
                 sender_id: r.opt_id("sender_id")?,
                 sender_name: r.opt_text("sender_name")?,
@@ -443,13 +807,15 @@ pub async fn private_messages(
                 length: r.int("length")?,
                 created_at: r.time("created_at")?,
                 read_at: r.opt_time("read_at")?,
-            })
+            };
+            let cursor = SortCursor {
+                value: SortValue::Time(row.created_at),
+                id: row.id.clone(),
+            };
+            Ok((row, cursor))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
-    Ok(Page::from_rows(rows, limit, |r| TimeCursor {
-        at: r.created_at,
-        id: r.id.clone(),
-    }))
+    Ok(seek_page(rows, limit, seek.backwards()))
 }
 
 // ---------------------------------------------------------------- comments and reviews
@@ -479,13 +845,42 @@ pub struct ContentFilter {
     pub user_id: Option<Id>,
 }
 
+/// The columns the comments-and-reviews list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ContentSort {
+    Updated,
+    Created,
+    Author,
+}
+
+impl SortKey for ContentSort {
+    const ALL: &'static [Self] = &[
+        ContentSort::Updated,
+        ContentSort::Created,
+        ContentSort::Author,
+    ];
+
+    fn default_descending(self) -> bool {
+        !matches!(self, ContentSort::Author)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            ContentSort::Updated => "Updated",
+            ContentSort::Created => "Created",
+            ContentSort::Author => "Author",
+        }
+    }
+}
+
+/// One kind's rows of the merged list; `page` is the order and seek of a listing, or
+/// `None` for a count.
 fn content_branch(
     q: &mut Sql<'_>,
     schema: &Schema,
     kind: ContentKind,
     filter: &ContentFilter,
-    after: Option<&TimeCursor>,
-    limit: usize,
+    page: Option<(Order<ContentSort>, &Seek<SortCursor>, usize)>,
 ) {
     let entity = kind.entity();
     let with_book = schema.has(entity, "book") && schema.is_enabled(Entity::Books);
@@ -510,21 +905,34 @@ fn content_branch(
         Some(_) => "{c.updated_at}",
         None => "{c.created_at}",
     };
-    q.push(&t(&format!(
-        "select '{}' as kind, cast({{c.id}} as {{text}}) as id, {{c.book|null}} as book_id, \
-         {} as book_title, {{c.author}} as user_id, {{u.username}} as author_name, \
-         {} as rating, substr({{c.content}}, 1, 400) as excerpt, \
-         {{len}}({{c.content}}) as length, {{c.version|cast(null as integer)}} as version, \
-         {{c.created_at}} as created_at, {updated} as updated_at from {{@{}}} {c}",
-        kind.as_str(),
-        if with_book { "{b.title}" } else { "''" },
-        if kind == ContentKind::Review {
-            "{c.rating}"
-        } else {
-            "cast(null as {int})"
-        },
-        entity.name()
-    )));
+    let key = match page.map(|(order, _, _)| order.key) {
+        Some(ContentSort::Created) => "{c.created_at}",
+        Some(ContentSort::Author) => "lower(coalesce({u.username}, ''))",
+        Some(ContentSort::Updated) | None => updated,
+    };
+    if page.is_none() {
+        q.push(&t(&format!(
+            "select count(*) as n from {{@{}}} {c}",
+            entity.name()
+        )));
+    } else {
+        q.push(&t(&format!(
+            "select '{}' as kind, cast({{c.id}} as {{text}}) as id, {{c.book|null}} as book_id, \
+             {} as book_title, {{c.author}} as user_id, {{u.username}} as author_name, \
+             {} as rating, substr({{c.content}}, 1, 400) as excerpt, \
+             {{len}}({{c.content}}) as length, {{c.version|cast(null as integer)}} as version, \
+             {{c.created_at}} as created_at, {updated} as updated_at, {key} as sort_key \
+             from {{@{}}} {c}",
+            kind.as_str(),
+            if with_book { "{b.title}" } else { "''" },
+            if kind == ContentKind::Review {
+                "{c.rating}"
+            } else {
+                "cast(null as {int})"
+            },
+            entity.name()
+        )));
+    }
     if with_book {
         q.push(&t(&format!(
             " left join {{@books}} {b} on {{b.id}} = {{c.book}}"
@@ -543,34 +951,15 @@ fn content_branch(
     }
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
     text_filter(q, filter.text.as_deref(), &columns);
-    if let Some(cursor) = after {
-        q.push(" and (")
-            .push(&t(updated))
-            .push(", cast(")
-            .push(&t("{c.id}"))
-            .push(" as {text})) < (")
-            .bind(cursor.at)
-            .push(", ")
-            .bind(cursor.id.to_string())
-            .push(")");
+    if let Some((order, seek, limit)) = page {
+        let id = t("cast({c.id} as {text})");
+        seek_condition(q, &t(key), &id, TieId::Text, order.descending, seek);
+        seek_order(q, &t(key), &id, order.descending, seek.backwards(), limit);
     }
-    q.push(" order by ")
-        .push(&t(updated))
-        .push(" desc, cast(")
-        .push(&t("{c.id}"))
-        .push(" as {text}) desc limit ")
-        .bind(limit as i64 + 1);
 }
 
-/// Comments and reviews together, most recently changed first. Ids of the two kinds
-/// may be of different types, so the merged list orders and pages by their text form.
-pub async fn content(
-    db: &Db,
-    filter: &ContentFilter,
-    after: Option<TimeCursor>,
-    limit: usize,
-) -> Result<Page<ContentRow, TimeCursor>, DataError> {
-    let schema = db.schema()?;
+/// The kinds a content filter lists, of those the platform has.
+fn content_kinds(schema: &Schema, filter: &ContentFilter) -> Result<Vec<ContentKind>, DataError> {
     let kinds: Vec<ContentKind> = match filter.kind {
         Some(kind) => vec![kind],
         None => vec![ContentKind::Comment, ContentKind::Review],
@@ -583,6 +972,38 @@ pub async fn content(
         require(schema, ContentKind::Comment.entity())?;
         require(schema, ContentKind::Review.entity())?;
     }
+    Ok(kinds)
+}
+
+/// Comments and reviews together, most recently changed first. Ids of the two kinds
+/// may be of different types, so the merged list orders and pages by their text form.
+pub async fn content(
+    db: &Db,
+    filter: &ContentFilter,
+    after: Option<TimeCursor>,
+    limit: usize,
+) -> Result<Page<ContentRow, TimeCursor>, DataError> {
+    let seek = Seek::from(after.map(|c| SortCursor {
+        value: SortValue::Time(c.at),
+        id: Id::Text(c.id.to_string()),
+    }));
+    let page = content_sorted(db, filter, Order::default(), &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.and_then(SortCursor::into_time),
+    })
+}
+
+/// Comments and reviews in any order, from either end.
+pub async fn content_sorted(
+    db: &Db,
+    filter: &ContentFilter,
+    order: Order<ContentSort>,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<ContentRow, SortCursor>, DataError> {
+    let schema = db.schema()?;
+    let kinds = content_kinds(schema, filter)?;
     let mut q = Sql::new(schema);
     q.push("select * from (");
     for (i, kind) in kinds.iter().enumerate() {
@@ -590,11 +1011,22 @@ pub async fn content(
             q.push(" union all ");
         }
         q.push("select * from (");
-        content_branch(&mut q, schema, *kind, filter, after.as_ref(), limit);
+        content_branch(&mut q, schema, *kind, filter, Some((order, seek, limit)));
         q.push(if i == 0 { ") as part_a" } else { ") as part_b" });
     }
-    q.push(") as content order by updated_at desc, id desc limit ")
-        .bind(limit as i64 + 1);
+    q.push(") as content");
+    seek_order(
+        &mut q,
+        "sort_key",
+        "id",
+        order.descending,
+        seek.backwards(),
+        limit,
+    );
+    let value_kind = match order.key {
+        ContentSort::Author => ValueKind::Text,
+        ContentSort::Updated | ContentSort::Created => ValueKind::Time,
+    };
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
@@ -608,10 +1040,10 @@ pub async fn content(
             let id = schema
                 .id_kind(kind.entity())
                 .parse(&id_text)
-                .unwrap_or(Id::Text(id_text));
+                .unwrap_or(Id::Text(id_text.clone()));
             let content = r.text("excerpt")?;
             let rating = r.opt_int("rating")?;
-            Ok(ContentRow {
+            let row = ContentRow {
                 kind,
                 id,
                 book_id: r.opt_id("book_id")?,
@@ -624,13 +1056,33 @@ pub async fn content(
                 excerpt: content,
                 created_at: r.time("created_at")?,
                 updated_at: r.time("updated_at")?,
-            })
+            };
+            let cursor = SortCursor {
+                value: value_kind.read(r, "sort_key")?,
+                id: Id::Text(id_text),
+            };
+            Ok((row, cursor))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
-    Ok(Page::from_rows(rows, limit, |r| TimeCursor {
-        at: r.updated_at,
-        id: Id::Text(r.id.to_string()),
-    }))
+    Ok(seek_page(rows, limit, seek.backwards()))
+}
+
+/// How many comments and reviews match the filter.
+pub async fn count_content(db: &Db, filter: &ContentFilter) -> Result<i64, DataError> {
+    let schema = db.schema()?;
+    let kinds = content_kinds(schema, filter)?;
+    let mut q = Sql::new(schema);
+    q.push("select cast(coalesce(sum(n), 0) as {bigint}) as n from (");
+    for (i, kind) in kinds.iter().enumerate() {
+        if i > 0 {
+            q.push(" union all ");
+        }
+        q.push("select * from (");
+        content_branch(&mut q, schema, *kind, filter, None);
+        q.push(if i == 0 { ") as part_a" } else { ") as part_b" });
+    }
+    q.push(") as counts");
+    read_count(db, &q).await
 }
 
 // ---------------------------------------------------------------- guilds
@@ -648,13 +1100,41 @@ pub struct GuildRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Newest first (by name where the platform keeps no creation time).
+/// Newest first (by id where the platform keeps no creation time).
 pub async fn guilds(
     db: &Db,
     text: Option<&str>,
     after: Option<TimeCursor>,
     limit: usize,
 ) -> Result<Page<GuildRow, TimeCursor>, DataError> {
+    let timed = db.schema()?.has(Entity::Guilds, "created_at");
+    let seek = Seek::from(after.map(|c| match timed {
+        true => SortCursor::from(c),
+        false => SortCursor {
+            value: SortValue::Id(c.id.clone()),
+            id: c.id,
+        },
+    }));
+    let page = guilds_seek(db, text, &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.map(|c| TimeCursor {
+            at: match c.value {
+                SortValue::Time(at) => at,
+                _ => DateTime::<Utc>::default(),
+            },
+            id: c.id,
+        }),
+    })
+}
+
+/// Newest first, from either end.
+pub async fn guilds_seek(
+    db: &Db,
+    text: Option<&str>,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<GuildRow, SortCursor>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::Guilds)?;
     let mut q = Sql::new(schema);
@@ -704,37 +1184,19 @@ pub async fn guilds(
         columns.push("{u.username}");
     }
     text_filter(&mut q, text, &columns);
-    let time = if schema.has(Entity::Guilds, "created_at") {
-        "{g.created_at}"
+    let key = if schema.has(Entity::Guilds, "created_at") {
+        SortColumn::new("{g.created_at}", ValueKind::Time)
     } else {
-        "{g.name}"
+        SortColumn::new("{g.id}", ValueKind::Id)
     };
-    if let Some(c) = &after {
-        if schema.has(Entity::Guilds, "created_at") {
-            after_cursor(
-                &mut q,
-                time,
-                "{g.id}",
-                schema.id_kind(Entity::Guilds),
-                c,
-                false,
-            );
-        } else {
-            q.push(" and {g.id} < ")
-                .bind_id(schema.id_kind(Entity::Guilds), &c.id);
-        }
-    }
-    if schema.has(Entity::Guilds, "created_at") {
-        q.push(" order by {g.created_at} desc, {g.id} desc limit ");
-    } else {
-        q.push(" order by {g.id} desc limit ");
-    }
-    q.bind(limit as i64 + 1);
+    let tie = TieId::Kind(schema.id_kind(Entity::Guilds));
+    seek_condition(&mut q, &key.expr, "{g.id}", tie, true, seek);
+    seek_order(&mut q, &key.expr, "{g.id}", true, seek.backwards(), limit);
     let rows = read_all(db, &q).await?;
     let rows = rows
         .iter()
         .map(|r| {
-            Ok(GuildRow {
+            let row = GuildRow {
                 id: r.id("id")?,
                 name: r.text("name")?,
                 owner_id: r.opt_id("owner_id")?,
@@ -744,13 +1206,19 @@ pub async fn guilds(
                 messages: r.int("messages")?,
                 settings: r.int("settings")?,
                 created_at: r.opt_time("created_at")?.unwrap_or_default(),
-            })
+            };
+            let value = match key.kind {
+                ValueKind::Time => SortValue::Time(row.created_at),
+                _ => SortValue::Id(row.id.clone()),
+            };
+            let cursor = SortCursor {
+                value,
+                id: row.id.clone(),
+            };
+            Ok((row, cursor))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
-    Ok(Page::from_rows(rows, limit, |r| TimeCursor {
-        at: r.created_at,
-        id: r.id.clone(),
-    }))
+    Ok(seek_page(rows, limit, seek.backwards()))
 }
 
 /// How many guilds match the text filter.
@@ -900,7 +1368,7 @@ pub struct UserFilter {
     pub include_deleted: bool,
 }
 
-fn user_query<'s>(schema: &'s Schema) -> Sql<'s> {
+fn user_query<'s>(schema: &'s Schema, sort_key: &str) -> Sql<'s> {
     let mut q = Sql::new(schema);
     q.alias("u", Entity::Users)
         .alias("g", Entity::Guilds)
@@ -912,9 +1380,10 @@ fn user_query<'s>(schema: &'s Schema) -> Sql<'s> {
         "select {u.id} as id, {u.username} as username, {u.email|''} as email, \
          {u.role} as role, ({u.protected|1 = 0}) as is_protected, \
          ({u.service|1 = 0}) as is_service, ({u.active|1 = 1}) as is_active, \
-         o.locked_until as locked_until, {u.created_at|null} as created_at, ",
+         o.locked_until as locked_until, {u.created_at|null} as created_at, \
+         ",
     );
-    q.lower("{u.username}").push(" as sort_name, ");
+    q.push(sort_key).push(" as sort_key, ");
     super::actor::deleted_flag(&mut q, schema, "u");
     let count = |q: &mut Sql<'_>, entity: Entity, sql: &str, name: &str| {
         if schema.is_enabled(entity) {
@@ -1020,6 +1489,30 @@ pub async fn count_users(db: &Db, filter: &UserFilter) -> Result<i64, DataError>
     read_count(db, &q).await
 }
 
+/// The columns the user list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum UserSort {
+    Name,
+    Created,
+    Role,
+}
+
+impl SortKey for UserSort {
+    const ALL: &'static [Self] = &[UserSort::Name, UserSort::Created, UserSort::Role];
+
+    fn default_descending(self) -> bool {
+        matches!(self, UserSort::Created)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            UserSort::Name => "Username",
+            UserSort::Created => "Created",
+            UserSort::Role => "Role",
+        }
+    }
+}
+
 /// By name. Never reads password hashes. Soft-deleted users only when asked.
 pub async fn users(
     db: &Db,
@@ -1027,43 +1520,98 @@ pub async fn users(
     after: Option<NameCursor>,
     limit: usize,
 ) -> Result<Page<UserRow, NameCursor>, DataError> {
+    // Names are unique case-insensitively: the name alone places a row.
+    let seek = Seek::from(after.map(|NameCursor(name)| SortCursor {
+        value: SortValue::Text(name),
+        id: Id::Text(String::new()),
+    }));
+    let page = users_sorted(db, filter, Order::default(), &seek, limit).await?;
+    Ok(Page {
+        rows: page.rows,
+        next: page.next.map(|c| match c.value {
+            SortValue::Text(name) => NameCursor(name),
+            _ => NameCursor(String::new()),
+        }),
+    })
+}
+
+/// Users in any order, from either end. Names are unique, so sorting by name pages on
+/// the name alone (and its index); the other columns break ties by id.
+pub async fn users_sorted(
+    db: &Db,
+    filter: &UserFilter,
+    order: Order<UserSort>,
+    seek: &Seek<SortCursor>,
+    limit: usize,
+) -> Result<Page<UserRow, SortCursor>, DataError> {
     let schema = db.schema()?;
-    let mut q = user_query(schema);
+    let key = match order.key {
+        UserSort::Name => SortColumn::new(name_key(schema), ValueKind::Text),
+        UserSort::Created if schema.has(Entity::Users, "created_at") => {
+            SortColumn::new("{u.created_at}", ValueKind::Time)
+        }
+        UserSort::Created => {
+            return Err(DataError::invalid(
+                "this platform keeps no creation time for users",
+            ));
+        }
+        UserSort::Role => SortColumn::new("{u.role}", ValueKind::Text),
+    };
+    let mut q = user_query(schema, &key.expr);
     user_filter(&mut q, schema, filter);
-    if let Some(NameCursor(name)) = after {
-        q.push(" and ")
-            .lower("{u.username}")
-            .push(" > ")
-            .bind_lower(name);
+    let tie = TieId::Kind(schema.id_kind(Entity::Users));
+    if order.key == UserSort::Name {
+        if let Some(c) = seek.cursor() {
+            let descending = order.descending != seek.backwards();
+            q.push(" and ")
+                .push(name_key(schema))
+                .push(if descending { " < " } else { " > " });
+            bind_value(&mut q, &c.value, tie);
+        }
+        q.push(" order by ").push(name_key(schema));
+        if order.descending != seek.backwards() {
+            q.push(" desc");
+        }
+        q.push(" limit ").bind(limit as i64 + 1);
+    } else {
+        seek_condition(&mut q, &key.expr, "{u.id}", tie, order.descending, seek);
+        seek_order(
+            &mut q,
+            &key.expr,
+            "{u.id}",
+            order.descending,
+            seek.backwards(),
+            limit,
+        );
     }
-    q.push(" order by ")
-        .lower("{u.username}")
-        .push(" limit ")
-        .bind(limit as i64 + 1);
     let rows = read_all(db, &q).await?;
-    let mut sort_names = Vec::with_capacity(rows.len());
     let rows = rows
         .iter()
         .map(|r| {
-            sort_names.push(r.text("sort_name")?);
-            user_row(r)
+            let row = user_row(r)?;
+            let cursor = SortCursor {
+                value: key.kind.read(r, "sort_key")?,
+                id: row.id.clone(),
+            };
+            Ok((row, cursor))
         })
         .collect::<Result<Vec<_>, DataError>>()?;
-    let more = rows.len() > limit;
-    let mut rows = rows;
-    rows.truncate(limit);
-    let next = if more {
-        sort_names.get(limit - 1).cloned().map(NameCursor)
-    } else {
-        None
-    };
-    Ok(Page { rows, next })
+    Ok(seek_page(rows, limit, seek.backwards()))
+}
+
+/// A user's name as the key it sorts and compares by: lower-cased, and on MySQL as
+/// bytes (its collations call `admin` and `admin ` the same; see [`Sql::lower`]).
+fn name_key(schema: &Schema) -> &'static str {
+    match schema.backend {
+        super::Backend::Mysql => "cast(lower({u.username}) as binary)",
+        super::Backend::Postgres | super::Backend::Sqlite => "lower({u.username})",
+    }
 }
 
 /// Finds a user by name, case-insensitively.
 pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, DataError> {
     let schema = db.schema()?;
-    let mut q = user_query(schema);
+    let mut q = user_query(schema, name_key(schema));
     q.push(" and ")
         .lower("{u.username}")
         .push(" = ")

@@ -203,6 +203,13 @@ impl<'s> Sql<'s> {
                 self.text.push_str(int_type(self.backend));
                 return;
             }
+            "bigint" => {
+                self.text.push_str(match self.backend {
+                    Backend::Postgres | Backend::Sqlite => "bigint",
+                    Backend::Mysql => "signed",
+                });
+                return;
+            }
             // `{len}(x)`: the length of text in characters (MySQL's `length` counts bytes).
             "len" => {
                 self.text.push_str(match self.backend {

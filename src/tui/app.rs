@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::db::Id;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use tui_input::Input;
@@ -20,7 +22,7 @@ use super::panes::content::ContentPane;
 use super::panes::guilds::GuildsPane;
 use super::panes::messages::MessagesPane;
 use super::panes::users::UsersPane;
-use super::panes::{Cx, DeleteIntent, Effect, Pane};
+use super::panes::{Cx, DeleteIntent, Drill, Effect, Pane};
 use super::popup::{
     Confirm, Conflict, Editor, Popup, PopupEffect, Progress, Report, RestoreConfirm, TextView,
     error_popup,
@@ -119,7 +121,39 @@ pub enum PromptKind {
 pub struct Prompt {
     pub kind: PromptKind,
     pub input: Input,
+    /// Where ↑/↓ are in the history.
+    recall: super::history::Recall,
+    /// The filter when the prompt opened (Esc puts it back).
+    original: String,
+    /// The filter the list shows now (applied as it was typed).
+    applied: String,
+    /// Ticks since the last keystroke, while a typed filter waits to be applied.
+    quiet: Option<u8>,
 }
+
+impl Prompt {
+    fn new(kind: PromptKind, text: String) -> Prompt {
+        Prompt {
+            kind,
+            input: Input::new(text.clone()),
+            recall: Default::default(),
+            original: text.clone(),
+            applied: text,
+            quiet: None,
+        }
+    }
+
+    fn history_kind(&self) -> super::history::Kind {
+        match self.kind {
+            PromptKind::Filter => super::history::Kind::Filter,
+            PromptKind::Command => super::history::Kind::Command,
+        }
+    }
+}
+
+/// Ticks (120 ms each) of quiet after a keystroke before the filter applies: the list
+/// follows the typing without a query per key.
+const FILTER_DEBOUNCE_TICKS: u8 = 2;
 
 /// A destructive request in flight: planning, confirming or executing.
 struct Operation {
@@ -181,7 +215,33 @@ pub struct App {
     edit_seq: Option<u64>,
     /// The row asked for in full; an answer to anything else is not shown.
     detail_seq: Option<u64>,
+    /// Views left by a drill-down or a command, newest last (`Ctrl-o` goes back).
+    jumps: Vec<Jump>,
+    /// What was typed at `/` and `:` before.
+    pub history: super::history::History,
 }
+
+/// A view to come back to: the tab, and the panes a jump changed, as they were.
+struct Jump {
+    tab: Tab,
+    panes: Vec<SavedPane>,
+}
+
+/// A pane's whole state: its filter, sort, rows, cursor and marks.
+enum SavedPane {
+    Chats(Box<ChatsPane>),
+    Messages(Box<MessagesPane>),
+    Content(Box<ContentPane>),
+    Guilds(Box<GuildsPane>),
+    Users(Box<UsersPane>),
+    Audit(Box<AuditPane>),
+}
+
+/// Rows one notch of the wheel moves.
+const WHEEL_ROWS: usize = 3;
+
+/// How many views `Ctrl-o` can go back through.
+const MAX_JUMPS: usize = 50;
 
 /// Rows above and below the list: tabs, title, table header, status bar, hint line.
 pub const CHROME_ROWS: u16 = 5;
@@ -220,7 +280,68 @@ impl App {
             user_seq: None,
             edit_seq: None,
             detail_seq: None,
+            jumps: Vec::new(),
+            history: Default::default(),
         }
+    }
+
+    fn save(&self, tab: Tab) -> SavedPane {
+        match tab {
+            Tab::Chats => SavedPane::Chats(Box::new(self.chats.clone())),
+            Tab::Messages => SavedPane::Messages(Box::new(self.messages.clone())),
+            Tab::Comments => SavedPane::Content(Box::new(self.content.clone())),
+            Tab::Guilds => SavedPane::Guilds(Box::new(self.guilds.clone())),
+            Tab::Users => SavedPane::Users(Box::new(self.users.clone())),
+            Tab::Audit => SavedPane::Audit(Box::new(self.audit.clone())),
+        }
+    }
+
+    /// Remembers the view on screen (and the pane of `also`, which is about to change)
+    /// for `Ctrl-o`.
+    fn remember(&mut self, also: Option<Tab>) {
+        let mut panes = vec![self.save(self.tab)];
+        if let Some(other) = also.filter(|t| *t != self.tab) {
+            panes.push(self.save(other));
+        }
+        self.jumps.push(Jump {
+            tab: self.tab,
+            panes,
+        });
+        if self.jumps.len() > MAX_JUMPS {
+            self.jumps.remove(0);
+        }
+    }
+
+    /// `Ctrl-o`: the view before the last drill-down or command, as it was left.
+    fn jump_back(&mut self) -> Vec<Request> {
+        self.forget_details();
+        let Some(jump) = self.jumps.pop() else {
+            self.status = Some((super::strings::NO_EARLIER_VIEW.into(), Level::Info));
+            return Vec::new();
+        };
+        for pane in jump.panes {
+            match pane {
+                SavedPane::Chats(p) => self.chats = *p,
+                SavedPane::Messages(p) => self.messages = *p,
+                SavedPane::Content(p) => self.content = *p,
+                SavedPane::Guilds(p) => self.guilds = *p,
+                SavedPane::Users(p) => self.users = *p,
+                SavedPane::Audit(p) => self.audit = *p,
+            }
+        }
+        self.switch(jump.tab)
+    }
+
+    /// One user's rows on a tab, remembering the view it was asked from.
+    fn drill(&mut self, drill: Drill) -> Vec<Request> {
+        self.remember(Some(drill.tab));
+        let mut requests = self.switch(drill.tab);
+        let (effect, mut out) = self.with_pane(drill.tab, |pane, cx| {
+            pane.for_user(drill.user_id, drill.username, cx)
+        });
+        requests.append(&mut out);
+        requests.append(&mut self.apply(effect));
+        requests
     }
 
     pub fn theme(&self) -> Theme {
@@ -331,7 +452,7 @@ impl App {
                     self.spinner = self.spinner.wrapping_add(1);
                     self.dirty = true;
                 }
-                Vec::new()
+                self.on_tick()
             }
             Event::Resize(w, h) => {
                 self.size = (w, h);
@@ -346,11 +467,59 @@ impl App {
                 self.dirty = true;
                 self.on_key(key)
             }
+            Event::Mouse(mouse) => self.on_mouse(mouse),
             Event::Data(response) => {
                 self.dirty = true;
                 self.on_response(*response)
             }
         }
+    }
+
+    /// A click selects a row or a tab; the wheel moves the cursor (or scrolls a popup).
+    /// Nothing else: no mark, no delete, no confirmation is ever made by the mouse.
+    fn on_mouse(&mut self, mouse: MouseEvent) -> Vec<Request> {
+        if !self.signed_in() || self.prompt.is_some() {
+            return Vec::new();
+        }
+        let wheel = match mouse.kind {
+            MouseEventKind::ScrollUp => Some(KeyCode::Up),
+            MouseEventKind::ScrollDown => Some(KeyCode::Down),
+            _ => None,
+        };
+        if let Some(code) = wheel {
+            self.dirty = true;
+            if self.popup.is_some() {
+                return self.on_popup_key(KeyEvent::new(code, KeyModifiers::NONE));
+            }
+            let action = if code == KeyCode::Up {
+                Action::Up
+            } else {
+                Action::Down
+            };
+            let tab = self.tab;
+            let mut requests = Vec::new();
+            for _ in 0..WHEEL_ROWS {
+                let (_, mut out) = self.with_pane(tab, |pane, cx| pane.on_action(action, cx));
+                requests.append(&mut out);
+            }
+            return requests;
+        }
+        if mouse.kind != MouseEventKind::Down(MouseButton::Left) || self.popup.is_some() {
+            return Vec::new();
+        }
+        self.dirty = true;
+        if mouse.row == 0 {
+            return match super::ui::tab_at(mouse.column) {
+                Some(tab) => self.switch(tab),
+                None => Vec::new(),
+            };
+        }
+        let Some(row) = mouse.row.checked_sub(super::ui::FIRST_ROW_Y) else {
+            return Vec::new();
+        };
+        let tab = self.tab;
+        let (_, requests) = self.with_pane(tab, |pane, cx| pane.select_visible(row as usize, cx));
+        requests
     }
 
     fn resize_panes(&mut self) -> Vec<Request> {
@@ -395,17 +564,11 @@ impl App {
             }
             Action::Filter => {
                 let current = self.pane().filter_text();
-                self.prompt = Some(Prompt {
-                    kind: PromptKind::Filter,
-                    input: Input::new(current),
-                });
+                self.prompt = Some(Prompt::new(PromptKind::Filter, current));
                 Vec::new()
             }
             Action::CommandLine => {
-                self.prompt = Some(Prompt {
-                    kind: PromptKind::Command,
-                    input: Input::default(),
-                });
+                self.prompt = Some(Prompt::new(PromptKind::Command, String::new()));
                 Vec::new()
             }
             Action::CopyId => {
@@ -420,6 +583,7 @@ impl App {
                 }
                 Vec::new()
             }
+            Action::JumpBack => self.jump_back(),
             Action::TabChats => self.switch(Tab::Chats),
             Action::TabMessages => self.switch(Tab::Messages),
             Action::TabComments => self.switch(Tab::Comments),
@@ -445,8 +609,17 @@ impl App {
                     self.forget_details();
                 }
                 let tab = self.tab;
+                let before = (other == Action::Open).then(|| (self.pane().depth(), self.save(tab)));
                 let (effect, mut requests) =
                     self.with_pane(tab, |pane, cx| pane.on_action(other, cx));
+                if let Some((depth, saved)) = before
+                    && self.pane().depth() > depth
+                {
+                    self.jumps.push(Jump {
+                        tab,
+                        panes: vec![saved],
+                    });
+                }
                 requests.append(&mut self.apply(effect));
                 requests
             }
@@ -490,6 +663,7 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
+            Effect::Drill(drill) => self.drill(drill),
             Effect::Intent(intent) => self.plan(intent),
             Effect::Restore { batch_id, about } => self.plan_restore(batch_id, about),
             Effect::Detail(detail) => {
@@ -649,40 +823,173 @@ impl App {
         requests
     }
 
+    /// A filter typed and then left alone for a moment applies to the list.
+    fn on_tick(&mut self) -> Vec<Request> {
+        let mut requests = Vec::new();
+        if self.signed_in() {
+            let tab = self.tab;
+            let (_, mut out) = self.with_pane(tab, |pane, cx| pane.on_tick(cx));
+            if !out.is_empty() {
+                self.dirty = true;
+            }
+            requests.append(&mut out);
+        }
+        requests.append(&mut self.debounce_filter());
+        requests
+    }
+
+    fn debounce_filter(&mut self) -> Vec<Request> {
+        let Some(prompt) = &mut self.prompt else {
+            return Vec::new();
+        };
+        let Some(quiet) = &mut prompt.quiet else {
+            return Vec::new();
+        };
+        *quiet += 1;
+        if *quiet < FILTER_DEBOUNCE_TICKS {
+            return Vec::new();
+        }
+        prompt.quiet = None;
+        let text = prompt.input.value().trim().to_string();
+        self.apply_filter(text)
+    }
+
+    /// Shows the list filtered by `text`, unless it already is.
+    fn apply_filter(&mut self, text: String) -> Vec<Request> {
+        if let Some(prompt) = &mut self.prompt {
+            if prompt.applied == text {
+                return Vec::new();
+            }
+            prompt.applied = text.clone();
+        }
+        self.dirty = true;
+        let tab = self.tab;
+        let (_, requests) = self.with_pane(tab, |pane, cx| pane.set_filter(&text, cx));
+        requests
+    }
+
     fn on_prompt_key(&mut self, key: KeyEvent) -> Vec<Request> {
         let Some(prompt) = &mut self.prompt else {
             return Vec::new();
         };
         match key.code {
             KeyCode::Esc => {
+                // The filter as it was before the prompt opened, if typing changed it.
+                let original = prompt.original.clone();
+                let changed = prompt.kind == PromptKind::Filter && prompt.applied != original;
+                let requests = if changed {
+                    self.apply_filter(original)
+                } else {
+                    Vec::new()
+                };
                 self.prompt = None;
-                Vec::new()
+                requests
             }
             KeyCode::Enter => {
                 let kind = prompt.kind;
                 let text = prompt.input.value().trim().to_string();
-                self.prompt = None;
-                match kind {
-                    PromptKind::Filter => {
-                        let tab = self.tab;
-                        let (_, requests) =
-                            self.with_pane(tab, |pane, cx| pane.set_filter(&text, cx));
-                        requests
+                let history_kind = prompt.history_kind();
+                self.history.push(history_kind, &text);
+                let requests = match kind {
+                    PromptKind::Filter => self.apply_filter(text),
+                    PromptKind::Command => {
+                        self.prompt = None;
+                        self.run_command(&text)
                     }
-                    PromptKind::Command => self.run_command(&text),
+                };
+                if kind == PromptKind::Filter {
+                    self.prompt = None;
                 }
+                requests
+            }
+            KeyCode::Up | KeyCode::Down => {
+                let entries = self.history.entries(prompt.history_kind());
+                let current = prompt.input.value().to_string();
+                if let Some(text) = prompt
+                    .recall
+                    .step(entries, &current, key.code == KeyCode::Up)
+                {
+                    prompt.input = Input::new(text);
+                    if prompt.kind == PromptKind::Filter {
+                        prompt.quiet = Some(0);
+                    }
+                }
+                Vec::new()
+            }
+            KeyCode::Tab if prompt.kind == PromptKind::Command => {
+                let names = self.known_names();
+                let Some(prompt) = &mut self.prompt else {
+                    return Vec::new();
+                };
+                let (text, candidates) = super::history::complete(prompt.input.value(), &names);
+                prompt.input = Input::new(text);
+                if candidates.len() > 1 {
+                    let shown: Vec<String> = candidates
+                        .iter()
+                        .take(12)
+                        .map(|c| crate::sanitize::fit(c, 24))
+                        .collect();
+                    self.status = Some((shown.join(" · "), Level::Info));
+                }
+                Vec::new()
             }
             _ => {
+                let before = prompt.input.value().to_string();
                 prompt
                     .input
                     .handle_event(&ratatui::crossterm::event::Event::Key(key));
+                if prompt.kind == PromptKind::Filter && prompt.input.value() != before {
+                    prompt.quiet = Some(0);
+                }
                 Vec::new()
             }
         }
     }
 
+    /// User names the console has loaded, for `:user` completion.
+    fn known_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .users
+            .list
+            .rows
+            .iter()
+            .map(|u| u.username.clone())
+            .chain(
+                self.chats
+                    .list
+                    .rows
+                    .iter()
+                    .filter_map(|s| s.owner_name.clone()),
+            )
+            .chain(
+                self.content
+                    .list
+                    .rows
+                    .iter()
+                    .filter_map(|c| c.author_name.clone()),
+            )
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     fn run_command(&mut self, text: &str) -> Vec<Request> {
         let (name, arg) = text.split_once(' ').unwrap_or((text, ""));
+        if matches!(
+            name,
+            "orphans" | "comments" | "reviews" | "admins" | "moderators" | "users" | "all" | "goto"
+        ) {
+            let target = match name {
+                "orphans" => Tab::Chats,
+                "comments" | "reviews" => Tab::Comments,
+                "admins" | "moderators" | "users" => Tab::Users,
+                "all" if self.tab == Tab::Users => Tab::Users,
+                "all" => Tab::Comments,
+                _ => self.tab,
+            };
+            self.remember(Some(target));
+        }
         match name {
             "" => Vec::new(),
             "q" | "quit" => {
@@ -795,6 +1102,10 @@ impl App {
                     batch_id,
                     plan_only: false,
                 }]
+            }
+            PopupEffect::Drill(drill) => {
+                self.popup = None;
+                self.drill(drill)
             }
             PopupEffect::Stop => {
                 self.status = Some((super::strings::STOPPING.into(), Level::Info));
@@ -1033,6 +1344,9 @@ impl App {
                 self.user_seq = None;
                 match result {
                     Ok(user) => {
+                        if user.is_some() {
+                            self.remember(Some(tab));
+                        }
                         let mut requests = if tab != self.tab {
                             self.switch(tab)
                         } else {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent, KeyEventKind, MouseEvent};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::worker::Response;
@@ -13,6 +13,8 @@ use super::worker::Response;
 #[derive(Debug)]
 pub enum Event {
     Key(KeyEvent),
+    /// A click or the wheel (an extra: everything works without).
+    Mouse(MouseEvent),
     Resize(u16, u16),
     /// Animates the spinner while work is pending.
     Tick,
@@ -35,6 +37,7 @@ pub fn spawn_input(events: UnboundedSender<Event>, stop: Arc<AtomicBool>) {
                     events.send(Event::Key(key))
                 }
                 Ok(TermEvent::Resize(w, h)) => events.send(Event::Resize(w, h)),
+                Ok(TermEvent::Mouse(mouse)) => events.send(Event::Mouse(mouse)),
                 Ok(_) => Ok(()),
                 Err(_) => {
                     let _ = events.send(Event::Terminate("terminal input closed"));

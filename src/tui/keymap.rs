@@ -77,6 +77,9 @@ actions! {
     Restore => "restore", List, "restore a delete's batch from the trash (Audit)", ["u"];
     Refresh => "refresh", List, "refresh", ["R"];
     CopyId => "copy_id", List, "copy the row's full id to your clipboard (OSC 52)", ["y"];
+    SortNext => "sort", List, "sort by the next column (the header shows ▲/▼)", ["s"];
+    SortReverse => "sort_reverse", List, "reverse the sort", ["S"];
+    JumpBack => "jump_back", List, "back to the previous view (after Enter or a command)", ["ctrl-o"];
     Help => "help", List, "help: every key", ["?"];
     Quit => "quit", List, "quit", ["q"];
     Confirm => "confirm", Popup, "confirm", ["y"];

@@ -6,8 +6,10 @@ pub mod app;
 pub mod clipboard;
 pub mod clock;
 pub mod event;
+pub mod history;
 pub mod keymap;
 pub mod list;
+pub mod mouse;
 pub mod panes;
 pub mod popup;
 pub mod strings;
@@ -67,6 +69,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
 
     clock::use_local();
     let mut terminal = ratatui::init();
+    mouse::capture();
     event::spawn_input(events.clone(), stop_input.clone());
     event::spawn_ticks(events.clone());
     event::spawn_signals(events.clone());
@@ -76,6 +79,10 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         .map(|s| (s.width, s.height))
         .unwrap_or((80, 24));
     let mut app = App::new(launch.options, size);
+    // Filter and command history of earlier sessions, where there is a data directory.
+    if let Ok(dir) = crate::paths::data_dir() {
+        app.history = history::History::load(dir.join("prompt-history"));
+    }
     let _ = requests.send(Request::Connect);
     let mut result = Ok(());
     loop {
@@ -109,6 +116,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         }
     }
     stop_input.store(true, Ordering::SeqCst);
+    mouse::release();
     ratatui::restore();
     drop(requests);
     // In-flight work ends with the process; an open transaction rolls back.

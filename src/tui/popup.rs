@@ -57,6 +57,8 @@ pub enum PopupEffect {
     Edit(Box<ContentItem>),
     /// Restore this trash batch, as its plan showed.
     Restore(uuid::Uuid),
+    /// Show one user's rows (from a user's details).
+    Drill(super::panes::Drill),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -974,6 +976,8 @@ pub struct TextView {
     pub scroll: u16,
     /// A comment or review shown in full, which the edit key opens in the editor.
     pub edit: Option<Box<ContentItem>>,
+    /// A user shown in full: Enter (or a tab's key) shows their rows there.
+    pub user: Option<(crate::db::Id, String)>,
     pub footer: String,
 }
 
@@ -985,6 +989,7 @@ impl TextView {
             lines,
             scroll: 0,
             edit: None,
+            user: None,
             footer: strings::TEXT_FOOTER.into(),
         }
     }
@@ -1004,6 +1009,14 @@ impl TextView {
     }
 
     /// Lets the edit key (labelled `key`) open this comment or review in the editor.
+    /// Enter shows the user's chat sessions; the Messages and Comments tab keys show
+    /// theirs there.
+    pub fn drillable(mut self, id: crate::db::Id, username: String) -> TextView {
+        self.user = Some((id, username));
+        self.footer = strings::USER_DETAIL_FOOTER.into();
+        self
+    }
+
     pub fn editable(mut self, item: ContentItem, key: &str) -> TextView {
         self.edit = Some(Box::new(item));
         self.footer = format!("{key} edits · {}", strings::TEXT_FOOTER);
@@ -1031,6 +1044,36 @@ impl TextView {
     }
 
     fn on_key(&mut self, key: &KeyEvent, keymap: &Keymap, area: Rect) -> PopupEffect {
+        if let Some((id, username)) = &self.user {
+            let tab = match keymap.action(Context::List, key) {
+                Some(Action::Open | Action::TabChats) => Some(super::app::Tab::Chats),
+                Some(Action::TabMessages) => Some(super::app::Tab::Messages),
+                Some(Action::TabComments) => Some(super::app::Tab::Comments),
+                _ => None,
+            };
+            if let Some(tab) = tab {
+                return PopupEffect::Drill(super::panes::Drill {
+                    user_id: id.clone(),
+                    username: username.clone(),
+                    tab,
+                });
+            }
+        }
+        if let Some((id, username)) = &self.user {
+            let tab = match keymap.action(Context::List, key) {
+                Some(Action::Open | Action::TabChats) => Some(super::app::Tab::Chats),
+                Some(Action::TabMessages) => Some(super::app::Tab::Messages),
+                Some(Action::TabComments) => Some(super::app::Tab::Comments),
+                _ => None,
+            };
+            if let Some(tab) = tab {
+                return PopupEffect::Drill(super::panes::Drill {
+                    user_id: id.clone(),
+                    username: username.clone(),
+                    tab,
+                });
+            }
+        }
         if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
             return PopupEffect::Close;
         }

@@ -49,6 +49,9 @@ pub const NOTHING_COMES_BACK: &str = "nothing in this batch can come back";
 pub const NOTHING_TO_RESTORE: &str = "nothing to restore: the list is empty";
 pub const RESTORE_PLANNING: &str = "planning the restore: checking what can come back…";
 pub const TEXT_FOOTER: &str = "Esc closes · ↑↓ PgUp PgDn scroll";
+pub const USER_DETAIL_FOOTER: &str =
+    "Enter their chat sessions · 2 messages · 3 comments · Esc closes";
+pub const NO_EARLIER_VIEW: &str = "no earlier view to go back to";
 pub const TABS: [&str; 6] = [
     "1 Chats",
     "2 Messages",

@@ -77,6 +77,17 @@ impl Column {
     }
 }
 
+/// The column a list is sorted by, marked ▲ (ascending) or ▼ in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortMark {
+    pub title: &'static str,
+    pub descending: bool,
+}
+
+pub fn arrow(descending: bool) -> &'static str {
+    if descending { "▼" } else { "▲" }
+}
+
 /// One row to draw: cells are raw text (sanitised here).
 pub struct TableRow {
     pub cells: Vec<String>,
@@ -124,7 +135,14 @@ fn cell_text(text: &str, width: u16, right: bool) -> String {
     }
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, columns: &[Column], rows: &[TableRow], theme: &Theme) {
+pub fn draw(
+    buf: &mut Buffer,
+    area: Rect,
+    columns: &[Column],
+    rows: &[TableRow],
+    sort: Option<SortMark>,
+    theme: &Theme,
+) {
     if area.height == 0 || area.width < 4 {
         return;
     }
@@ -132,7 +150,19 @@ pub fn draw(buf: &mut Buffer, area: Rect, columns: &[Column], rows: &[TableRow],
     // Header.
     let mut x = area.x + 2;
     for (i, w) in &plan {
-        let text = cell_text(&columns[*i].header(), *w, columns[*i].right);
+        let column = &columns[*i];
+        let header = match sort.filter(|m| m.title == column.title) {
+            // The arrow beside the name, before the zone, so a long zone cannot cut it off.
+            Some(mark) if column.zoned => format!(
+                "{} {} ({})",
+                column.title,
+                arrow(mark.descending),
+                super::clock::label()
+            ),
+            Some(mark) => format!("{} {}", column.title, arrow(mark.descending)),
+            None => column.header(),
+        };
+        let text = cell_text(&header, *w, columns[*i].right);
         buf.set_stringn(x, area.y, &text, *w as usize, theme.header());
         x = x.saturating_add(w + 1);
     }

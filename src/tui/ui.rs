@@ -43,6 +43,23 @@ fn spinner(app: &App) -> &'static str {
     }
 }
 
+/// The tab whose label is drawn at column `x` of the tab bar.
+pub fn tab_at(x: u16) -> Option<super::app::Tab> {
+    let mut start = 0u16;
+    for (i, name) in strings::TABS.iter().enumerate() {
+        // " name " then one space, as drawn below.
+        let end = start + crate::sanitize::width(name) as u16 + 2;
+        if (start..end).contains(&x) {
+            return super::app::Tab::ALL.get(i).copied();
+        }
+        start = end + 1;
+    }
+    None
+}
+
+/// The first screen row of a list's rows (under the tabs, the title and the header).
+pub const FIRST_ROW_Y: u16 = 3;
+
 fn render_console(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = app.theme();
     // Tabs.

@@ -12,15 +12,15 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::batch::{self, Group};
 use crate::cache::{CacheConfig, CacheOutcome};
-use crate::db::audit::{AuditEntry, AuditFilter, ChainReport, list_audit};
+use crate::db::audit::{AuditEntry, AuditFilter, AuditSort, ChainReport};
 use crate::db::auth::{self, SignInError};
 use crate::db::chats::{self, ChatMessageDetail};
 use crate::db::comments::{self, ContentEdit, ContentItem, ContentKind, EditOutcome};
 use crate::db::ids::Reason;
 use crate::db::lists::{
     self, ChatMessageRow, ChatSessionFilter, ChatSessionRow, ContentFilter, ContentRow,
-    GuildMemberRow, GuildRow, GuildSettingRow, NameCursor, Page, PrivateMessageFilter,
-    PrivateMessageRow, TimeCursor, UserFilter, UserRow,
+    ContentSort, GuildMemberRow, GuildRow, GuildSettingRow, Order, Page, PrivateMessageFilter,
+    PrivateMessageRow, Seek, SessionSort, SortCursor, TimeCursor, UserFilter, UserRow, UserSort,
 };
 use crate::db::messages::{self, PrivateMessageDetail};
 use crate::db::plan::{Outcome, Plan};
@@ -44,29 +44,31 @@ pub enum Slot {
     AuditChain,
 }
 
-/// One page of a listing.
+/// One page of a listing: what it shows, in which order, from where.
 #[derive(Debug, Clone)]
 pub enum Query {
     ChatSessions {
         filter: ChatSessionFilter,
-        after: Option<TimeCursor>,
+        order: Order<SessionSort>,
+        seek: Seek<SortCursor>,
     },
     SessionMessages {
         session: Id,
         text: Option<String>,
-        after: Option<TimeCursor>,
+        seek: Seek<SortCursor>,
     },
     PrivateMessages {
         filter: PrivateMessageFilter,
-        after: Option<TimeCursor>,
+        seek: Seek<SortCursor>,
     },
     Content {
         filter: ContentFilter,
-        after: Option<TimeCursor>,
+        order: Order<ContentSort>,
+        seek: Seek<SortCursor>,
     },
     Guilds {
         text: Option<String>,
-        after: Option<TimeCursor>,
+        seek: Seek<SortCursor>,
     },
     GuildMembers {
         guild: Id,
@@ -74,26 +76,32 @@ pub enum Query {
     },
     Users {
         filter: UserFilter,
-        after: Option<NameCursor>,
+        order: Order<UserSort>,
+        seek: Seek<SortCursor>,
     },
     Audit {
         filter: AuditFilter,
-        before: Option<i64>,
+        order: Order<AuditSort>,
+        seek: Seek<SortCursor>,
     },
+    /// Audit rows newer than the newest shown (the pane refreshing itself).
+    AuditSince { filter: AuditFilter, after_id: i64 },
     /// Walk the audit record's hash chain.
     AuditChain,
 }
 
 #[derive(Debug, Clone)]
 pub enum PageData {
-    ChatSessions(Page<ChatSessionRow, TimeCursor>),
-    SessionMessages(Page<ChatMessageRow, TimeCursor>),
-    PrivateMessages(Page<PrivateMessageRow, TimeCursor>),
-    Content(Page<ContentRow, TimeCursor>),
-    Guilds(Page<GuildRow, TimeCursor>),
+    ChatSessions(Page<ChatSessionRow, SortCursor>),
+    SessionMessages(Page<ChatMessageRow, SortCursor>),
+    PrivateMessages(Page<PrivateMessageRow, SortCursor>),
+    Content(Page<ContentRow, SortCursor>),
+    Guilds(Page<GuildRow, SortCursor>),
     GuildMembers(Page<GuildMemberRow, TimeCursor>, Vec<GuildSettingRow>),
-    Users(Page<UserRow, NameCursor>),
-    Audit(Page<AuditEntry, i64>),
+    Users(Page<UserRow, SortCursor>),
+    Audit(Page<AuditEntry, SortCursor>),
+    /// Oldest first.
+    AuditSince(Vec<AuditEntry>),
     AuditChain(ChainReport),
 }
 
@@ -603,46 +611,48 @@ async fn collect_keys(
         if stop.load(Ordering::SeqCst) {
             return Ok(keys);
         }
-        let page = db.bounded(load_sized(db, query.clone(), KEY_PAGE)).await?;
+        let page = db
+            .bounded(load_sized(db, query.clone().read_from_head(), KEY_PAGE))
+            .await?;
         let key = |id| RowKey { id, kind: None };
         let next = match page {
             PageData::ChatSessions(p) => {
                 keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
-                p.next.map(|after| query.with_time_cursor(after))
+                p.next.map(|after| query.continued(after))
             }
             PageData::SessionMessages(p) => {
                 keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
-                p.next.map(|after| query.with_time_cursor(after))
+                p.next.map(|after| query.continued(after))
             }
             PageData::PrivateMessages(p) => {
                 keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
-                p.next.map(|after| query.with_time_cursor(after))
+                p.next.map(|after| query.continued(after))
             }
             PageData::Content(p) => {
                 keys.extend(p.rows.iter().map(|r| RowKey {
                     id: r.id.clone(),
                     kind: Some(r.kind),
                 }));
-                p.next.map(|after| query.with_time_cursor(after))
+                p.next.map(|after| query.continued(after))
             }
             PageData::Guilds(p) => {
                 keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
-                p.next.map(|after| query.with_time_cursor(after))
+                p.next.map(|after| query.continued(after))
             }
             PageData::GuildMembers(p, _) => {
                 keys.extend(p.rows.iter().map(|r| key(r.user_id.clone())));
-                p.next.map(|after| query.with_time_cursor(after))
-            }
-            PageData::Users(p) => {
-                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| {
-                    if let Query::Users { after: a, .. } = &mut query {
+                    if let Query::GuildMembers { after: a, .. } = &mut query {
                         *a = Some(after);
                     }
                     query.clone()
                 })
             }
-            PageData::Audit(_) | PageData::AuditChain(_) => None,
+            PageData::Users(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
+                p.next.map(|after| query.continued(after))
+            }
+            PageData::Audit(_) | PageData::AuditSince(_) | PageData::AuditChain(_) => None,
         };
         if keys.len() >= cap {
             keys.truncate(cap);
@@ -659,10 +669,17 @@ async fn collect_keys(
 async fn count(db: &Db, query: &Query) -> Result<i64, DataError> {
     match query {
         Query::ChatSessions { filter, .. } => lists::count_chat_sessions(db, filter).await,
+        Query::SessionMessages { session, text, .. } => {
+            lists::count_chat_messages(db, session, text.as_deref()).await
+        }
         Query::PrivateMessages { filter, .. } => lists::count_private_messages(db, filter).await,
+        Query::Content { filter, .. } => lists::count_content(db, filter).await,
         Query::Guilds { text, .. } => lists::count_guilds(db, text.as_deref()).await,
         Query::Users { filter, .. } => lists::count_users(db, filter).await,
-        _ => Err(DataError::invalid("this list is not counted")),
+        Query::Audit { filter, .. } => crate::db::audit::count_audit(db, filter).await,
+        Query::GuildMembers { .. } | Query::AuditSince { .. } | Query::AuditChain => {
+            Err(DataError::invalid("this list is not counted"))
+        }
     }
 }
 
@@ -670,26 +687,40 @@ impl Query {
     /// Lists whose total is worth a count query of its own; the others show how many
     /// rows are loaded, with "+" while there are more.
     pub fn countable(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Query::ChatSessions { .. }
-                | Query::PrivateMessages { .. }
-                | Query::Guilds { .. }
-                | Query::Users { .. }
+            Query::GuildMembers { .. } | Query::AuditSince { .. } | Query::AuditChain
         )
     }
 
+    fn seek_mut(&mut self) -> Option<&mut Seek<SortCursor>> {
+        match self {
+            Query::ChatSessions { seek, .. }
+            | Query::SessionMessages { seek, .. }
+            | Query::PrivateMessages { seek, .. }
+            | Query::Content { seek, .. }
+            | Query::Guilds { seek, .. }
+            | Query::Users { seek, .. }
+            | Query::Audit { seek, .. } => Some(seek),
+            Query::GuildMembers { .. } | Query::AuditSince { .. } | Query::AuditChain => None,
+        }
+    }
+
+    /// The same listing from its first row ("mark all" reads it all).
+    fn read_from_head(mut self) -> Query {
+        if let Some(seek) = self.seek_mut()
+            && matches!(seek, Seek::Last | Seek::Before(_))
+        {
+            *seek = Seek::First;
+        }
+        self
+    }
+
     /// The same listing, continued after `cursor`.
-    fn with_time_cursor(&self, cursor: TimeCursor) -> Query {
+    fn continued(&self, cursor: SortCursor) -> Query {
         let mut next = self.clone();
-        match &mut next {
-            Query::ChatSessions { after, .. }
-            | Query::SessionMessages { after, .. }
-            | Query::PrivateMessages { after, .. }
-            | Query::Content { after, .. }
-            | Query::Guilds { after, .. }
-            | Query::GuildMembers { after, .. } => *after = Some(cursor),
-            Query::Users { .. } | Query::Audit { .. } | Query::AuditChain => {}
+        if let Some(seek) = next.seek_mut() {
+            *seek = Seek::After(cursor);
         }
         next
     }
@@ -697,36 +728,51 @@ impl Query {
 
 async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, DataError> {
     Ok(match query {
-        Query::ChatSessions { filter, after } => {
-            PageData::ChatSessions(lists::chat_sessions(db, &filter, after, page).await?)
-        }
+        Query::ChatSessions {
+            filter,
+            order,
+            seek,
+        } => PageData::ChatSessions(
+            lists::chat_sessions_sorted(db, &filter, order, &seek, page).await?,
+        ),
         Query::SessionMessages {
             session,
             text,
-            after,
+            seek,
         } => PageData::SessionMessages(
-            lists::chat_messages(db, &session, text.as_deref(), after, page).await?,
+            lists::chat_messages_seek(db, &session, text.as_deref(), &seek, page).await?,
         ),
-        Query::PrivateMessages { filter, after } => {
-            PageData::PrivateMessages(lists::private_messages(db, &filter, after, page).await?)
+        Query::PrivateMessages { filter, seek } => {
+            PageData::PrivateMessages(lists::private_messages_seek(db, &filter, &seek, page).await?)
         }
-        Query::Content { filter, after } => {
-            PageData::Content(lists::content(db, &filter, after, page).await?)
-        }
-        Query::Guilds { text, after } => {
-            PageData::Guilds(lists::guilds(db, text.as_deref(), after, page).await?)
+        Query::Content {
+            filter,
+            order,
+            seek,
+        } => PageData::Content(lists::content_sorted(db, &filter, order, &seek, page).await?),
+        Query::Guilds { text, seek } => {
+            PageData::Guilds(lists::guilds_seek(db, text.as_deref(), &seek, page).await?)
         }
         Query::GuildMembers { guild, after } => {
             let members = lists::guild_members(db, &guild, after, page).await?;
             let settings = lists::guild_settings(db, &guild, 200).await?;
             PageData::GuildMembers(members, settings)
         }
-        Query::Users { filter, after } => {
-            PageData::Users(lists::users(db, &filter, after, page).await?)
-        }
+        Query::Users {
+            filter,
+            order,
+            seek,
+        } => PageData::Users(lists::users_sorted(db, &filter, order, &seek, page).await?),
         Query::AuditChain => PageData::AuditChain(crate::db::audit::verify(db).await?),
-        Query::Audit { filter, before } => {
-            PageData::Audit(list_audit(db, &filter, before, page).await?)
+        Query::Audit {
+            filter,
+            order,
+            seek,
+        } => PageData::Audit(
+            crate::db::audit::list_audit_sorted(db, &filter, order, &seek, page).await?,
+        ),
+        Query::AuditSince { filter, after_id } => {
+            PageData::AuditSince(crate::db::audit::audit_since(db, &filter, after_id, page).await?)
         }
     })
 }

@@ -1,16 +1,21 @@
 //! Audit: the record, newest first; filter by actor, action or target; Enter shows a
 //! row in full: counts, reason, and old and new text for edits.
 
+use std::collections::HashSet;
+
 use crate::db::Id;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
+use uuid::Uuid;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, Effect, Pane, draw_list, find_or_say, list_status, navigate, page_if_needed, reload,
+    Cx, Effect, Pane, draw_sorted_list, find_or_say, list_status, navigate, page_if_needed, reload,
+    resort, sort_mark, sort_title,
 };
-use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::db::audit::{AuditEntry, AuditFilter, AuditSort};
+use crate::db::lists::{Order, Seek, SortCursor, SortValue};
 use crate::db::{DataError, Permission};
 use crate::sanitize::{clean_lines, fit};
 use crate::tui::keymap::Action;
@@ -30,16 +35,39 @@ const COLUMNS: [Column; 6] = [
     Column::fixed("Reason", 20).from(120),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct AuditPane {
-    pub list: ListView<AuditEntry, i64>,
+    pub list: ListView<AuditEntry, SortCursor>,
     pub filter: AuditFilter,
+    pub order: Order<AuditSort>,
     pub before: Option<i64>,
     pub text: String,
     started: bool,
     /// The hash chain's state, once checked (SPEC §11).
     chain: Option<Result<crate::db::audit::ChainReport, String>>,
     chain_seq: Option<u64>,
+    /// Batches shown row by row; the others show their first row as a header.
+    pub expanded: HashSet<Uuid>,
+    /// Ticks since the record was last asked for rows newer than those shown.
+    quiet_ticks: u32,
+    /// The ask for newer rows that is out, if one is.
+    since_seq: Option<u64>,
+}
+
+/// Ticks (120 ms each) between two asks for new audit rows while the pane is shown.
+const REFRESH_TICKS: u32 = 25;
+
+/// Where a row stands in its batch, as the list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InBatch {
+    /// The only row of its batch.
+    Alone,
+    /// The first row of a batch of this many loaded rows.
+    Head { rows: usize, expanded: bool },
+    /// A later row of an expanded batch.
+    Member,
+    /// A later row of a collapsed batch: not shown.
+    Hidden,
 }
 
 fn cells(e: &AuditEntry) -> Vec<String> {
@@ -181,11 +209,102 @@ pub fn detail(entry: &AuditEntry, theme: &Theme) -> Popup {
 }
 
 impl AuditPane {
+    fn in_batch(&self, i: usize) -> InBatch {
+        let rows = &self.list.rows;
+        let Some(entry) = rows.get(i) else {
+            return InBatch::Alone;
+        };
+        let same = |j: usize| rows.get(j).is_some_and(|e| e.batch_id == entry.batch_id);
+        let expanded = self.expanded.contains(&entry.batch_id);
+        if i > 0 && same(i - 1) {
+            return if expanded {
+                InBatch::Member
+            } else {
+                InBatch::Hidden
+            };
+        }
+        let size = rows[i..]
+            .iter()
+            .take_while(|e| e.batch_id == entry.batch_id)
+            .count();
+        if size > 1 {
+            InBatch::Head {
+                rows: size,
+                expanded,
+            }
+        } else {
+            InBatch::Alone
+        }
+    }
+
+    /// After a move: off the rows a collapsed batch hides, onward in the direction
+    /// moved, or back to the batch's header at the end of what is loaded.
+    fn skip_hidden(&mut self, down: bool) {
+        let mut at = self.list.selected;
+        if down {
+            while at + 1 < self.list.rows.len() && self.in_batch(at) == InBatch::Hidden {
+                at += 1;
+            }
+        }
+        while at > 0 && self.in_batch(at) == InBatch::Hidden {
+            at -= 1;
+        }
+        self.list.selected = at;
+        self.list.clamp();
+    }
+
+    /// Every `REFRESH_TICKS` while shown: the rows newer than the newest shown, where
+    /// the list shows the newest rows first from the head.
+    fn refresh_newest(&mut self, cx: &mut Cx) {
+        self.quiet_ticks += 1;
+        if self.quiet_ticks < REFRESH_TICKS {
+            return;
+        }
+        self.quiet_ticks = 0;
+        let at_head = !self.list.tail && self.before.is_none() && self.order == Order::default();
+        // A page further down may be out: new rows go above it, it goes below.
+        if !self.started || !at_head || self.since_seq.is_some() {
+            return;
+        }
+        let Some(newest) = self.list.rows.first().map(|e| e.id) else {
+            return;
+        };
+        let query = Query::AuditSince {
+            filter: self.filter.clone(),
+            after_id: newest,
+        };
+        self.since_seq = Some(cx.load(Slot::Audit, query));
+    }
+
+    /// New rows (oldest first) go above those shown; the cursor stays on its row, or
+    /// on the newest when it was there.
+    fn take_newer(&mut self, mut newer: Vec<AuditEntry>) {
+        let newest = self.list.rows.first().map_or(0, |e| e.id);
+        newer.retain(|e| e.id > newest);
+        if newer.is_empty() {
+            return;
+        }
+        newer.reverse();
+        let added = newer.len();
+        let at_top = self.list.selected == 0;
+        newer.append(&mut self.list.rows);
+        self.list.rows = newer;
+        if !at_top {
+            self.list.selected += added;
+            self.list.offset += added;
+        }
+        if let Some(total) = &mut self.list.total {
+            *total += added as u64;
+        }
+        self.list.clamp();
+    }
+
     fn reload(&mut self, cx: &mut Cx) {
         self.started = true;
         let query = Query::Audit {
             filter: self.filter.clone(),
-            before: self.before,
+            order: self.order,
+            seek: self.start(),
         };
         reload(&mut self.list, Slot::Audit, cx, query);
         self.chain_seq = Some(cx.load(Slot::AuditChain, Query::AuditChain));
@@ -219,11 +338,23 @@ impl AuditPane {
         }
     }
 
+    /// Where the list starts: the head, or below a row `:goto` named.
+    fn start(&self) -> Seek<SortCursor> {
+        match self.before {
+            Some(before) if self.order == Order::default() => Seek::After(SortCursor {
+                value: SortValue::Int(before),
+                id: Id::Int(before),
+            }),
+            _ => Seek::First,
+        }
+    }
+
     fn page(&mut self, cx: &mut Cx) {
-        let filter = self.filter.clone();
-        page_if_needed(&mut self.list, Slot::Audit, cx, |before| Query::Audit {
+        let (filter, order) = (self.filter.clone(), self.order);
+        page_if_needed(&mut self.list, Slot::Audit, cx, |seek| Query::Audit {
             filter,
-            before,
+            order,
+            seek,
         });
     }
 }
@@ -233,15 +364,41 @@ impl Pane for AuditPane {
         if !self.started {
             self.reload(cx);
         }
+        let was = self.list.selected;
         if navigate(&mut self.list, action) {
+            let down = self.list.selected > was
+                || (self.list.selected == was && matches!(action, Action::Down));
+            self.skip_hidden(down);
             self.page(cx);
             return Effect::None;
         }
+        if resort(&mut self.order, action) {
+            self.before = None;
+            self.reload(cx);
+            return Effect::None;
+        }
         match action {
-            Action::Open => match self.list.selected_row() {
-                Some(entry) => Effect::Popup(Box::new(detail(entry, &Theme::from_env()))),
-                None => Effect::None,
-            },
+            Action::Open => {
+                // Enter on a collapsed batch shows its rows; on a row, the row in full.
+                if let InBatch::Head {
+                    expanded: false, ..
+                } = self.in_batch(self.list.selected)
+                    && let Some(entry) = self.list.selected_row()
+                {
+                    self.expanded.insert(entry.batch_id);
+                    return Effect::None;
+                }
+                match self.list.selected_row() {
+                    Some(entry) => Effect::Popup(Box::new(detail(entry, &Theme::from_env()))),
+                    None => Effect::None,
+                }
+            }
+            Action::Back if !self.expanded.is_empty() => {
+                // Fold the batches back first, the cursor on its batch's header.
+                self.expanded.clear();
+                self.skip_hidden(false);
+                Effect::None
+            }
             Action::Back => {
                 if !self.text.is_empty() || self.before.is_some() {
                     self.text.clear();
@@ -280,8 +437,24 @@ impl Pane for AuditPane {
                 }
                 return;
             }
+            (Slot::Audit, Ok(PageData::AuditSince(newer))) => {
+                if self.since_seq == Some(seq) {
+                    self.since_seq = None;
+                    self.take_newer(newer);
+                }
+                return;
+            }
+            (Slot::Audit, Err(_)) if self.since_seq == Some(seq) => {
+                // Asked again at the next round; the rows shown stay.
+                self.since_seq = None;
+                return;
+            }
             (Slot::Audit, Ok(PageData::Audit(page))) => {
                 self.list.accept(seq, page.rows, page.next);
+                if self.list.tail {
+                    // Rows come in above: a collapsed batch's header may have moved.
+                    self.skip_hidden(false);
+                }
             }
             (Slot::Audit, Err(e)) => {
                 self.list.fail(seq, e.to_string());
@@ -305,6 +478,7 @@ impl Pane for AuditPane {
         match name {
             "goto" => match arg.trim().parse::<i64>() {
                 Ok(id) => {
+                    self.order = Order::default();
                     self.before = Some(id.saturating_add(1));
                     self.reload(cx);
                     Effect::Status("Esc goes back to the newest rows".into())
@@ -345,7 +519,12 @@ impl Pane for AuditPane {
     }
 
     fn title(&self) -> String {
-        let mut title = String::from("Audit record · newest first");
+        let mut title = String::from("Audit record");
+        title.push_str(if self.order == Order::default() {
+            " · newest first"
+        } else {
+            ""
+        });
         match &self.chain {
             None => title.push_str(" · checking the hash chain…"),
             Some(Ok(report)) => match &report.broken {
@@ -366,29 +545,57 @@ impl Pane for AuditPane {
         if let Some(before) = self.before {
             title.push_str(&format!(" · from #{}", before - 1));
         }
+        title.push_str(&sort_title(&self.order));
         title
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let rows: Vec<TableRow> = self
             .list
-            .visible()
-            .map(|(i, e)| TableRow {
-                cells: cells(e),
-                cursor: i == self.list.selected,
-                marked: false,
-                flag: None,
-                style: e.action.contains("failed").then(|| theme.warning()),
+            .rows
+            .iter()
+            .enumerate()
+            .skip(self.list.offset)
+            .filter_map(|(i, e)| {
+                let mut cells = cells(e);
+                match self.in_batch(i) {
+                    InBatch::Hidden => return None,
+                    InBatch::Alone => {}
+                    InBatch::Head { rows, expanded } => {
+                        let sign = if expanded { "▾" } else { "▸" };
+                        cells[3] = format!("{sign} {} rows · {}", rows, cells[3]);
+                    }
+                    InBatch::Member => cells[3] = format!("  └ {}", cells[3]),
+                }
+                Some(TableRow {
+                    cells,
+                    cursor: i == self.list.selected,
+                    marked: false,
+                    flag: None,
+                    style: e.action.contains("failed").then(|| theme.warning()),
+                })
             })
+            .take(self.list.height)
             .collect();
-        draw_list(
+        draw_sorted_list(
             buf,
             area,
             &COLUMNS,
             &rows,
             list_status(&self.list, !self.text.is_empty()),
+            sort_mark(&self.order),
             theme,
         );
+    }
+
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
+    }
+
+    fn on_tick(&mut self, cx: &mut Cx) {
+        self.refresh_newest(cx);
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

@@ -9,10 +9,12 @@ use ratatui::layout::Rect;
 
 use super::{
     Cx, DeleteIntent, Effect, Goto, KeysRequest, MARK_ALL_CAP, Pane, Scope, Typed, apply_keys,
-    cancel_keys, draw_list, find, goto_prefix, list_status, mark, navigate, page_if_needed, reload,
-    request_keys, short_id, targets, when,
+    cancel_keys, draw_sorted_list, find, goto_prefix, list_status, mark, navigate, page_if_needed,
+    reload, request_keys, resort, short_id, sort_mark, sort_title, targets, when,
 };
-use crate::db::lists::{ChatMessageRow, ChatSessionFilter, ChatSessionRow, TimeCursor, UserRow};
+use crate::db::lists::{
+    ChatMessageRow, ChatSessionFilter, ChatSessionRow, Order, Seek, SessionSort, SortCursor,
+};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
@@ -41,20 +43,22 @@ const MESSAGE_COLUMNS: [Column; 5] = [
 ];
 
 /// A session opened with Enter.
+#[derive(Clone)]
 pub struct SessionView {
     pub session: ChatSessionRow,
-    pub list: ListView<ChatMessageRow, TimeCursor>,
+    pub list: ListView<ChatMessageRow, SortCursor>,
     pub marks: Marks,
     pub text: String,
     /// The session's row asked for again (its header counts its messages).
     session_seq: Option<u64>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ChatsPane {
-    pub list: ListView<ChatSessionRow, TimeCursor>,
+    pub list: ListView<ChatSessionRow, SortCursor>,
     pub marks: Marks,
     pub filter: ChatSessionFilter,
+    pub order: Order<SessionSort>,
     /// The owner named by `:user`, for the title.
     pub owner_name: Option<String>,
     pub open: Option<SessionView>,
@@ -115,30 +119,31 @@ impl ChatsPane {
         }
     }
 
-    fn session_query(&self, after: Option<TimeCursor>) -> Query {
+    fn session_query(&self, seek: Seek<SortCursor>) -> Query {
         Query::ChatSessions {
             filter: self.filter.clone(),
-            after,
+            order: self.order,
+            seek,
         }
     }
 
-    fn message_query(view: &SessionView, after: Option<TimeCursor>) -> Query {
+    fn message_query(view: &SessionView, seek: Seek<SortCursor>) -> Query {
         Query::SessionMessages {
             session: view.session.id.clone(),
             text: (!view.text.is_empty()).then(|| view.text.clone()),
-            after,
+            seek,
         }
     }
 
     fn reload_sessions(&mut self, cx: &mut Cx) {
         self.started = true;
-        let query = self.session_query(None);
+        let query = self.session_query(Seek::First);
         reload(&mut self.list, Slot::Chats, cx, query);
     }
 
     fn reload_messages(&mut self, cx: &mut Cx) {
         if let Some(view) = &mut self.open {
-            let query = Self::message_query(view, None);
+            let query = Self::message_query(view, Seek::First);
             reload(&mut view.list, Slot::SessionMessages, cx, query);
         }
     }
@@ -152,7 +157,8 @@ impl ChatsPane {
             };
             let query = Query::ChatSessions {
                 filter,
-                after: None,
+                order: Order::default(),
+                seek: Seek::First,
             };
             view.session_seq = Some(cx.load(Slot::OpenSession, query));
         }
@@ -163,18 +169,22 @@ impl ChatsPane {
             Some(view) => {
                 let session = view.session.id.clone();
                 let text = (!view.text.is_empty()).then(|| view.text.clone());
-                page_if_needed(&mut view.list, Slot::SessionMessages, cx, |after| {
+                page_if_needed(&mut view.list, Slot::SessionMessages, cx, |seek| {
                     Query::SessionMessages {
                         session,
                         text,
-                        after,
+                        seek,
                     }
                 });
             }
             None => {
-                let filter = self.filter.clone();
-                page_if_needed(&mut self.list, Slot::Chats, cx, |after| {
-                    Query::ChatSessions { filter, after }
+                let (filter, order) = (self.filter.clone(), self.order);
+                page_if_needed(&mut self.list, Slot::Chats, cx, |seek| {
+                    Query::ChatSessions {
+                        filter,
+                        order,
+                        seek,
+                    }
                 });
             }
         }
@@ -274,6 +284,10 @@ impl Pane for ChatsPane {
             self.page(cx);
             return Effect::None;
         }
+        if self.open.is_none() && resort(&mut self.order, action) {
+            self.reload_sessions(cx);
+            return Effect::None;
+        }
         match action {
             Action::Open => {
                 if let Some(view) = &self.open {
@@ -341,8 +355,8 @@ impl Pane for ChatsPane {
             Action::MarkAll | Action::InvertMarks => {
                 let invert = action == Action::InvertMarks;
                 let query = match &self.open {
-                    Some(view) => Self::message_query(view, None),
-                    None => self.session_query(None),
+                    Some(view) => Self::message_query(view, Seek::First),
+                    None => self.session_query(Seek::First),
                 };
                 let (effect, waiting) = request_keys(cx, query, invert, self.scope());
                 self.keys_request = waiting;
@@ -441,20 +455,19 @@ impl Pane for ChatsPane {
         })
     }
 
-    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
-        match user {
-            None => Effect::Error(format!("no user named {}", fit(name, 40))),
-            Some(user) => {
-                self.open = None;
-                // One scope at a time: this user's sessions replace orphans or one session.
-                self.filter.orphans_only = false;
-                self.filter.id = None;
-                self.filter.owner_id = Some(user.id);
-                self.owner_name = Some(user.username);
-                self.reload_sessions(cx);
-                Effect::None
-            }
-        }
+    fn for_user(&mut self, id: Id, username: String, cx: &mut Cx) -> Effect {
+        self.open = None;
+        // One scope at a time: this user's sessions replace orphans or one session.
+        self.filter.orphans_only = false;
+        self.filter.id = None;
+        self.filter.owner_id = Some(id);
+        self.owner_name = Some(username);
+        self.reload_sessions(cx);
+        Effect::None
+    }
+
+    fn depth(&self) -> usize {
+        usize::from(self.open.is_some())
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {
@@ -582,6 +595,9 @@ impl Pane for ChatsPane {
         if let Some(text) = &self.filter.text {
             title.push_str(&format!(" · /{}", fit(text, 24)));
         }
+        if self.open.is_none() {
+            title.push_str(&sort_title(&self.order));
+        }
         if let Some(view) = &self.open {
             title = format!(
                 "{} › {} ({})",
@@ -604,6 +620,10 @@ impl Pane for ChatsPane {
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let sort = match &self.open {
+            Some(_) => None,
+            None => sort_mark(&self.order),
+        };
         let (rows, columns, status): (Vec<TableRow>, &[Column], Option<String>) = match &self.open {
             Some(view) => (
                 view.list
@@ -634,7 +654,16 @@ impl Pane for ChatsPane {
                 list_status(&self.list, self.is_filtered()),
             ),
         };
-        draw_list(buf, area, columns, &rows, status, theme);
+        draw_sorted_list(buf, area, columns, &rows, status, sort, theme);
+    }
+
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = match &mut self.open {
+            Some(view) => view.list.select_visible(row),
+            None => self.list.select_visible(row),
+        };
+        self.page(cx);
+        selected
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {
@@ -655,8 +684,14 @@ impl Pane for ChatsPane {
     }
 
     fn on_count(&mut self, slot: Slot, seq: u64, total: Option<u64>) {
-        if slot == Slot::Chats {
-            self.list.accept_count(seq, total);
+        match slot {
+            Slot::Chats => self.list.accept_count(seq, total),
+            Slot::SessionMessages => {
+                if let Some(view) = &mut self.open {
+                    view.list.accept_count(seq, total);
+                }
+            }
+            _ => {}
         }
     }
 

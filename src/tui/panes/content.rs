@@ -12,11 +12,12 @@ use ratatui::layout::Rect;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, cancel_keys, draw_list, find_or_say,
-    list_status, mark, navigate, page_if_needed, reload, request_keys, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, cancel_keys, draw_sorted_list,
+    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, resort,
+    sort_mark, sort_title, when,
 };
 use crate::db::comments::ContentKind;
-use crate::db::lists::{ContentFilter, ContentRow, TimeCursor, UserRow};
+use crate::db::lists::{ContentFilter, ContentRow, ContentSort, Order, Seek, SortCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
@@ -35,13 +36,14 @@ const COLUMNS: [Column; 7] = [
     Column::number("v", 3).from(110),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ContentPane {
-    pub list: ListView<ContentRow, TimeCursor>,
+    pub list: ListView<ContentRow, SortCursor>,
     pub marks: Marks,
     /// The kind of each marked item: a delete is one operation per kind.
     pub kinds: HashMap<Id, ContentKind>,
     pub filter: ContentFilter,
+    pub order: Order<ContentSort>,
     pub user_name: Option<String>,
     keys_request: Option<KeysRequest>,
     started: bool,
@@ -77,16 +79,18 @@ impl ContentPane {
         self.started = true;
         let query = Query::Content {
             filter: self.filter.clone(),
-            after: None,
+            order: self.order,
+            seek: Seek::First,
         };
         reload(&mut self.list, Slot::Content, cx, query);
     }
 
     fn page(&mut self, cx: &mut Cx) {
-        let filter = self.filter.clone();
-        page_if_needed(&mut self.list, Slot::Content, cx, |after| Query::Content {
+        let (filter, order) = (self.filter.clone(), self.order);
+        page_if_needed(&mut self.list, Slot::Content, cx, |seek| Query::Content {
             filter,
-            after,
+            order,
+            seek,
         });
     }
 
@@ -159,6 +163,10 @@ impl Pane for ContentPane {
             self.page(cx);
             return Effect::None;
         }
+        if resort(&mut self.order, action) {
+            self.reload(cx);
+            return Effect::None;
+        }
         if mark(
             &mut self.list,
             &mut self.marks,
@@ -204,7 +212,8 @@ impl Pane for ContentPane {
                     cx,
                     Query::Content {
                         filter: self.filter.clone(),
-                        after: None,
+                        order: self.order,
+                        seek: Seek::First,
                     },
                     action == Action::InvertMarks,
                     Scope::of(&self.filter),
@@ -264,16 +273,11 @@ impl Pane for ContentPane {
         }
     }
 
-    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
-        match user {
-            None => Effect::Error(format!("no user named {}", fit(name, 40))),
-            Some(user) => {
-                self.filter.user_id = Some(user.id);
-                self.user_name = Some(user.username);
-                self.reload(cx);
-                Effect::None
-            }
-        }
+    fn for_user(&mut self, id: Id, username: String, cx: &mut Cx) -> Effect {
+        self.filter.user_id = Some(id);
+        self.user_name = Some(username);
+        self.reload(cx);
+        Effect::None
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {
@@ -354,6 +358,7 @@ impl Pane for ContentPane {
         if let Some(text) = &self.filter.text {
             title.push_str(&format!(" · /{}", fit(text, 24)));
         }
+        title.push_str(&sort_title(&self.order));
         title
     }
 
@@ -369,14 +374,21 @@ impl Pane for ContentPane {
                 style: None,
             })
             .collect();
-        draw_list(
+        draw_sorted_list(
             buf,
             area,
             &COLUMNS,
             &rows,
             list_status(&self.list, self.is_filtered()),
+            sort_mark(&self.order),
             theme,
         );
+    }
+
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

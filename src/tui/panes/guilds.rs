@@ -17,7 +17,7 @@ use super::{
     Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
-use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, TimeCursor};
+use crate::db::lists::{GuildMemberRow, GuildRow, GuildSettingRow, Seek, SortCursor, TimeCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::{fit, name};
 use crate::tui::keymap::Action;
@@ -44,15 +44,16 @@ const MEMBER_COLUMNS: [Column; 3] = [
 ];
 
 /// A guild opened with Enter.
+#[derive(Clone)]
 pub struct GuildView {
     pub guild: GuildRow,
     pub members: ListView<GuildMemberRow, TimeCursor>,
     pub settings: Vec<GuildSettingRow>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct GuildsPane {
-    pub list: ListView<GuildRow, TimeCursor>,
+    pub list: ListView<GuildRow, SortCursor>,
     pub marks: Marks,
     pub text: Option<String>,
     pub open: Option<GuildView>,
@@ -82,7 +83,7 @@ impl GuildsPane {
         self.started = true;
         let query = Query::Guilds {
             text: self.text.clone(),
-            after: None,
+            seek: Seek::First,
         };
         reload(&mut self.list, Slot::Guilds, cx, query);
     }
@@ -91,15 +92,22 @@ impl GuildsPane {
         match &mut self.open {
             Some(view) => {
                 let guild = view.guild.id.clone();
-                page_if_needed(&mut view.members, Slot::GuildMembers, cx, |after| {
-                    Query::GuildMembers { guild, after }
+                // Members are read from the head only (G goes to the last loaded).
+                page_if_needed(&mut view.members, Slot::GuildMembers, cx, |seek| {
+                    Query::GuildMembers {
+                        guild,
+                        after: match seek {
+                            Seek::After(c) => Some(c),
+                            _ => None,
+                        },
+                    }
                 });
             }
             None => {
                 let text = self.text.clone();
-                page_if_needed(&mut self.list, Slot::Guilds, cx, |after| Query::Guilds {
+                page_if_needed(&mut self.list, Slot::Guilds, cx, |seek| Query::Guilds {
                     text,
-                    after,
+                    seek,
                 });
             }
         }
@@ -130,11 +138,21 @@ impl Pane for GuildsPane {
         }
         match action {
             Action::Open => {
-                if self.open.is_none()
-                    && let Some(guild) = self.list.selected_row().cloned()
-                {
+                if let Some(view) = &self.open {
+                    // A member: their chat sessions.
+                    return match view.members.selected_row() {
+                        Some(m) => Effect::Drill(super::Drill {
+                            user_id: m.user_id.clone(),
+                            username: m.username.clone(),
+                            tab: crate::tui::app::Tab::Chats,
+                        }),
+                        None => Effect::None,
+                    };
+                }
+                if let Some(guild) = self.list.selected_row().cloned() {
                     let members = ListView {
                         height: self.list.height.saturating_sub(SETTINGS_LINES + 2).max(1),
+                        seeks_tail: false,
                         ..ListView::default()
                     };
                     let guild_id = guild.id.clone();
@@ -217,7 +235,7 @@ impl Pane for GuildsPane {
             Action::MarkAll | Action::InvertMarks if self.open.is_none() => {
                 let query = Query::Guilds {
                     text: self.text.clone(),
-                    after: None,
+                    seek: Seek::First,
                 };
                 let (effect, waiting) = request_keys(
                     cx,
@@ -355,6 +373,10 @@ impl Pane for GuildsPane {
         hints
     }
 
+    fn depth(&self) -> usize {
+        usize::from(self.open.is_some())
+    }
+
     fn title(&self) -> String {
         match &self.open {
             Some(view) => format!(
@@ -408,7 +430,7 @@ impl Pane for GuildsPane {
                     style: None,
                 })
                 .collect();
-            table::draw(buf, members_area, &MEMBER_COLUMNS, &rows, theme);
+            table::draw(buf, members_area, &MEMBER_COLUMNS, &rows, None, theme);
             return;
         }
         let rows: Vec<TableRow> = self
@@ -430,6 +452,16 @@ impl Pane for GuildsPane {
             list_status(&self.list, self.text.is_some()),
             theme,
         );
+    }
+
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        // An open guild shows its settings above the members: only the list is clicked.
+        if self.open.is_some() {
+            return false;
+        }
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

@@ -11,7 +11,7 @@ use super::{
     Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
     find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
 };
-use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, TimeCursor, UserRow};
+use crate::db::lists::{PrivateMessageFilter, PrivateMessageRow, Seek, SortCursor};
 use crate::db::{DataError, Permission};
 use crate::sanitize::fit;
 use crate::tui::keymap::Action;
@@ -28,9 +28,9 @@ const COLUMNS: [Column; 5] = [
     Column::fixed("Read", 5).from(100),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MessagesPane {
-    pub list: ListView<PrivateMessageRow, TimeCursor>,
+    pub list: ListView<PrivateMessageRow, SortCursor>,
     pub marks: Marks,
     pub filter: PrivateMessageFilter,
     pub user_name: Option<String>,
@@ -77,15 +77,15 @@ impl MessagesPane {
         self.started = true;
         let query = Query::PrivateMessages {
             filter: self.filter.clone(),
-            after: None,
+            seek: Seek::First,
         };
         reload(&mut self.list, Slot::Messages, cx, query);
     }
 
     fn page(&mut self, cx: &mut Cx) {
         let filter = self.filter.clone();
-        page_if_needed(&mut self.list, Slot::Messages, cx, |after| {
-            Query::PrivateMessages { filter, after }
+        page_if_needed(&mut self.list, Slot::Messages, cx, |seek| {
+            Query::PrivateMessages { filter, seek }
         });
     }
 
@@ -154,7 +154,7 @@ impl Pane for MessagesPane {
                     cx,
                     Query::PrivateMessages {
                         filter: self.filter.clone(),
-                        after: None,
+                        seek: Seek::First,
                     },
                     action == Action::InvertMarks,
                     Scope::of(&self.filter),
@@ -197,16 +197,11 @@ impl Pane for MessagesPane {
         )
     }
 
-    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
-        match user {
-            None => Effect::Error(format!("no user named {}", fit(name, 40))),
-            Some(user) => {
-                self.filter.user_id = Some(user.id);
-                self.user_name = Some(user.username);
-                self.reload(cx);
-                Effect::None
-            }
-        }
+    fn for_user(&mut self, id: Id, username: String, cx: &mut Cx) -> Effect {
+        self.filter.user_id = Some(id);
+        self.user_name = Some(username);
+        self.reload(cx);
+        Effect::None
     }
 
     fn set_filter(&mut self, text: &str, cx: &mut Cx) {
@@ -294,6 +289,12 @@ impl Pane for MessagesPane {
             list_status(&self.list, self.is_filtered()),
             theme,
         );
+    }
+
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {

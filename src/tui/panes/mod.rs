@@ -24,7 +24,7 @@ use super::popup::Subject;
 use super::theme::Theme;
 use super::worker::{PageData, Query, Request, RowKey, Slot};
 use crate::batch::Group;
-use crate::db::lists::UserRow;
+use crate::db::lists::{Order, Seek, SortKey, UserRow};
 use crate::db::{Actor, DataError};
 use crate::lookalike::Lookalike;
 
@@ -135,7 +135,17 @@ pub enum Effect {
         batch_id: uuid::Uuid,
         about: String,
     },
+    /// Show one user's rows on another tab, remembering where this was (`Ctrl-o`).
+    Drill(Drill),
     Quit,
+}
+
+/// A drill-down to one user's rows on a tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drill {
+    pub user_id: Id,
+    pub username: String,
+    pub tab: super::app::Tab,
 }
 
 pub trait Pane {
@@ -156,8 +166,26 @@ pub trait Pane {
         None
     }
     /// Answer to `:user NAME`.
-    fn on_user(&mut self, _name: &str, _user: Option<UserRow>, _cx: &mut Cx) -> Effect {
+    fn on_user(&mut self, name: &str, user: Option<UserRow>, cx: &mut Cx) -> Effect {
+        match user {
+            None => Effect::Error(format!("no user named {}", crate::sanitize::fit(name, 40))),
+            Some(user) => self.for_user(user.id, user.username, cx),
+        }
+    }
+    /// Shows one user's rows (`:user`, or a drill-down from a user or a member).
+    fn for_user(&mut self, _id: Id, _username: String, _cx: &mut Cx) -> Effect {
         Effect::None
+    }
+    /// A tick while the pane is shown (a pane that follows new rows asks for them).
+    fn on_tick(&mut self, _cx: &mut Cx) {}
+    /// A click on the `row`-th row on screen: the cursor goes there; true if a row is.
+    fn select_visible(&mut self, _row: usize, _cx: &mut Cx) -> bool {
+        false
+    }
+    /// How deep the view is: 0 for the list, 1 for a view opened from a row (a
+    /// session's messages, a guild's members). Going deeper is remembered for `Ctrl-o`.
+    fn depth(&self) -> usize {
+        0
     }
     fn set_filter(&mut self, text: &str, cx: &mut Cx);
     fn filter_text(&self) -> String;
@@ -299,15 +327,16 @@ pub fn hidden(marks: &Marks, shown: &std::collections::HashSet<Id>, scope: Scope
         .count()
 }
 
-/// Asks for the next page when the cursor nears the end.
+/// Asks for the next page when the cursor nears the end (or the top, of a list read
+/// from its tail), or for the end the list was moved to.
 pub fn page_if_needed<R, C: Clone>(
     list: &mut ListView<R, C>,
     slot: Slot,
     cx: &mut Cx,
-    query: impl FnOnce(Option<C>) -> Query,
+    query: impl FnOnce(Seek<C>) -> Query,
 ) {
-    if let Some(after) = list.wants_more() {
-        let seq = cx.load(slot, query(after));
+    if let Some(seek) = list.wants_more() {
+        let seq = cx.load(slot, query(seek));
         list.pending = Some(seq);
     }
 }
@@ -408,7 +437,7 @@ pub fn goto_loaded<R, C: Clone>(
 }
 
 /// A "mark all" (or "invert") a pane waits for.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KeysRequest {
     pub seq: u64,
     pub invert: bool,
@@ -511,6 +540,37 @@ pub fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
     super::clock::format(at, "%Y-%m-%d %H:%M")
 }
 
+/// `s` and `S` on a list's order; true if the order changed.
+pub fn resort<K: SortKey>(order: &mut Order<K>, action: Action) -> bool {
+    *order = match action {
+        Action::SortNext => order.cycled(),
+        Action::SortReverse => order.reversed(),
+        _ => return false,
+    };
+    true
+}
+
+/// What the header marks as the sort: the column's title and its direction.
+pub fn sort_mark<K: SortKey>(order: &Order<K>) -> Option<super::table::SortMark> {
+    Some(super::table::SortMark {
+        title: order.key.label(),
+        descending: order.descending,
+    })
+}
+
+/// " · by Updated ▼" for a title, where the order is not the list's default.
+pub fn sort_title<K: SortKey>(order: &Order<K>) -> String {
+    if *order == Order::default() {
+        String::new()
+    } else {
+        format!(
+            " · by {} {}",
+            order.key.label(),
+            super::table::arrow(order.descending)
+        )
+    }
+}
+
 /// Draws a list's rows and, under them, its status (loading, empty, error, capped).
 pub fn draw_list(
     buf: &mut Buffer,
@@ -520,7 +580,20 @@ pub fn draw_list(
     status: Option<String>,
     theme: &Theme,
 ) {
-    super::table::draw(buf, area, columns, rows, theme);
+    draw_sorted_list(buf, area, columns, rows, status, None, theme);
+}
+
+/// [`draw_list`] with the sorted column marked in the header.
+pub fn draw_sorted_list(
+    buf: &mut Buffer,
+    area: Rect,
+    columns: &[super::table::Column],
+    rows: &[super::table::TableRow],
+    status: Option<String>,
+    sort: Option<super::table::SortMark>,
+    theme: &Theme,
+) {
+    super::table::draw(buf, area, columns, rows, sort, theme);
     let Some(status) = status else {
         return;
     };

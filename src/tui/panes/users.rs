@@ -14,10 +14,11 @@ use ratatui::style::Style;
 
 use super::chats::{allowed, refuse};
 use super::{
-    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys, draw_list,
-    find_or_say, list_status, mark, navigate, page_if_needed, reload, request_keys, targets, when,
+    Cx, DeleteIntent, Effect, KeysRequest, Pane, Scope, Typed, answer_keys, cancel_keys,
+    draw_sorted_list, find_or_say, list_status, mark, navigate, page_if_needed, reload,
+    request_keys, resort, sort_mark, sort_title, targets, when,
 };
-use crate::db::lists::{NameCursor, UserFilter, UserRow};
+use crate::db::lists::{Order, Seek, SortCursor, UserFilter, UserRow, UserSort};
 use crate::db::{DataError, Permission, Role};
 use crate::sanitize::{clean_line, fit, name};
 use crate::tui::keymap::Action;
@@ -39,11 +40,12 @@ const COLUMNS: [Column; 9] = [
     Column::time("Created", 16).from(110),
 ];
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct UsersPane {
-    pub list: ListView<UserRow, NameCursor>,
+    pub list: ListView<UserRow, SortCursor>,
     pub marks: Marks,
     pub filter: UserFilter,
+    pub order: Order<UserSort>,
     keys_request: Option<KeysRequest>,
     started: bool,
     /// Look-alikes among the users loaded, by id.
@@ -90,31 +92,34 @@ fn detail(u: &UserRow, flag: Option<&Lookalike>) -> Popup {
             Theme { color: false }.lookalike(),
         ));
     }
-    Popup::Text(TextView::new(
-        format!("User {}", fit(&name(&u.username), 40)),
-        lines
-            .into_iter()
-            .chain([
-                line("id", u.id.to_string()),
-                line("email", u.email.clone()),
-                line("role", u.role.clone()),
-                line(
-                    "flags",
-                    if flags(u).is_empty() {
-                        "—".into()
-                    } else {
-                        flags(u)
-                    },
-                ),
-                line("owns guilds", u.owned_guilds.to_string()),
-                line("comments", u.comments.to_string()),
-                line("reviews", u.reviews.to_string()),
-                line("messages sent", u.messages.to_string()),
-                line("chat sessions", u.chat_sessions.to_string()),
-                line("created", crate::tui::clock::full(&u.created_at)),
-            ])
-            .collect(),
-    ))
+    Popup::Text(
+        TextView::new(
+            format!("User {}", fit(&name(&u.username), 40)),
+            lines
+                .into_iter()
+                .chain([
+                    line("id", u.id.to_string()),
+                    line("email", u.email.clone()),
+                    line("role", u.role.clone()),
+                    line(
+                        "flags",
+                        if flags(u).is_empty() {
+                            "—".into()
+                        } else {
+                            flags(u)
+                        },
+                    ),
+                    line("owns guilds", u.owned_guilds.to_string()),
+                    line("comments", u.comments.to_string()),
+                    line("reviews", u.reviews.to_string()),
+                    line("messages sent", u.messages.to_string()),
+                    line("chat sessions", u.chat_sessions.to_string()),
+                    line("created", crate::tui::clock::full(&u.created_at)),
+                ])
+                .collect(),
+        )
+        .drillable(u.id.clone(), u.username.clone()),
+    )
 }
 
 impl UsersPane {
@@ -122,16 +127,18 @@ impl UsersPane {
         self.started = true;
         let query = Query::Users {
             filter: self.filter.clone(),
-            after: None,
+            order: self.order,
+            seek: Seek::First,
         };
         reload(&mut self.list, Slot::Users, cx, query);
     }
 
     fn page(&mut self, cx: &mut Cx) {
-        let filter = self.filter.clone();
-        page_if_needed(&mut self.list, Slot::Users, cx, |after| Query::Users {
+        let (filter, order) = (self.filter.clone(), self.order);
+        page_if_needed(&mut self.list, Slot::Users, cx, |seek| Query::Users {
             filter,
-            after,
+            order,
+            seek,
         });
     }
 }
@@ -151,6 +158,10 @@ impl Pane for UsersPane {
             )
         {
             self.page(cx);
+            return Effect::None;
+        }
+        if resort(&mut self.order, action) {
+            self.reload(cx);
             return Effect::None;
         }
         match action {
@@ -191,7 +202,8 @@ impl Pane for UsersPane {
             Action::MarkAll | Action::InvertMarks => {
                 let query = Query::Users {
                     filter: self.filter.clone(),
-                    after: None,
+                    order: self.order,
+                    seek: Seek::First,
                 };
                 let (effect, waiting) = request_keys(
                     cx,
@@ -316,6 +328,7 @@ impl Pane for UsersPane {
         if let Some(text) = &self.filter.text {
             title.push_str(&format!(" · /{}", fit(text, 24)));
         }
+        title.push_str(&sort_title(&self.order));
         title
     }
 
@@ -333,14 +346,21 @@ impl Pane for UsersPane {
                     .or_else(|| (!u.is_active).then(|| theme.dim())),
             })
             .collect();
-        draw_list(
+        draw_sorted_list(
             buf,
             area,
             &COLUMNS,
             &rows,
             list_status(&self.list, self.filter != UserFilter::default()),
+            sort_mark(&self.order),
             theme,
         );
+    }
+
+    fn select_visible(&mut self, row: usize, cx: &mut Cx) -> bool {
+        let selected = self.list.select_visible(row);
+        self.page(cx);
+        selected
     }
 
     fn set_height(&mut self, height: usize, cx: &mut Cx) {
