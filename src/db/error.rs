@@ -49,6 +49,9 @@ pub enum DataError {
     Corrupt(String),
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The operator stopped a running statement; the database cancelled it.
+    #[error("stopped: the database cancelled the statement")]
+    Cancelled,
 }
 
 impl DataError {
@@ -87,6 +90,7 @@ impl From<sqlx::Error> for DataError {
             E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
                 DataError::Unavailable(error.to_string())
             }
+            E::Database(db) if is_cancelled(db.as_ref()) => DataError::Cancelled,
             E::Database(db) if is_deadlock(db.as_ref()) => {
                 DataError::Deadlock(db.message().to_string())
             }
@@ -134,6 +138,20 @@ fn is_deadlock(error: &dyn sqlx::error::DatabaseError) -> bool {
             .is_ok_and(|code| matches!(code & 0xff, 5 | 6));
     }
     matches!(code.as_ref(), "40P01" | "40001")
+}
+
+/// PostgreSQL's "canceling statement due to user request" (57014); SQLite's interrupt (9).
+fn is_cancelled(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = error.code() else {
+        return false;
+    };
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        return code.parse::<i32>().is_ok_and(|code| code & 0xff == 9);
+    }
+    code.as_ref() == "57014"
 }
 
 fn rate_limited_text(

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::comments::ContentKind;
 use super::schema::Entity;
-use super::{DataError, Db, Id, IdKind, Row, Schema, Sql};
+use super::{Backend, DataError, Db, Id, IdKind, Row, Schema, Sql};
 
 /// `%text%` for LIKE with the wildcards in `text` taken literally, lowercased.
 pub(crate) fn like_pattern(text: &str) -> String {
@@ -93,22 +93,67 @@ fn require(schema: &Schema, entity: Entity) -> Result<(), DataError> {
     }
 }
 
-/// `and (lower(a) like p or lower(b) like p …)` for a literal, case-insensitive filter.
-fn text_filter(q: &mut Sql<'_>, text: Option<&str>, columns: &[&str]) {
+/// A text column on the row a listed row refers to, searched by a filter: `fk` is the
+/// listed row's reference (a template such as `{s.owner}`), `entity.key` the text.
+struct Linked<'a> {
+    fk: &'a str,
+    entity: Entity,
+    key: &'static str,
+}
+
+/// `and (a contains p or b contains p …)` for a literal, case-insensitive filter over the
+/// listed row's own columns (`own`) and over rows it refers to (`linked`). The linked
+/// columns are searched by subquery, not through the listing's joins, so that on
+/// PostgreSQL each condition is one index scan (a trigram index on the text, the
+/// reference's index) and their union is a bitmap OR.
+fn text_filter(q: &mut Sql<'_>, text: Option<&str>, own: &[&str], linked: &[Linked<'_>]) {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return;
     };
     let pattern = like_pattern(text);
+    let backend = q.backend();
+    let contains = |q: &mut Sql<'_>, column: &str| {
+        match backend {
+            // An `ilike` a trigram index serves; `\` is PostgreSQL's default escape.
+            Backend::Postgres => {
+                q.push(column).push(" ilike ").bind(pattern.clone());
+            }
+            Backend::Sqlite => {
+                q.push("lower(coalesce(")
+                    .push(column)
+                    .push(", '')) like ")
+                    .bind(pattern.clone())
+                    .push(" escape '\\'");
+            }
+        }
+    };
     q.push(" and (");
-    for (i, column) in columns.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for column in own {
+        if !first {
             q.push(" or ");
         }
-        q.push("lower(coalesce(")
-            .push(column)
-            .push(", '')) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\'");
+        first = false;
+        contains(q, column);
+    }
+    for link in linked {
+        if !first {
+            q.push(" or ");
+        }
+        first = false;
+        q.alias("tf", link.entity);
+        let target = format!("{{tf.{}}}", link.key);
+        match backend {
+            // An array computed once: the reference's own index serves the outer scan.
+            Backend::Postgres => q.push(link.fk).push(" = any(array(select {tf.id} from "),
+            Backend::Sqlite => q.push(link.fk).push(" in (select {tf.id} from "),
+        };
+        q.push(&format!("{{@{}}} tf where ", link.entity.name()));
+        contains(q, &target);
+        q.push(match backend {
+            Backend::Postgres => "))",
+            Backend::Sqlite => ")",
+        });
     }
     q.push(")");
 }
@@ -133,10 +178,13 @@ fn after_cursor(
         .push(")");
 }
 
+/// The sessions matching `filter`; `with_names` joins the owner and guild for their
+/// names (the listing), without it the statement reads `chat_sessions` alone (counts, ids).
 fn chat_session_query<'s>(
     schema: &'s Schema,
     filter: &ChatSessionFilter,
     columns: &str,
+    with_names: bool,
 ) -> Sql<'s> {
     let mut q = Sql::new(schema);
     let guilds = schema.has(Entity::ChatSessions, "guild") && schema.is_enabled(Entity::Guilds);
@@ -148,9 +196,12 @@ fn chat_session_query<'s>(
     }
     q.push("select ")
         .push(columns)
-        .push(" from {@chat_sessions} s left join {@users} u on {u.id} = {s.owner}");
-    if guilds {
-        q.push(" left join {@guilds} g on {g.id} = {s.guild}");
+        .push(" from {@chat_sessions} s");
+    if with_names {
+        q.push(" left join {@users} u on {u.id} = {s.owner}");
+        if guilds {
+            q.push(" left join {@guilds} g on {g.id} = {s.guild}");
+        }
     }
     q.push(" where 1 = 1");
     let sessions = schema.id_kind(Entity::ChatSessions);
@@ -172,11 +223,24 @@ fn chat_session_query<'s>(
             q.push(" and 1 = 0");
         }
     }
-    let mut columns = vec!["{s.title|''}", "{u.username}", "{s.model|''}"];
+    let mut linked = vec![Linked {
+        fk: "{s.owner}",
+        entity: Entity::Users,
+        key: "username",
+    }];
     if guilds {
-        columns.push("{g.name}");
+        linked.push(Linked {
+            fk: "{s.guild}",
+            entity: Entity::Guilds,
+            key: "name",
+        });
     }
-    text_filter(&mut q, filter.text.as_deref(), &columns);
+    let own: &[&str] = if schema.has(Entity::ChatSessions, "model") {
+        &["{s.title|''}", "{s.model}"]
+    } else {
+        &["{s.title|''}"]
+    };
+    text_filter(&mut q, filter.text.as_deref(), own, &linked);
     q
 }
 
@@ -208,7 +272,7 @@ pub async fn chat_sessions(
          {{s.model|''}} as model, {{s.created_at}} as created_at, {updated} as updated_at, \
          {messages} as messages"
     );
-    let mut q = chat_session_query(schema, filter, &columns);
+    let mut q = chat_session_query(schema, filter, &columns, true);
     if let Some(c) = &after {
         after_cursor(
             &mut q,
@@ -249,7 +313,7 @@ pub async fn chat_sessions(
 pub async fn count_chat_sessions(db: &Db, filter: &ChatSessionFilter) -> Result<i64, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
-    let q = chat_session_query(schema, filter, "count(*) as n");
+    let q = chat_session_query(schema, filter, "count(*) as n", false);
     read_count(db, &q).await
 }
 
@@ -261,7 +325,7 @@ pub async fn chat_session_ids(
 ) -> Result<Vec<Id>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
-    let mut q = chat_session_query(schema, filter, "{s.id} as id");
+    let mut q = chat_session_query(schema, filter, "{s.id} as id", false);
     q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(cap as i64);
     read_all(db, &q).await?.iter().map(|r| r.id("id")).collect()
@@ -301,7 +365,7 @@ pub async fn chat_messages(
          left join {@users} u on {u.id} = {m.author|null} where {m.session} = ",
     )
     .bind_id(schema.id_kind(Entity::ChatSessions), session_id);
-    text_filter(&mut q, text, &["{m.content}"]);
+    text_filter(&mut q, text, &["{m.content}"], &[]);
     if let Some(c) = &after {
         after_cursor(
             &mut q,
@@ -377,7 +441,19 @@ fn private_message_filter(q: &mut Sql<'_>, schema: &Schema, filter: &PrivateMess
     text_filter(
         q,
         filter.text.as_deref(),
-        &["{p.content}", "{su.username}", "{ru.username}"],
+        &["{p.content}"],
+        &[
+            Linked {
+                fk: "{p.sender}",
+                entity: Entity::Users,
+                key: "username",
+            },
+            Linked {
+                fk: "{p.recipient}",
+                entity: Entity::Users,
+                key: "username",
+            },
+        ],
     );
 }
 
@@ -537,12 +613,20 @@ fn content_branch(
         q.push(&t(" and {c.author} = "))
             .bind_id(schema.id_kind(Entity::Users), user);
     }
-    let mut columns = vec![t("{c.content}"), t("{u.username}")];
+    let (content, author, book) = (t("{c.content}"), t("{c.author}"), t("{c.book}"));
+    let mut linked = vec![Linked {
+        fk: &author,
+        entity: Entity::Users,
+        key: "username",
+    }];
     if with_book {
-        columns.push(t("{b.title}"));
+        linked.push(Linked {
+            fk: &book,
+            entity: Entity::Books,
+            key: "title",
+        });
     }
-    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    text_filter(q, filter.text.as_deref(), &columns);
+    text_filter(q, filter.text.as_deref(), &[&content], &linked);
     if let Some(cursor) = after {
         q.push(" and (")
             .push(&t(updated))
@@ -699,11 +783,7 @@ pub async fn guilds(
         q.push(" left join {@users} u on {u.id} = {g.owner}");
     }
     q.push(" where 1 = 1");
-    let mut columns = vec!["{g.name}"];
-    if owner {
-        columns.push("{u.username}");
-    }
-    text_filter(&mut q, text, &columns);
+    guild_filter(&mut q, text, owner);
     let time = if schema.has(Entity::Guilds, "created_at") {
         "{g.created_at}"
     } else {
@@ -760,15 +840,23 @@ pub async fn count_guilds(db: &Db, text: Option<&str>) -> Result<i64, DataError>
     let mut q = Sql::new(schema);
     q.alias("g", Entity::Guilds).alias("u", Entity::Users);
     let owner = schema.has(Entity::Guilds, "owner");
-    q.push("select count(*) as n from {@guilds} g");
-    let mut columns = vec!["{g.name}"];
-    if owner {
-        q.push(" left join {@users} u on {u.id} = {g.owner}");
-        columns.push("{u.username}");
-    }
-    q.push(" where 1 = 1");
-    text_filter(&mut q, text, &columns);
+    q.push("select count(*) as n from {@guilds} g where 1 = 1");
+    guild_filter(&mut q, text, owner);
     read_count(db, &q).await
+}
+
+/// A guild filter: its name, or its owner's.
+fn guild_filter(q: &mut Sql<'_>, text: Option<&str>, owner: bool) {
+    let linked: &[Linked<'_>] = if owner {
+        &[Linked {
+            fk: "{g.owner}",
+            entity: Entity::Users,
+            key: "username",
+        }]
+    } else {
+        &[]
+    };
+    text_filter(q, text, &["{g.name}"], linked);
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1007,7 +1095,12 @@ fn user_filter(q: &mut Sql<'_>, schema: &Schema, filter: &UserFilter) {
     {
         q.push(" and u.").ident(&soft.at.name).push(" is null");
     }
-    text_filter(q, filter.text.as_deref(), &["{u.username}", "{u.email|''}"]);
+    text_filter(
+        q,
+        filter.text.as_deref(),
+        &["{u.username}", "{u.email|''}"],
+        &[],
+    );
 }
 
 /// How many users match the filter.
