@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::comments::ContentKind;
 use super::schema::Entity;
+use super::search::{Interrupt, read_interruptible};
 use super::{Backend, DataError, Db, Id, IdKind, Row, Schema, Sql};
 
 /// `%text%` for LIKE with the wildcards in `text` taken literally, lowercased.
@@ -101,59 +102,129 @@ struct Linked<'a> {
     key: &'static str,
 }
 
+/// How many linked rows a filter's text may match for the listing to name them by id.
+const LINKED_IDS: usize = 1_000;
+
+/// The linked rows (owners, guilds, books) whose text a filter matches, looked up
+/// before the listing: named by id, the listing's condition is estimated and served by
+/// the reference's index (with a subquery PostgreSQL cannot estimate it and walks the
+/// whole listing). More than [`LINKED_IDS`] are left to a subquery.
+#[derive(Debug, Default)]
+struct LinkMatches(Vec<(Entity, &'static str, IdKind, Option<Vec<Id>>)>);
+
+impl LinkMatches {
+    fn of(&self, entity: Entity, key: &str) -> Option<(IdKind, &Vec<Id>)> {
+        self.0
+            .iter()
+            .find(|(e, k, _, _)| *e == entity && *k == key)
+            .and_then(|(_, _, kind, ids)| ids.as_ref().map(|ids| (*kind, ids)))
+    }
+}
+
+async fn link_matches(
+    db: &Db,
+    text: Option<&str>,
+    wanted: &[(Entity, &'static str)],
+) -> Result<LinkMatches, DataError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(LinkMatches::default());
+    };
+    let schema = db.schema()?;
+    let pattern = like_pattern(text);
+    let mut found = Vec::new();
+    for (entity, key) in wanted {
+        if !schema.is_enabled(*entity) || !schema.has(*entity, key) {
+            continue;
+        }
+        let mut q = Sql::new(schema);
+        q.alias("tf", *entity);
+        q.push(&format!(
+            "select {{tf.id}} as id from {{@{}}} tf where ",
+            entity.name()
+        ));
+        contains(&mut q, &format!("{{tf.{key}}}"), &pattern);
+        q.push(" limit ").bind(LINKED_IDS as i64 + 1);
+        let ids = read_all(db, &q)
+            .await?
+            .iter()
+            .map(|r| r.id("id"))
+            .collect::<Result<Vec<_>, DataError>>()?;
+        let kind = schema.id_kind(*entity);
+        found.push((
+            *entity,
+            *key,
+            kind,
+            (ids.len() <= LINKED_IDS).then_some(ids),
+        ));
+    }
+    Ok(LinkMatches(found))
+}
+
+/// `column contains the pattern`, literal and case-insensitive.
+fn contains(q: &mut Sql<'_>, column: &str, pattern: &str) {
+    match q.backend() {
+        // An `ilike` a trigram index serves; `\` is PostgreSQL's default escape.
+        Backend::Postgres => {
+            q.push(column).push(" ilike ").bind(pattern.to_string());
+        }
+        Backend::Sqlite => {
+            q.push("lower(coalesce(")
+                .push(column)
+                .push(", '')) like ")
+                .bind(pattern.to_string())
+                .push(" escape '\\'");
+        }
+    }
+}
+
 /// `and (a contains p or b contains p …)` for a literal, case-insensitive filter over the
-/// listed row's own columns (`own`) and over rows it refers to (`linked`). The linked
-/// columns are searched by subquery, not through the listing's joins, so that on
-/// PostgreSQL each condition is one index scan (a trigram index on the text, the
-/// reference's index) and their union is a bitmap OR.
-fn text_filter(q: &mut Sql<'_>, text: Option<&str>, own: &[&str], linked: &[Linked<'_>]) {
+/// listed row's own columns (`own`) and over rows it refers to (`linked`, looked up
+/// first by [`link_matches`]), so that on PostgreSQL each condition is an index scan (a
+/// trigram index on the text, the reference's index) and their union a bitmap OR.
+fn text_filter(
+    q: &mut Sql<'_>,
+    text: Option<&str>,
+    own: &[&str],
+    linked: &[Linked<'_>],
+    matches: &LinkMatches,
+) {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return;
     };
     let pattern = like_pattern(text);
-    let backend = q.backend();
-    let contains = |q: &mut Sql<'_>, column: &str| {
-        match backend {
-            // An `ilike` a trigram index serves; `\` is PostgreSQL's default escape.
-            Backend::Postgres => {
-                q.push(column).push(" ilike ").bind(pattern.clone());
-            }
-            Backend::Sqlite => {
-                q.push("lower(coalesce(")
-                    .push(column)
-                    .push(", '')) like ")
-                    .bind(pattern.clone())
-                    .push(" escape '\\'");
-            }
-        }
-    };
+    let mut terms = 0;
     q.push(" and (");
-    let mut first = true;
     for column in own {
-        if !first {
+        if terms > 0 {
             q.push(" or ");
         }
-        first = false;
-        contains(q, column);
+        terms += 1;
+        contains(q, column, &pattern);
     }
     for link in linked {
-        if !first {
+        let ids = matches.of(link.entity, link.key);
+        if ids.is_some_and(|(_, ids)| ids.is_empty()) {
+            continue;
+        }
+        if terms > 0 {
             q.push(" or ");
         }
-        first = false;
-        q.alias("tf", link.entity);
-        let target = format!("{{tf.{}}}", link.key);
-        match backend {
-            // An array computed once: the reference's own index serves the outer scan.
-            Backend::Postgres => q.push(link.fk).push(" = any(array(select {tf.id} from "),
-            Backend::Sqlite => q.push(link.fk).push(" in (select {tf.id} from "),
-        };
-        q.push(&format!("{{@{}}} tf where ", link.entity.name()));
-        contains(q, &target);
-        q.push(match backend {
-            Backend::Postgres => "))",
-            Backend::Sqlite => ")",
-        });
+        terms += 1;
+        match ids {
+            Some((kind, ids)) => {
+                q.push(link.fk).push(" in (").bind_ids(kind, ids).push(")");
+            }
+            None => {
+                q.alias("tf", link.entity);
+                q.push(link.fk).push(" in (select {tf.id} from ");
+                q.push(&format!("{{@{}}} tf where ", link.entity.name()));
+                contains(q, &format!("{{tf.{}}}", link.key), &pattern);
+                q.push(")");
+            }
+        }
+    }
+    if terms == 0 {
+        q.push("1 = 0");
     }
     q.push(")");
 }
@@ -185,6 +256,7 @@ fn chat_session_query<'s>(
     filter: &ChatSessionFilter,
     columns: &str,
     with_names: bool,
+    matches: &LinkMatches,
 ) -> Sql<'s> {
     let mut q = Sql::new(schema);
     let guilds = schema.has(Entity::ChatSessions, "guild") && schema.is_enabled(Entity::Guilds);
@@ -240,8 +312,18 @@ fn chat_session_query<'s>(
     } else {
         &["{s.title|''}"]
     };
-    text_filter(&mut q, filter.text.as_deref(), own, &linked);
+    text_filter(&mut q, filter.text.as_deref(), own, &linked, matches);
     q
+}
+
+/// The owners and guilds a session filter's text matches.
+async fn chat_session_links(db: &Db, filter: &ChatSessionFilter) -> Result<LinkMatches, DataError> {
+    link_matches(
+        db,
+        filter.text.as_deref(),
+        &[(Entity::Users, "username"), (Entity::Guilds, "name")],
+    )
+    .await
 }
 
 /// Newest first.
@@ -272,7 +354,8 @@ pub async fn chat_sessions(
          {{s.model|''}} as model, {{s.created_at}} as created_at, {updated} as updated_at, \
          {messages} as messages"
     );
-    let mut q = chat_session_query(schema, filter, &columns, true);
+    let matches = chat_session_links(db, filter).await?;
+    let mut q = chat_session_query(schema, filter, &columns, true, &matches);
     if let Some(c) = &after {
         after_cursor(
             &mut q,
@@ -313,7 +396,8 @@ pub async fn chat_sessions(
 pub async fn count_chat_sessions(db: &Db, filter: &ChatSessionFilter) -> Result<i64, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
-    let q = chat_session_query(schema, filter, "count(*) as n", false);
+    let matches = chat_session_links(db, filter).await?;
+    let q = chat_session_query(schema, filter, "count(*) as n", false, &matches);
     read_count(db, &q).await
 }
 
@@ -323,12 +407,27 @@ pub async fn chat_session_ids(
     filter: &ChatSessionFilter,
     cap: usize,
 ) -> Result<Vec<Id>, DataError> {
+    chat_session_ids_until(db, filter, cap, &Interrupt::new()).await
+}
+
+/// [`chat_session_ids`] that `interrupt` stops on the server: ids only, one statement.
+pub async fn chat_session_ids_until(
+    db: &Db,
+    filter: &ChatSessionFilter,
+    cap: usize,
+    interrupt: &Interrupt,
+) -> Result<Vec<Id>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
-    let mut q = chat_session_query(schema, filter, "{s.id} as id", false);
+    let matches = chat_session_links(db, filter).await?;
+    let mut q = chat_session_query(schema, filter, "{s.id} as id", false, &matches);
     q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(cap as i64);
-    read_all(db, &q).await?.iter().map(|r| r.id("id")).collect()
+    read_interruptible(db, &q, interrupt)
+        .await?
+        .iter()
+        .map(|r| r.id("id"))
+        .collect()
 }
 
 // ---------------------------------------------------------------- chat messages
@@ -365,7 +464,7 @@ pub async fn chat_messages(
          left join {@users} u on {u.id} = {m.author|null} where {m.session} = ",
     )
     .bind_id(schema.id_kind(Entity::ChatSessions), session_id);
-    text_filter(&mut q, text, &["{m.content}"], &[]);
+    text_filter(&mut q, text, &["{m.content}"], &[], &LinkMatches::default());
     if let Some(c) = &after {
         after_cursor(
             &mut q,
@@ -425,7 +524,12 @@ pub struct PrivateMessageFilter {
 }
 
 /// The conditions of a private-message filter, over `p` joined to `su` and `ru`.
-fn private_message_filter(q: &mut Sql<'_>, schema: &Schema, filter: &PrivateMessageFilter) {
+fn private_message_filter(
+    q: &mut Sql<'_>,
+    schema: &Schema,
+    filter: &PrivateMessageFilter,
+    matches: &LinkMatches,
+) {
     if let Some(id) = &filter.id {
         q.push(" and {p.id} = ")
             .bind_id(schema.id_kind(Entity::Messages), id);
@@ -454,6 +558,7 @@ fn private_message_filter(q: &mut Sql<'_>, schema: &Schema, filter: &PrivateMess
                 key: "username",
             },
         ],
+        matches,
     );
 }
 
@@ -473,7 +578,8 @@ pub async fn count_private_messages(
          left join {@users} su on {su.id} = {p.sender} \
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
-    private_message_filter(&mut q, schema, filter);
+    let matches = link_matches(db, filter.text.as_deref(), &[(Entity::Users, "username")]).await?;
+    private_message_filter(&mut q, schema, filter, &matches);
     read_count(db, &q).await
 }
 
@@ -498,7 +604,8 @@ pub async fn private_messages(
          left join {@users} su on {su.id} = {p.sender} \
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
-    private_message_filter(&mut q, schema, filter);
+    let matches = link_matches(db, filter.text.as_deref(), &[(Entity::Users, "username")]).await?;
+    private_message_filter(&mut q, schema, filter, &matches);
     let messages = schema.id_kind(Entity::Messages);
     if let Some(c) = &after {
         after_cursor(&mut q, "{p.created_at}", "{p.id}", messages, c, false);
@@ -560,8 +667,8 @@ fn content_branch(
     schema: &Schema,
     kind: ContentKind,
     filter: &ContentFilter,
-    after: Option<&TimeCursor>,
-    limit: usize,
+    (after, limit): (Option<&TimeCursor>, usize),
+    matches: &LinkMatches,
 ) {
     let entity = kind.entity();
     let with_book = schema.has(entity, "book") && schema.is_enabled(Entity::Books);
@@ -626,7 +733,7 @@ fn content_branch(
             key: "title",
         });
     }
-    text_filter(q, filter.text.as_deref(), &[&content], &linked);
+    text_filter(q, filter.text.as_deref(), &[&content], &linked, matches);
     if let Some(cursor) = after {
         q.push(" and (")
             .push(&t(updated))
@@ -667,6 +774,12 @@ pub async fn content(
         require(schema, ContentKind::Comment.entity())?;
         require(schema, ContentKind::Review.entity())?;
     }
+    let matches = link_matches(
+        db,
+        filter.text.as_deref(),
+        &[(Entity::Users, "username"), (Entity::Books, "title")],
+    )
+    .await?;
     let mut q = Sql::new(schema);
     q.push("select * from (");
     for (i, kind) in kinds.iter().enumerate() {
@@ -674,7 +787,14 @@ pub async fn content(
             q.push(" union all ");
         }
         q.push("select * from (");
-        content_branch(&mut q, schema, *kind, filter, after.as_ref(), limit);
+        content_branch(
+            &mut q,
+            schema,
+            *kind,
+            filter,
+            (after.as_ref(), limit),
+            &matches,
+        );
         q.push(if i == 0 { ") as part_a" } else { ") as part_b" });
     }
     q.push(") as content order by updated_at desc, id desc limit ")
@@ -783,7 +903,8 @@ pub async fn guilds(
         q.push(" left join {@users} u on {u.id} = {g.owner}");
     }
     q.push(" where 1 = 1");
-    guild_filter(&mut q, text, owner);
+    let matches = link_matches(db, text, &[(Entity::Users, "username")]).await?;
+    guild_filter(&mut q, text, owner, &matches);
     let time = if schema.has(Entity::Guilds, "created_at") {
         "{g.created_at}"
     } else {
@@ -841,12 +962,13 @@ pub async fn count_guilds(db: &Db, text: Option<&str>) -> Result<i64, DataError>
     q.alias("g", Entity::Guilds).alias("u", Entity::Users);
     let owner = schema.has(Entity::Guilds, "owner");
     q.push("select count(*) as n from {@guilds} g where 1 = 1");
-    guild_filter(&mut q, text, owner);
+    let matches = link_matches(db, text, &[(Entity::Users, "username")]).await?;
+    guild_filter(&mut q, text, owner, &matches);
     read_count(db, &q).await
 }
 
 /// A guild filter: its name, or its owner's.
-fn guild_filter(q: &mut Sql<'_>, text: Option<&str>, owner: bool) {
+fn guild_filter(q: &mut Sql<'_>, text: Option<&str>, owner: bool, matches: &LinkMatches) {
     let linked: &[Linked<'_>] = if owner {
         &[Linked {
             fk: "{g.owner}",
@@ -856,7 +978,7 @@ fn guild_filter(q: &mut Sql<'_>, text: Option<&str>, owner: bool) {
     } else {
         &[]
     };
-    text_filter(q, text, &["{g.name}"], linked);
+    text_filter(q, text, &["{g.name}"], linked, matches);
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1100,6 +1222,7 @@ fn user_filter(q: &mut Sql<'_>, schema: &Schema, filter: &UserFilter) {
         filter.text.as_deref(),
         &["{u.username}", "{u.email|''}"],
         &[],
+        &LinkMatches::default(),
     );
 }
 
