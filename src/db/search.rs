@@ -32,6 +32,11 @@ impl Interrupt {
         Interrupt::default()
     }
 
+    /// Shares a flag the caller already stops other work with.
+    pub fn from_flag(flag: Arc<AtomicBool>) -> Interrupt {
+        Interrupt(flag)
+    }
+
     pub fn stop(&self) {
         self.0.store(true, Ordering::SeqCst);
     }

@@ -19,6 +19,7 @@ use super::panes::chats::ChatsPane;
 use super::panes::content::ContentPane;
 use super::panes::guilds::GuildsPane;
 use super::panes::messages::MessagesPane;
+use super::panes::search::SearchPane;
 use super::panes::users::UsersPane;
 use super::panes::{Cx, DeleteIntent, Effect, Pane};
 use super::popup::{
@@ -37,6 +38,8 @@ pub enum Tab {
     Guilds,
     Users,
     Audit,
+    /// Content search (`:search TEXT`): reached by command, not numbered in the tab bar.
+    Search,
 }
 
 impl Tab {
@@ -49,6 +52,17 @@ impl Tab {
         Tab::Audit,
     ];
 
+    /// Every pane, the search included.
+    pub const PANES: [Tab; 7] = [
+        Tab::Chats,
+        Tab::Messages,
+        Tab::Comments,
+        Tab::Guilds,
+        Tab::Users,
+        Tab::Audit,
+        Tab::Search,
+    ];
+
     /// The tab whose pane shows a slot's answers.
     pub fn of(slot: Slot) -> Tab {
         match slot {
@@ -58,6 +72,7 @@ impl Tab {
             Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
             Slot::Users => Tab::Users,
             Slot::Audit | Slot::AuditChain => Tab::Audit,
+            Slot::Search => Tab::Search,
         }
     }
 
@@ -151,6 +166,7 @@ pub struct App {
     pub guilds: GuildsPane,
     pub users: UsersPane,
     pub audit: AuditPane,
+    pub search: SearchPane,
     pub popup: Option<Popup>,
     pub prompt: Option<Prompt>,
     pub status: Option<(String, Level)>,
@@ -193,6 +209,7 @@ impl App {
             guilds: GuildsPane::default(),
             users: UsersPane::default(),
             audit: AuditPane::default(),
+            search: SearchPane::default(),
             popup: None,
             prompt: None,
             status,
@@ -241,6 +258,7 @@ impl App {
             || self.guilds.busy()
             || self.users.busy()
             || self.audit.busy()
+            || self.search.busy()
     }
 
     fn list_height(&self) -> usize {
@@ -269,6 +287,7 @@ impl App {
                 Tab::Guilds => &mut self.guilds,
                 Tab::Users => &mut self.users,
                 Tab::Audit => &mut self.audit,
+                Tab::Search => &mut self.search,
             };
             f(pane, &mut cx)
         };
@@ -284,6 +303,7 @@ impl App {
             Tab::Guilds => &self.guilds,
             Tab::Users => &self.users,
             Tab::Audit => &self.audit,
+            Tab::Search => &self.search,
         }
     }
 
@@ -345,7 +365,7 @@ impl App {
         }
         let height = self.list_height();
         let mut requests = Vec::new();
-        for tab in Tab::ALL {
+        for tab in Tab::PANES {
             let (_, mut out) = self.with_pane(tab, |pane, cx| pane.set_height(height, cx));
             requests.append(&mut out);
         }
@@ -391,6 +411,14 @@ impl App {
                 self.prompt = Some(Prompt {
                     kind: PromptKind::Command,
                     input: Input::default(),
+                });
+                Vec::new()
+            }
+            Action::Search => {
+                // The command line, ready for the text: `:search TEXT`.
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Command,
+                    input: Input::new("search ".into()),
                 });
                 Vec::new()
             }
@@ -472,6 +500,7 @@ impl App {
                 self.popup = Some(*popup);
                 Vec::new()
             }
+            Effect::GotoSession(id) => self.tab_command(Tab::Chats, "goto", &id.to_string()),
             Effect::Quit => {
                 self.quit = true;
                 Vec::new()
@@ -579,6 +608,7 @@ impl App {
                 Vec::new()
             }
             "orphans" => self.tab_command(Tab::Chats, name, arg),
+            "search" => self.tab_command(Tab::Search, name, arg),
             "comments" | "reviews" => self.tab_command(Tab::Comments, name, arg),
             "admins" | "moderators" | "users" => self.tab_command(Tab::Users, name, arg),
             // Both Comments and Users have an `:all`; elsewhere it means comments and reviews.
@@ -880,7 +910,7 @@ impl App {
             Response::Ids { seq, result } => match result {
                 Ok(keys) => {
                     let mut effects = Vec::new();
-                    for tab in Tab::ALL {
+                    for tab in Tab::PANES {
                         let keys = keys.clone();
                         let (effect, _) = self.with_pane(tab, |pane, _| pane.on_keys(seq, keys));
                         effects.push(effect);
@@ -1115,6 +1145,12 @@ impl App {
         if op.tab != Tab::Audit {
             let (_, mut out) =
                 self.with_pane(Tab::Audit, |pane, cx| pane.after_operation(&done, cx));
+            requests.append(&mut out);
+        }
+        if op.tab == Tab::Search {
+            // The sessions deleted from the search are gone from Chats too.
+            let (_, mut out) =
+                self.with_pane(Tab::Chats, |pane, cx| pane.after_operation(&done, cx));
             requests.append(&mut out);
         }
         let report = Report {

@@ -25,6 +25,7 @@ use crate::db::lists::{
 use crate::db::messages::{self, PrivateMessageDetail};
 use crate::db::plan::{Outcome, Plan};
 use crate::db::schema::IdKinds;
+use crate::db::search::{self, Interrupt, SessionHit};
 use crate::db::{Access, Actor, Backend, DataError, Db, Role, SchemaMap};
 
 /// Which list an answer belongs to.
@@ -42,6 +43,8 @@ pub enum Slot {
     Audit,
     /// The audit record's hash chain, checked beside its first page.
     AuditChain,
+    /// Content search across every chat message.
+    Search,
 }
 
 /// One page of a listing.
@@ -82,6 +85,13 @@ pub enum Query {
     },
     /// Walk the audit record's hash chain.
     AuditChain,
+    /// Sessions holding a chat message that contains `text`; `interrupt` stops the
+    /// statement on the server.
+    ContentSearch {
+        text: String,
+        after: Option<TimeCursor>,
+        interrupt: Interrupt,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +105,7 @@ pub enum PageData {
     Users(Page<UserRow, NameCursor>),
     Audit(Page<AuditEntry, i64>),
     AuditChain(ChainReport),
+    ContentSearch(Page<SessionHit, TimeCursor>),
 }
 
 #[derive(Debug, Clone)]
@@ -471,7 +482,10 @@ async fn answer(
             stop,
         } => Response::Ids {
             seq,
-            result: collect_keys(&db, query, cap, &stop).await,
+            result: match ids_only(&db, &query, cap, &stop).await {
+                Some(result) => result,
+                None => collect_keys(&db, query, cap, &stop).await,
+            },
         },
         Request::FindUser { seq, name } => {
             let result = lists::user_by_name(&db, &name).await;
@@ -531,6 +545,35 @@ async fn load(db: &Db, query: Query) -> Result<PageData, DataError> {
     load_sized(db, query, PAGE).await
 }
 
+/// "Mark all" on a listing with an id-only query: one statement, nothing per row, and
+/// stopping it cancels it on the server. `None` for the listings that page for keys.
+async fn ids_only(
+    db: &Db,
+    query: &Query,
+    cap: usize,
+    stop: &Arc<AtomicBool>,
+) -> Option<Result<Vec<RowKey>, DataError>> {
+    let interrupt = Interrupt::from_flag(stop.clone());
+    let ids = match query {
+        Query::ChatSessions { filter, .. } => {
+            lists::chat_session_ids_until(db, filter, cap, &interrupt).await
+        }
+        Query::ContentSearch { text, .. } => {
+            search::search_session_ids(db, text, cap, &interrupt).await
+        }
+        _ => return None,
+    };
+    Some(match ids {
+        Ok(ids) => Ok(ids
+            .into_iter()
+            .map(|id| RowKey { id, kind: None })
+            .collect()),
+        // Stopped by the operator: nothing is wanted any more.
+        Err(DataError::Cancelled) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    })
+}
+
 /// Pages through a listing for the keys of every row, up to `cap`, or until stopped
 /// (the operator gave up: what was found is not wanted any more).
 async fn collect_keys(
@@ -584,6 +627,10 @@ async fn collect_keys(
                     query.clone()
                 })
             }
+            PageData::ContentSearch(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
+                p.next.map(|after| query.with_time_cursor(after))
+            }
             PageData::Audit(_) | PageData::AuditChain(_) => None,
         };
         if keys.len() >= cap {
@@ -604,6 +651,9 @@ async fn count(db: &Db, query: &Query) -> Result<i64, DataError> {
         Query::PrivateMessages { filter, .. } => lists::count_private_messages(db, filter).await,
         Query::Guilds { text, .. } => lists::count_guilds(db, text.as_deref()).await,
         Query::Users { filter, .. } => lists::count_users(db, filter).await,
+        Query::ContentSearch {
+            text, interrupt, ..
+        } => Ok(search::count_search(db, text, interrupt).await?.sessions),
         _ => Err(DataError::invalid("this list is not counted")),
     }
 }
@@ -618,6 +668,7 @@ impl Query {
                 | Query::PrivateMessages { .. }
                 | Query::Guilds { .. }
                 | Query::Users { .. }
+                | Query::ContentSearch { .. }
         )
     }
 
@@ -630,7 +681,8 @@ impl Query {
             | Query::PrivateMessages { after, .. }
             | Query::Content { after, .. }
             | Query::Guilds { after, .. }
-            | Query::GuildMembers { after, .. } => *after = Some(cursor),
+            | Query::GuildMembers { after, .. }
+            | Query::ContentSearch { after, .. } => *after = Some(cursor),
             Query::Users { .. } | Query::Audit { .. } | Query::AuditChain => {}
         }
         next
@@ -670,6 +722,13 @@ async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, Data
         Query::Audit { filter, before } => {
             PageData::Audit(list_audit(db, &filter, before, page).await?)
         }
+        Query::ContentSearch {
+            text,
+            after,
+            interrupt,
+        } => PageData::ContentSearch(
+            search::search_chat_messages(db, &text, after, page, &interrupt).await?,
+        ),
     })
 }
 
