@@ -400,3 +400,23 @@ async fn stopping_a_search_interrupts_it_on_sqlite_and_the_connections_stay_usab
     }
     test.finish().await;
 }
+
+both_backends! {
+    async fn a_filter_matching_more_owners_than_can_be_listed_still_finds_their_sessions(db) {
+        let mut users = Vec::new();
+        for i in 0..1_005 {
+            let mut u = common::new_user(&db, &format!("crowd-member-{i:04}"), Role::User);
+            u.email = format!("crowd{i}@example.test");
+            users.push(u);
+        }
+        let (first, last) = (users[0].id.clone(), users[1_004].id.clone());
+        Batch { users, ..Batch::default() }.insert(&db).await.unwrap();
+        let other = user(&db, "loner").await;
+        let a = session_with(&db, Some(first), "t1", 5, &["x"]).await;
+        let b = session_with(&db, Some(last), "t2", 6, &["x"]).await;
+        let _c = session_with(&db, Some(other), "t3", 7, &["x"]).await;
+        let filter = ChatSessionFilter { text: Some("CROWD-member".into()), ..ChatSessionFilter::default() };
+        assert_eq!(lists::chat_session_ids(&db, &filter, 100).await.unwrap(), vec![a, b]);
+        assert_eq!(lists::count_chat_sessions(&db, &filter).await.unwrap(), 2);
+    }
+}
