@@ -144,7 +144,7 @@ async fn link_matches(
         ));
         contains(&mut q, &format!("{{tf.{key}}}"), &pattern);
         q.push(" limit ").bind(LINKED_IDS as i64 + 1);
-        let ids = read_all(db, &q)
+        let ids = read_filtered(db, &q, Some(text))
             .await?
             .iter()
             .map(|r| r.id("id"))
@@ -368,7 +368,7 @@ pub async fn chat_sessions(
     }
     q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(limit as i64 + 1);
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -398,7 +398,7 @@ pub async fn count_chat_sessions(db: &Db, filter: &ChatSessionFilter) -> Result<
     require(schema, Entity::ChatSessions)?;
     let matches = chat_session_links(db, filter).await?;
     let q = chat_session_query(schema, filter, "count(*) as n", false, &matches);
-    read_count(db, &q).await
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 /// Every id matching the filter, newest first, up to `cap` (for "mark all").
@@ -580,7 +580,7 @@ pub async fn count_private_messages(
     );
     let matches = link_matches(db, filter.text.as_deref(), &[(Entity::Users, "username")]).await?;
     private_message_filter(&mut q, schema, filter, &matches);
-    read_count(db, &q).await
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 /// Newest first.
@@ -612,7 +612,7 @@ pub async fn private_messages(
     }
     q.push(" order by {p.created_at} desc, {p.id} desc limit ")
         .bind(limit as i64 + 1);
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -799,7 +799,7 @@ pub async fn content(
     }
     q.push(") as content order by updated_at desc, id desc limit ")
         .bind(limit as i64 + 1);
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -931,7 +931,7 @@ pub async fn guilds(
         q.push(" order by {g.id} desc limit ");
     }
     q.bind(limit as i64 + 1);
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, text).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -964,7 +964,7 @@ pub async fn count_guilds(db: &Db, text: Option<&str>) -> Result<i64, DataError>
     q.push("select count(*) as n from {@guilds} g where 1 = 1");
     let matches = link_matches(db, text, &[(Entity::Users, "username")]).await?;
     guild_filter(&mut q, text, owner, &matches);
-    read_count(db, &q).await
+    read_count(db, &q, text).await
 }
 
 /// A guild filter: its name, or its owner's.
@@ -1233,7 +1233,7 @@ pub async fn count_users(db: &Db, filter: &UserFilter) -> Result<i64, DataError>
     q.alias("u", Entity::Users);
     q.push("select count(*) as n from {@users} u where 1 = 1");
     user_filter(&mut q, schema, filter);
-    read_count(db, &q).await
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 /// By name. Never reads password hashes. Soft-deleted users only when asked.
@@ -1251,7 +1251,7 @@ pub async fn users(
     }
     q.push(" order by lower({u.username}) limit ")
         .bind(limit as i64 + 1);
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let mut sort_names = Vec::with_capacity(rows.len());
     let rows = rows
         .iter()
@@ -1282,9 +1282,38 @@ pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, Da
     rows.first().map(user_row).transpose()
 }
 
-async fn read_count(db: &Db, q: &Sql<'_>) -> Result<i64, DataError> {
-    let rows = read_all(db, q).await?;
+async fn read_count(db: &Db, q: &Sql<'_>, text: Option<&str>) -> Result<i64, DataError> {
+    let rows = read_filtered(db, q, text).await?;
     rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
+}
+
+/// A read filtered by `text`, planned for that text each time it runs. PostgreSQL
+/// otherwise switches a prepared statement to a generic plan after five runs; a generic
+/// plan cannot know that a pattern matches nothing and walks the whole listing.
+async fn read_filtered(db: &Db, q: &Sql<'_>, text: Option<&str>) -> Result<Vec<Row>, DataError> {
+    if text.is_none_or(str::is_empty) {
+        return read_all(db, q).await;
+    }
+    let mut tx = db.read().await?;
+    plan_for_each_run(&mut tx).await?;
+    let rows = tx.fetch_all_sql(q).await?;
+    tx.rollback().await?;
+    Ok(rows)
+}
+
+/// For the rest of this read transaction, every statement is planned for its values.
+async fn plan_for_each_run(tx: &mut super::Tx) -> Result<(), DataError> {
+    match tx.backend() {
+        Backend::Postgres => {
+            tx.fetch_all(
+                "select set_config('plan_cache_mode', 'force_custom_plan', true) as mode",
+                &[],
+            )
+            .await?;
+        }
+        Backend::Sqlite => {}
+    }
+    Ok(())
 }
 
 async fn read_all(db: &Db, q: &Sql<'_>) -> Result<Vec<Row>, DataError> {

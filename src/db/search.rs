@@ -280,8 +280,13 @@ async fn read_pg(
     q: &Sql<'_>,
     interrupt: &Interrupt,
 ) -> Result<Vec<Row>, DataError> {
+    // Planned for its pattern each run: a generic plan cannot tell rare from common.
     let pid = tx
-        .fetch_one("select pg_backend_pid() as pid", &[])
+        .fetch_one(
+            "select pg_backend_pid() as pid, \
+             set_config('plan_cache_mode', 'force_custom_plan', true) as mode",
+            &[],
+        )
         .await?
         .int("pid")?;
     let fetch = tx.fetch_all_sql(q);
