@@ -76,7 +76,7 @@ on_schemas! {
         ]).await;
         let _clean = session_with(&db, Some(owner.clone()), "clean", 5, &["nothing here"]).await;
         let orphan = session_with(&db, None, "orphan", 20, &[
-            &format!("{}", url.to_uppercase()),
+            &url.to_uppercase(),
         ]).await;
 
         let hits = all_hits(&db, url, 50).await;

@@ -235,7 +235,8 @@ impl Pane for SearchPane {
     fn on_page(&mut self, slot: Slot, seq: u64, result: Result<PageData, DataError>, cx: &mut Cx) {
         match (slot, result) {
             (Slot::Search, Ok(PageData::ContentSearch(page))) => {
-                if self.list.accept(seq, page.rows, page.next) {
+                let answered = self.list.accept(seq, page.rows, page.next);
+                if answered {
                     self.since = None;
                 }
             }
