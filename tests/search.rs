@@ -348,7 +348,8 @@ async fn stopping_a_search_cancels_its_statement_on_postgres() {
         })
     };
     let running = "select count(*) from pg_stat_activity where state = 'active' \
-                   and query like '%ilike%' and query not like '%pg_stat_activity%'";
+                   and datname = current_database() and query like '%ilike%' \
+                   and query not like '%pg_stat_activity%'";
     let mut seen = 0;
     for _ in 0..200 {
         seen = count(&test.db, running, &[]).await;
