@@ -393,7 +393,7 @@ const SEARCHED: [(Entity, &str); 10] = [
     (Entity::Books, "title"),
 ];
 
-/// Why no trigram index can be had here, if so.
+/// Each searched column's trigram index, and whether any can be created here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IndexPlan {
     pub indexes: Vec<TextIndex>,
