@@ -70,6 +70,28 @@ pub enum Command {
     /// What deletes removed, kept for `[trash] keep_days`: list, show, restore, purge (admin).
     #[command(subcommand)]
     Trash(TrashCommand),
+    /// Trigram indexes for the text filters and the content search (PostgreSQL): show
+    /// which the platform's tables lack, or create them (admin, audited).
+    #[command(subcommand)]
+    Index(IndexCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Each searched text column, whether its trigram index exists, and the statement
+    /// that would create it. Changes nothing.
+    Plan(OutputArgs),
+    /// Create the missing indexes (`create index concurrently`: writes go on), and
+    /// `pg_trgm` if needed. Admin only; each index is on the audit record.
+    Create(IndexCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IndexCreateArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 #[derive(Debug, Subcommand)]

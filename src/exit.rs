@@ -45,7 +45,8 @@ impl Exit {
             | DataError::Database(_)
             | DataError::Migrate(_)
             | DataError::Corrupt(_)
-            | DataError::Internal(_) => Exit::Failed,
+            | DataError::Internal(_)
+            | DataError::Cancelled => Exit::Failed,
         }
     }
 }

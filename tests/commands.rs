@@ -1027,3 +1027,44 @@ async fn trash_list_and_restore_put_deleted_sessions_back_from_the_shell(db, url
 }
 
 }
+
+both_backends_with_url! {
+
+async fn index_plan_shows_the_trigram_indexes_and_create_needs_an_admin(db, url) {
+    operator(&db, "root", Role::Admin).await;
+    auth::set_password(&db, "root", "root-password", "test").await.unwrap();
+    operator(&db, "mod", Role::Moderator).await;
+    auth::set_password(&db, "mod", "mod-password", "test").await.unwrap();
+    let plan = modcon(&url, &["index", "plan", "--json"], "");
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let json = plan.json();
+    let indexes = json["indexes"].as_array().unwrap();
+    assert!(indexes.iter().any(|i| i["table"] == "chat_messages" && i["column"] == "content"));
+    let text = modcon(&url, &["index", "plan"], "");
+    let refused = modcon(&url, &["index", "create", "--user", "mod", "--password-file", "-"], "mod-password\n");
+    let created = modcon(&url, &["index", "create", "--user", "root", "--password-file", "-"], "root-password\n");
+    match db.backend() {
+        modcon::db::Backend::Postgres => {
+            // The reference schema: `migrate` made them all.
+            assert!(indexes.iter().all(|i| i["exists"] == true), "{json}");
+            assert!(text.stderr.contains("every searched column has its trigram index"), "{}", text.stderr);
+            assert_eq!(refused.code, 3, "{}", refused.stderr);
+            assert_eq!(created.code, 0, "{}", created.stderr);
+            assert!(created.stderr.contains("nothing was created"), "{}", created.stderr);
+        }
+        modcon::db::Backend::Sqlite => {
+            assert!(json["unavailable"].as_str().unwrap().contains("SQLite"), "{json}");
+            assert!(text.stderr.contains("SQLite has no trigram indexes"), "{}", text.stderr);
+            assert_eq!(refused.code, 3, "{}", refused.stderr);
+            assert_eq!(created.code, 2, "{}", created.stderr);
+        }        modcon::db::Backend::Mysql => {
+            assert!(json["unavailable"].as_str().unwrap().contains("MySQL"), "{json}");
+            assert!(text.stderr.contains("MySQL has no trigram indexes"), "{}", text.stderr);
+            assert_eq!(refused.code, 3, "{}", refused.stderr);
+            assert_eq!(created.code, 2, "{}", created.stderr);
+        }
+    }
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'index.create'", &[]).await, 0);
+}
+
+}

@@ -2878,8 +2878,9 @@ mod every_day {
                 modcon::tui::clipboard::base64(copied.as_bytes())
             )
         );
-        // In help, from the live keymap.
+        // In help, from the live keymap (further down the list of keys).
         app.update(ch('?'));
+        app.update(key(KeyCode::PageDown));
         assert!(screen(&app, 120, 40).0.contains("copy the row's full id"));
         app.update(key(KeyCode::Esc));
         // An empty list has nothing to copy.

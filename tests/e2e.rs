@@ -993,3 +993,80 @@ fn a_deleted_session_comes_back_with_its_messages_by_u_in_the_audit_pane() {
     tmux.keys(&["q"]);
     tmux.assert_restored("0");
 }
+
+/// Sessions holding a spam URL in one of their messages, and one without.
+async fn spam_wave(db: &Db) -> (Vec<Id>, Id) {
+    use modcon::db::insert::{Batch, NewChatMessage, NewSession};
+    let spammer = common::user(db, "spammer").await;
+    let mut batch = Batch::default();
+    let mut spam = Vec::new();
+    for (i, content) in [
+        "hi there",
+        "cheap pills at https://spam.example/win now",
+        "visit HTTPS://SPAM.EXAMPLE/WIN",
+        "https://spam.example/win?ref=3",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = Id::from(Uuid::new_v4());
+        let at = chrono::Utc::now() - chrono::Duration::minutes(i as i64);
+        batch.sessions.push(NewSession {
+            id: id.clone(),
+            user_id: Some(spammer.clone()),
+            guild_id: None,
+            model: "m".into(),
+            title: format!("spam wave {i}"),
+            created_at: at,
+        });
+        batch.chat_messages.push(NewChatMessage {
+            id: Id::from(Uuid::new_v4()),
+            session_id: id.clone(),
+            author_id: Some(spammer.clone()),
+            role: "user",
+            content: content.to_string(),
+            created_at: at,
+        });
+        spam.push(id);
+    }
+    batch.insert(db).await.unwrap();
+    let clean = spam.remove(0);
+    (spam, clean)
+}
+
+both_backends_with_url! {
+
+// The spam-wave workflow at 80×24: search every message for a URL, mark all, delete.
+async fn an_admin_searches_a_url_marks_every_session_holding_it_and_deletes_them(db, url) {
+    scene(&db).await;
+    let (spam, clean) = spam_wave(&db).await;
+    let tmux = Tmux::start(&url, &[], 80, 24);
+    sign_in(&tmux);
+    tmux.keys(&[":"]);
+    tmux.text("search spam.example/win");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("1 of 3");
+    assert!(screen.contains("spam wave 1") && !screen.contains("spam wave 0"), "{screen}");
+    tmux.keys(&["C-a"]);
+    tmux.wait_for("marked 3 matching sessions");
+    tmux.keys(&["d"]);
+    tmux.wait_for("Delete 3 chat sessions");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("Outcome");
+    assert!(screen.contains("deleted 3 chat sessions"), "{screen}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for id in &spam {
+        assert_eq!(count(&db, "select count(*) from chat_sessions where id = $1", &[uid(id)]).await, 0);
+    }
+    assert_eq!(count(&db, "select count(*) from chat_sessions where id = $1", &[uid(&clean)]).await, 1);
+    assert_eq!(
+        count(&db, "select count(*) from {#modcon_audit_log} where action = 'chat_session.delete' and actor_name = 'root'", &[]).await,
+        3
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("no chat message contains this text");
+    tmux.keys(&["q"]);
+    tmux.assert_restored("0");
+}
+
+}

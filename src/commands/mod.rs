@@ -2,6 +2,7 @@
 //! data layer, permissions and audit record. Data goes to stdout (a table, or JSON with
 //! `--json`), messages to stderr; the exit code says how it went (see [`Exit`]).
 
+mod index;
 mod mfa;
 mod output;
 mod trash;
@@ -110,6 +111,7 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> Option<Result
             mfa::reset(cli, config, username, operator).await
         }
         Command::Trash(command) => trash::run(cli, config, command).await,
+        Command::Index(command) => index::run(cli, config, command).await,
         Command::Migrate | Command::Seed(_) | Command::Passwd(_) | Command::Schema(_) => {
             return None;
         }

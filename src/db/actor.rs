@@ -49,6 +49,8 @@ pub enum Permission {
     ResetMfa,
     /// List, restore and purge the trash (SPEC §10).
     RestoreTrash,
+    /// Create the trigram indexes the text search needs on the platform's tables.
+    CreateIndexes,
 }
 
 impl Permission {
@@ -59,7 +61,8 @@ impl Permission {
             | Permission::DeleteGuilds
             | Permission::DeleteUsers
             | Permission::ResetMfa
-            | Permission::RestoreTrash => role == Role::Admin,
+            | Permission::RestoreTrash
+            | Permission::CreateIndexes => role == Role::Admin,
             Permission::DeleteMessages | Permission::EditContent | Permission::DeleteContent => {
                 matches!(role, Role::Admin | Role::Moderator)
             }
@@ -77,6 +80,7 @@ impl Permission {
             Permission::DeleteUsers => "deleting users",
             Permission::ResetMfa => "resetting an operator's MFA",
             Permission::RestoreTrash => "restoring deleted rows from the trash",
+            Permission::CreateIndexes => "creating indexes on the platform's tables",
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum DataError {
     Corrupt(String),
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The operator stopped a running statement; the database cancelled it.
+    #[error("stopped: the database cancelled the statement")]
+    Cancelled,
 }
 
 impl DataError {
@@ -90,11 +93,11 @@ impl From<sqlx::Error> for DataError {
             E::Io(_) | E::Tls(_) | E::PoolClosed | E::WorkerCrashed => {
                 DataError::Unavailable(error.to_string())
             }
+            E::Database(db) if is_cancelled(db.as_ref()) => DataError::Cancelled,
             E::Database(db) if is_deadlock(db.as_ref()) => {
                 DataError::Deadlock(db.message().to_string())
             }
-            // PostgreSQL's query_canceled: the statement ran past `statement_timeout`.
-            E::Database(db) if db.code().as_deref() == Some("57014") => {
+            E::Database(db) if is_statement_timeout(db.as_ref()) => {
                 DataError::Unavailable(format!(
                     "{} ([database] statement_timeout_secs bounds one statement)",
                     db.message()
@@ -150,6 +153,35 @@ fn is_deadlock(error: &dyn sqlx::error::DatabaseError) -> bool {
             .is_ok_and(|code| matches!(code & 0xff, 5 | 6));
     }
     matches!(code.as_ref(), "40P01" | "40001")
+}
+
+/// PostgreSQL's "canceling statement due to user request" (57014, which a statement
+/// timeout also raises, in other words); SQLite's interrupt (9); MySQL's `kill query`
+/// (1317).
+fn is_cancelled(error: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return mysql.number() == 1317;
+    }
+    let Some(code) = error.code() else {
+        return false;
+    };
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        return code.parse::<i32>().is_ok_and(|code| code & 0xff == 9);
+    }
+    code.as_ref() == "57014" && error.message().contains("user request")
+}
+
+/// A statement the server stopped for running past `[database] statement_timeout_secs`:
+/// PostgreSQL's 57014 for `statement_timeout`, MariaDB's `max_statement_time` (1969),
+/// MySQL's `max_execution_time` (3024).
+fn is_statement_timeout(error: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1969 | 3024);
+    }
+    error.code().as_deref() == Some("57014")
 }
 
 fn rate_limited_text(

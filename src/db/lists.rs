@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::comments::ContentKind;
 use super::schema::Entity;
-use super::{DataError, Db, Id, IdKind, Row, Schema, Sql};
+use super::search::{Interrupt, read_interruptible};
+use super::{Backend, DataError, Db, Id, IdKind, Row, Schema, Sql};
 
 /// `%text%` for LIKE with the wildcards in `text` taken literally, lowercased.
 pub(crate) fn like_pattern(text: &str) -> String {
@@ -338,22 +339,137 @@ fn require(schema: &Schema, entity: Entity) -> Result<(), DataError> {
     }
 }
 
-/// `and (lower(a) like p or lower(b) like p …)` for a literal, case-insensitive filter.
-fn text_filter(q: &mut Sql<'_>, text: Option<&str>, columns: &[&str]) {
+/// A text column on the row a listed row refers to, searched by a filter: `fk` is the
+/// listed row's reference (a template such as `{s.owner}`), `entity.key` the text.
+struct Linked<'a> {
+    fk: &'a str,
+    entity: Entity,
+    key: &'static str,
+}
+
+/// How many linked rows a filter's text may match for the listing to name them by id.
+const LINKED_IDS: usize = 1_000;
+
+/// The linked rows (owners, guilds, books) whose text a filter matches, looked up
+/// before the listing: named by id, the listing's condition is estimated and served by
+/// the reference's index (with a subquery PostgreSQL cannot estimate it and walks the
+/// whole listing). More than [`LINKED_IDS`] are left to a subquery.
+#[derive(Debug, Default)]
+struct LinkMatches(Vec<(Entity, &'static str, IdKind, Option<Vec<Id>>)>);
+
+impl LinkMatches {
+    fn of(&self, entity: Entity, key: &str) -> Option<(IdKind, &Vec<Id>)> {
+        self.0
+            .iter()
+            .find(|(e, k, _, _)| *e == entity && *k == key)
+            .and_then(|(_, _, kind, ids)| ids.as_ref().map(|ids| (*kind, ids)))
+    }
+}
+
+async fn link_matches(
+    db: &Db,
+    text: Option<&str>,
+    wanted: &[(Entity, &'static str)],
+) -> Result<LinkMatches, DataError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(LinkMatches::default());
+    };
+    let schema = db.schema()?;
+    let pattern = like_pattern(text);
+    let mut found = Vec::new();
+    for (entity, key) in wanted {
+        if !schema.is_enabled(*entity) || !schema.has(*entity, key) {
+            continue;
+        }
+        let mut q = Sql::new(schema);
+        q.alias("tf", *entity);
+        q.push(&format!(
+            "select {{tf.id}} as id from {{@{}}} tf where ",
+            entity.name()
+        ));
+        contains(&mut q, &format!("{{tf.{key}}}"), &pattern);
+        q.push(" limit ").bind(LINKED_IDS as i64 + 1);
+        let ids = read_filtered(db, &q, Some(text))
+            .await?
+            .iter()
+            .map(|r| r.id("id"))
+            .collect::<Result<Vec<_>, DataError>>()?;
+        let kind = schema.id_kind(*entity);
+        found.push((
+            *entity,
+            *key,
+            kind,
+            (ids.len() <= LINKED_IDS).then_some(ids),
+        ));
+    }
+    Ok(LinkMatches(found))
+}
+
+/// `column contains the pattern`, literal and case-insensitive.
+fn contains(q: &mut Sql<'_>, column: &str, pattern: &str) {
+    match q.backend() {
+        // An `ilike` a trigram index serves; `\` is PostgreSQL's default escape.
+        Backend::Postgres => {
+            q.push(column).push(" ilike ").bind(pattern.to_string());
+        }
+        Backend::Sqlite | Backend::Mysql => {
+            q.push("lower(coalesce(")
+                .push(column)
+                .push(", '')) like ")
+                .bind(pattern.to_string())
+                .push(" escape '\\'");
+        }
+    }
+}
+
+/// `and (a contains p or b contains p …)` for a literal, case-insensitive filter over the
+/// listed row's own columns (`own`) and over rows it refers to (`linked`, looked up
+/// first by [`link_matches`]), so that on PostgreSQL each condition is an index scan (a
+/// trigram index on the text, the reference's index) and their union a bitmap OR.
+fn text_filter(
+    q: &mut Sql<'_>,
+    text: Option<&str>,
+    own: &[&str],
+    linked: &[Linked<'_>],
+    matches: &LinkMatches,
+) {
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return;
     };
     let pattern = like_pattern(text);
+    let mut terms = 0;
     q.push(" and (");
-    for (i, column) in columns.iter().enumerate() {
-        if i > 0 {
+    for column in own {
+        if terms > 0 {
             q.push(" or ");
         }
-        q.push("lower(coalesce(")
-            .push(column)
-            .push(", '')) like ")
-            .bind(pattern.clone())
-            .push(" escape '\\'");
+        terms += 1;
+        contains(q, column, &pattern);
+    }
+    for link in linked {
+        let ids = matches.of(link.entity, link.key);
+        if ids.is_some_and(|(_, ids)| ids.is_empty()) {
+            continue;
+        }
+        if terms > 0 {
+            q.push(" or ");
+        }
+        terms += 1;
+        match ids {
+            Some((kind, ids)) => {
+                q.push(link.fk).push(" in (").bind_ids(kind, ids).push(")");
+            }
+            None => {
+                q.alias("tf", link.entity);
+                q.push(link.fk).push(" in (select {tf.id} from ");
+                q.push(&format!("{{@{}}} tf where ", link.entity.name()));
+                contains(q, &format!("{{tf.{}}}", link.key), &pattern);
+                q.push(")");
+            }
+        }
+    }
+    if terms == 0 {
+        q.push("1 = 0");
     }
     q.push(")");
 }
@@ -378,10 +494,14 @@ fn after_cursor(
         .push(")");
 }
 
+/// The sessions matching `filter`; `with_names` joins the owner and guild for their
+/// names (the listing), without it the statement reads `chat_sessions` alone (counts, ids).
 fn chat_session_query<'s>(
     schema: &'s Schema,
     filter: &ChatSessionFilter,
     columns: &str,
+    with_names: bool,
+    matches: &LinkMatches,
 ) -> Sql<'s> {
     let mut q = Sql::new(schema);
     let guilds = schema.has(Entity::ChatSessions, "guild") && schema.is_enabled(Entity::Guilds);
@@ -393,9 +513,12 @@ fn chat_session_query<'s>(
     }
     q.push("select ")
         .push(columns)
-        .push(" from {@chat_sessions} s left join {@users} u on {u.id} = {s.owner}");
-    if guilds {
-        q.push(" left join {@guilds} g on {g.id} = {s.guild}");
+        .push(" from {@chat_sessions} s");
+    if with_names {
+        q.push(" left join {@users} u on {u.id} = {s.owner}");
+        if guilds {
+            q.push(" left join {@guilds} g on {g.id} = {s.guild}");
+        }
     }
     q.push(" where 1 = 1");
     let sessions = schema.id_kind(Entity::ChatSessions);
@@ -417,11 +540,24 @@ fn chat_session_query<'s>(
             q.push(" and 1 = 0");
         }
     }
-    let mut columns = vec!["{s.title|''}", "{u.username}", "{s.model|''}"];
+    let mut linked = vec![Linked {
+        fk: "{s.owner}",
+        entity: Entity::Users,
+        key: "username",
+    }];
     if guilds {
-        columns.push("{g.name}");
+        linked.push(Linked {
+            fk: "{s.guild}",
+            entity: Entity::Guilds,
+            key: "name",
+        });
     }
-    text_filter(&mut q, filter.text.as_deref(), &columns);
+    let own: &[&str] = if schema.has(Entity::ChatSessions, "model") {
+        &["{s.title|''}", "{s.model}"]
+    } else {
+        &["{s.title|''}"]
+    };
+    text_filter(&mut q, filter.text.as_deref(), own, &linked, matches);
     q
 }
 
@@ -454,6 +590,16 @@ impl SortKey for SessionSort {
             SessionSort::Title => "Title",
         }
     }
+}
+
+/// The owners and guilds a session filter's text matches.
+async fn chat_session_links(db: &Db, filter: &ChatSessionFilter) -> Result<LinkMatches, DataError> {
+    link_matches(
+        db,
+        filter.text.as_deref(),
+        &[(Entity::Users, "username"), (Entity::Guilds, "name")],
+    )
+    .await
 }
 
 /// Newest first.
@@ -508,7 +654,8 @@ pub async fn chat_sessions_sorted(
          {messages} as messages, {} as sort_key",
         key.expr
     );
-    let mut q = chat_session_query(schema, filter, &columns);
+    let matches = chat_session_links(db, filter).await?;
+    let mut q = chat_session_query(schema, filter, &columns, true, &matches);
     let tie = TieId::Kind(schema.id_kind(Entity::ChatSessions));
     seek_condition(&mut q, &key.expr, "{s.id}", tie, order.descending, seek);
     seek_order(
@@ -519,7 +666,7 @@ pub async fn chat_sessions_sorted(
         seek.backwards(),
         limit,
     );
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -549,8 +696,9 @@ pub async fn chat_sessions_sorted(
 pub async fn count_chat_sessions(db: &Db, filter: &ChatSessionFilter) -> Result<i64, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
-    let q = chat_session_query(schema, filter, "count(*) as n");
-    read_count(db, &q).await
+    let matches = chat_session_links(db, filter).await?;
+    let q = chat_session_query(schema, filter, "count(*) as n", false, &matches);
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 /// Every id matching the filter, newest first, up to `cap` (for "mark all").
@@ -559,12 +707,27 @@ pub async fn chat_session_ids(
     filter: &ChatSessionFilter,
     cap: usize,
 ) -> Result<Vec<Id>, DataError> {
+    chat_session_ids_until(db, filter, cap, &Interrupt::new()).await
+}
+
+/// [`chat_session_ids`] that `interrupt` stops on the server: ids only, one statement.
+pub async fn chat_session_ids_until(
+    db: &Db,
+    filter: &ChatSessionFilter,
+    cap: usize,
+    interrupt: &Interrupt,
+) -> Result<Vec<Id>, DataError> {
     let schema = db.schema()?;
     require(schema, Entity::ChatSessions)?;
-    let mut q = chat_session_query(schema, filter, "{s.id} as id");
+    let matches = chat_session_links(db, filter).await?;
+    let mut q = chat_session_query(schema, filter, "{s.id} as id", false, &matches);
     q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(cap as i64);
-    read_all(db, &q).await?.iter().map(|r| r.id("id")).collect()
+    read_interruptible(db, &q, interrupt)
+        .await?
+        .iter()
+        .map(|r| r.id("id"))
+        .collect()
 }
 
 // ---------------------------------------------------------------- chat messages
@@ -665,7 +828,7 @@ fn chat_message_query<'s>(
              where {m.session} = ",
         )
         .bind_id(schema.id_kind(Entity::ChatSessions), session_id);
-    text_filter(&mut q, text, &["{m.content}"]);
+    text_filter(&mut q, text, &["{m.content}"], &[], &LinkMatches::default());
     q
 }
 
@@ -678,7 +841,7 @@ pub async fn count_chat_messages(
     let schema = db.schema()?;
     require(schema, Entity::ChatMessages)?;
     let q = chat_message_query(schema, session_id, text, "count(*) as n");
-    read_count(db, &q).await
+    read_count(db, &q, text).await
 }
 
 // ---------------------------------------------------------------- private messages
@@ -706,7 +869,12 @@ pub struct PrivateMessageFilter {
 }
 
 /// The conditions of a private-message filter, over `p` joined to `su` and `ru`.
-fn private_message_filter(q: &mut Sql<'_>, schema: &Schema, filter: &PrivateMessageFilter) {
+fn private_message_filter(
+    q: &mut Sql<'_>,
+    schema: &Schema,
+    filter: &PrivateMessageFilter,
+    matches: &LinkMatches,
+) {
     if let Some(id) = &filter.id {
         q.push(" and {p.id} = ")
             .bind_id(schema.id_kind(Entity::Messages), id);
@@ -722,7 +890,20 @@ fn private_message_filter(q: &mut Sql<'_>, schema: &Schema, filter: &PrivateMess
     text_filter(
         q,
         filter.text.as_deref(),
-        &["{p.content}", "{su.username}", "{ru.username}"],
+        &["{p.content}"],
+        &[
+            Linked {
+                fk: "{p.sender}",
+                entity: Entity::Users,
+                key: "username",
+            },
+            Linked {
+                fk: "{p.recipient}",
+                entity: Entity::Users,
+                key: "username",
+            },
+        ],
+        matches,
     );
 }
 
@@ -742,8 +923,9 @@ pub async fn count_private_messages(
          left join {@users} su on {su.id} = {p.sender} \
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
-    private_message_filter(&mut q, schema, filter);
-    read_count(db, &q).await
+    let matches = link_matches(db, filter.text.as_deref(), &[(Entity::Users, "username")]).await?;
+    private_message_filter(&mut q, schema, filter, &matches);
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 /// Newest first.
@@ -782,7 +964,8 @@ pub async fn private_messages_seek(
          left join {@users} su on {su.id} = {p.sender} \
          left join {@users} ru on {ru.id} = {p.recipient} where 1 = 1",
     );
-    private_message_filter(&mut q, schema, filter);
+    let matches = link_matches(db, filter.text.as_deref(), &[(Entity::Users, "username")]).await?;
+    private_message_filter(&mut q, schema, filter, &matches);
     let tie = TieId::Kind(schema.id_kind(Entity::Messages));
     seek_condition(&mut q, "{p.created_at}", "{p.id}", tie, true, seek);
     seek_order(
@@ -793,7 +976,7 @@ pub async fn private_messages_seek(
         seek.backwards(),
         limit,
     );
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -881,6 +1064,7 @@ fn content_branch(
     kind: ContentKind,
     filter: &ContentFilter,
     page: Option<(Order<ContentSort>, &Seek<SortCursor>, usize)>,
+    matches: &LinkMatches,
 ) {
     let entity = kind.entity();
     let with_book = schema.has(entity, "book") && schema.is_enabled(Entity::Books);
@@ -945,12 +1129,20 @@ fn content_branch(
         q.push(&t(" and {c.author} = "))
             .bind_id(schema.id_kind(Entity::Users), user);
     }
-    let mut columns = vec![t("{c.content}"), t("{u.username}")];
+    let (content, author, book) = (t("{c.content}"), t("{c.author}"), t("{c.book}"));
+    let mut linked = vec![Linked {
+        fk: &author,
+        entity: Entity::Users,
+        key: "username",
+    }];
     if with_book {
-        columns.push(t("{b.title}"));
+        linked.push(Linked {
+            fk: &book,
+            entity: Entity::Books,
+            key: "title",
+        });
     }
-    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    text_filter(q, filter.text.as_deref(), &columns);
+    text_filter(q, filter.text.as_deref(), &[&content], &linked, matches);
     if let Some((order, seek, limit)) = page {
         let id = t("cast({c.id} as {text})");
         seek_condition(q, &t(key), &id, TieId::Text, order.descending, seek);
@@ -1004,6 +1196,12 @@ pub async fn content_sorted(
 ) -> Result<Page<ContentRow, SortCursor>, DataError> {
     let schema = db.schema()?;
     let kinds = content_kinds(schema, filter)?;
+    let matches = link_matches(
+        db,
+        filter.text.as_deref(),
+        &[(Entity::Users, "username"), (Entity::Books, "title")],
+    )
+    .await?;
     let mut q = Sql::new(schema);
     q.push("select * from (");
     for (i, kind) in kinds.iter().enumerate() {
@@ -1011,7 +1209,14 @@ pub async fn content_sorted(
             q.push(" union all ");
         }
         q.push("select * from (");
-        content_branch(&mut q, schema, *kind, filter, Some((order, seek, limit)));
+        content_branch(
+            &mut q,
+            schema,
+            *kind,
+            filter,
+            Some((order, seek, limit)),
+            &matches,
+        );
         q.push(if i == 0 { ") as part_a" } else { ") as part_b" });
     }
     q.push(") as content");
@@ -1027,7 +1232,7 @@ pub async fn content_sorted(
         ContentSort::Author => ValueKind::Text,
         ContentSort::Updated | ContentSort::Created => ValueKind::Time,
     };
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -1078,11 +1283,11 @@ pub async fn count_content(db: &Db, filter: &ContentFilter) -> Result<i64, DataE
             q.push(" union all ");
         }
         q.push("select * from (");
-        content_branch(&mut q, schema, *kind, filter, None);
+        content_branch(&mut q, schema, *kind, filter, None, &LinkMatches::default());
         q.push(if i == 0 { ") as part_a" } else { ") as part_b" });
     }
     q.push(") as counts");
-    read_count(db, &q).await
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 // ---------------------------------------------------------------- guilds
@@ -1179,11 +1384,8 @@ pub async fn guilds_seek(
         q.push(" left join {@users} u on {u.id} = {g.owner}");
     }
     q.push(" where 1 = 1");
-    let mut columns = vec!["{g.name}"];
-    if owner {
-        columns.push("{u.username}");
-    }
-    text_filter(&mut q, text, &columns);
+    let matches = link_matches(db, text, &[(Entity::Users, "username")]).await?;
+    guild_filter(&mut q, text, owner, &matches);
     let key = if schema.has(Entity::Guilds, "created_at") {
         SortColumn::new("{g.created_at}", ValueKind::Time)
     } else {
@@ -1192,7 +1394,7 @@ pub async fn guilds_seek(
     let tie = TieId::Kind(schema.id_kind(Entity::Guilds));
     seek_condition(&mut q, &key.expr, "{g.id}", tie, true, seek);
     seek_order(&mut q, &key.expr, "{g.id}", true, seek.backwards(), limit);
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, text).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -1228,15 +1430,24 @@ pub async fn count_guilds(db: &Db, text: Option<&str>) -> Result<i64, DataError>
     let mut q = Sql::new(schema);
     q.alias("g", Entity::Guilds).alias("u", Entity::Users);
     let owner = schema.has(Entity::Guilds, "owner");
-    q.push("select count(*) as n from {@guilds} g");
-    let mut columns = vec!["{g.name}"];
-    if owner {
-        q.push(" left join {@users} u on {u.id} = {g.owner}");
-        columns.push("{u.username}");
-    }
-    q.push(" where 1 = 1");
-    text_filter(&mut q, text, &columns);
-    read_count(db, &q).await
+    q.push("select count(*) as n from {@guilds} g where 1 = 1");
+    let matches = link_matches(db, text, &[(Entity::Users, "username")]).await?;
+    guild_filter(&mut q, text, owner, &matches);
+    read_count(db, &q, text).await
+}
+
+/// A guild filter: its name, or its owner's.
+fn guild_filter(q: &mut Sql<'_>, text: Option<&str>, owner: bool, matches: &LinkMatches) {
+    let linked: &[Linked<'_>] = if owner {
+        &[Linked {
+            fk: "{g.owner}",
+            entity: Entity::Users,
+            key: "username",
+        }]
+    } else {
+        &[]
+    };
+    text_filter(q, text, &["{g.name}"], linked, matches);
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1476,7 +1687,13 @@ fn user_filter(q: &mut Sql<'_>, schema: &Schema, filter: &UserFilter) {
     {
         q.push(" and u.").ident(&soft.at.name).push(" is null");
     }
-    text_filter(q, filter.text.as_deref(), &["{u.username}", "{u.email|''}"]);
+    text_filter(
+        q,
+        filter.text.as_deref(),
+        &["{u.username}", "{u.email|''}"],
+        &[],
+        &LinkMatches::default(),
+    );
 }
 
 /// How many users match the filter.
@@ -1486,7 +1703,7 @@ pub async fn count_users(db: &Db, filter: &UserFilter) -> Result<i64, DataError>
     q.alias("u", Entity::Users);
     q.push("select count(*) as n from {@users} u where 1 = 1");
     user_filter(&mut q, schema, filter);
-    read_count(db, &q).await
+    read_count(db, &q, filter.text.as_deref()).await
 }
 
 /// The columns the user list sorts by.
@@ -1584,7 +1801,7 @@ pub async fn users_sorted(
             limit,
         );
     }
-    let rows = read_all(db, &q).await?;
+    let rows = read_filtered(db, &q, filter.text.as_deref()).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -1620,9 +1837,38 @@ pub async fn user_by_name(db: &Db, username: &str) -> Result<Option<UserRow>, Da
     rows.first().map(user_row).transpose()
 }
 
-async fn read_count(db: &Db, q: &Sql<'_>) -> Result<i64, DataError> {
-    let rows = read_all(db, q).await?;
+async fn read_count(db: &Db, q: &Sql<'_>, text: Option<&str>) -> Result<i64, DataError> {
+    let rows = read_filtered(db, q, text).await?;
     rows.first().map(|r| r.int("n")).unwrap_or(Ok(0))
+}
+
+/// A read filtered by `text`, planned for that text each time it runs. PostgreSQL
+/// otherwise switches a prepared statement to a generic plan after five runs; a generic
+/// plan cannot know that a pattern matches nothing and walks the whole listing.
+async fn read_filtered(db: &Db, q: &Sql<'_>, text: Option<&str>) -> Result<Vec<Row>, DataError> {
+    if text.is_none_or(str::is_empty) {
+        return read_all(db, q).await;
+    }
+    let mut tx = db.read().await?;
+    plan_for_each_run(&mut tx).await?;
+    let rows = tx.fetch_all_sql(q).await?;
+    tx.rollback().await?;
+    Ok(rows)
+}
+
+/// For the rest of this read transaction, every statement is planned for its values.
+async fn plan_for_each_run(tx: &mut super::Tx) -> Result<(), DataError> {
+    match tx.backend() {
+        Backend::Postgres => {
+            tx.fetch_all(
+                "select set_config('plan_cache_mode', 'force_custom_plan', true) as mode",
+                &[],
+            )
+            .await?;
+        }
+        Backend::Sqlite | Backend::Mysql => {}
+    }
+    Ok(())
 }
 
 async fn read_all(db: &Db, q: &Sql<'_>) -> Result<Vec<Row>, DataError> {

@@ -28,6 +28,7 @@ pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod schema;
+pub mod search;
 pub mod trash;
 pub mod users;
 
@@ -354,6 +355,11 @@ impl Db {
         let chained = audit::chain_existing(self).await?;
         if chained > 0 {
             applied.push(format!("chained {chained} earlier audit rows"));
+        }
+        if reference {
+            // The reference schema is modcon's: its text filters get their indexes here.
+            let schema = self.check_map(map).await?;
+            applied.extend(search::reference_text_indexes(self, &schema).await?);
         }
         Ok(MigrationReport { applied, reference })
     }

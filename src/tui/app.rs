@@ -21,6 +21,7 @@ use super::panes::chats::ChatsPane;
 use super::panes::content::ContentPane;
 use super::panes::guilds::GuildsPane;
 use super::panes::messages::MessagesPane;
+use super::panes::search::SearchPane;
 use super::panes::users::UsersPane;
 use super::panes::{Cx, DeleteIntent, Drill, Effect, Pane};
 use super::popup::{
@@ -40,6 +41,8 @@ pub enum Tab {
     Guilds,
     Users,
     Audit,
+    /// Content search (`:search TEXT`): reached by command, not numbered in the tab bar.
+    Search,
 }
 
 impl Tab {
@@ -52,6 +55,17 @@ impl Tab {
         Tab::Audit,
     ];
 
+    /// Every pane, the search included.
+    pub const PANES: [Tab; 7] = [
+        Tab::Chats,
+        Tab::Messages,
+        Tab::Comments,
+        Tab::Guilds,
+        Tab::Users,
+        Tab::Audit,
+        Tab::Search,
+    ];
+
     /// The tab whose pane shows a slot's answers.
     pub fn of(slot: Slot) -> Tab {
         match slot {
@@ -61,6 +75,7 @@ impl Tab {
             Slot::Guilds | Slot::GuildMembers => Tab::Guilds,
             Slot::Users => Tab::Users,
             Slot::Audit | Slot::AuditChain => Tab::Audit,
+            Slot::Search => Tab::Search,
         }
     }
 
@@ -196,6 +211,7 @@ pub struct App {
     pub guilds: GuildsPane,
     pub users: UsersPane,
     pub audit: AuditPane,
+    pub search: SearchPane,
     pub popup: Option<Popup>,
     pub prompt: Option<Prompt>,
     pub status: Option<(String, Level)>,
@@ -265,6 +281,7 @@ impl App {
             guilds: GuildsPane::default(),
             users: UsersPane::default(),
             audit: AuditPane::default(),
+            search: SearchPane::default(),
             popup: None,
             prompt: None,
             status,
@@ -285,23 +302,26 @@ impl App {
         }
     }
 
-    fn save(&self, tab: Tab) -> SavedPane {
-        match tab {
+    /// A copy of `tab`'s pane to come back to. The search view is not copied: it keeps
+    /// its own results until the next search, and `Ctrl-o` returns to it as it is.
+    fn save(&self, tab: Tab) -> Option<SavedPane> {
+        Some(match tab {
             Tab::Chats => SavedPane::Chats(Box::new(self.chats.clone())),
             Tab::Messages => SavedPane::Messages(Box::new(self.messages.clone())),
             Tab::Comments => SavedPane::Content(Box::new(self.content.clone())),
             Tab::Guilds => SavedPane::Guilds(Box::new(self.guilds.clone())),
             Tab::Users => SavedPane::Users(Box::new(self.users.clone())),
             Tab::Audit => SavedPane::Audit(Box::new(self.audit.clone())),
-        }
+            Tab::Search => return None,
+        })
     }
 
     /// Remembers the view on screen (and the pane of `also`, which is about to change)
     /// for `Ctrl-o`.
     fn remember(&mut self, also: Option<Tab>) {
-        let mut panes = vec![self.save(self.tab)];
+        let mut panes: Vec<SavedPane> = self.save(self.tab).into_iter().collect();
         if let Some(other) = also.filter(|t| *t != self.tab) {
-            panes.push(self.save(other));
+            panes.extend(self.save(other));
         }
         self.jumps.push(Jump {
             tab: self.tab,
@@ -376,6 +396,7 @@ impl App {
             || self.guilds.busy()
             || self.users.busy()
             || self.audit.busy()
+            || self.search.busy()
     }
 
     fn list_height(&self) -> usize {
@@ -404,6 +425,7 @@ impl App {
                 Tab::Guilds => &mut self.guilds,
                 Tab::Users => &mut self.users,
                 Tab::Audit => &mut self.audit,
+                Tab::Search => &mut self.search,
             };
             f(pane, &mut cx)
         };
@@ -419,6 +441,7 @@ impl App {
             Tab::Guilds => &self.guilds,
             Tab::Users => &self.users,
             Tab::Audit => &self.audit,
+            Tab::Search => &self.search,
         }
     }
 
@@ -528,7 +551,7 @@ impl App {
         }
         let height = self.list_height();
         let mut requests = Vec::new();
-        for tab in Tab::ALL {
+        for tab in Tab::PANES {
             let (_, mut out) = self.with_pane(tab, |pane, cx| pane.set_height(height, cx));
             requests.append(&mut out);
         }
@@ -569,6 +592,11 @@ impl App {
             }
             Action::CommandLine => {
                 self.prompt = Some(Prompt::new(PromptKind::Command, String::new()));
+                Vec::new()
+            }
+            Action::Search => {
+                // The command line, ready for the text: `:search TEXT`.
+                self.prompt = Some(Prompt::new(PromptKind::Command, "search ".into()));
                 Vec::new()
             }
             Action::CopyId => {
@@ -617,7 +645,7 @@ impl App {
                 {
                     self.jumps.push(Jump {
                         tab,
-                        panes: vec![saved],
+                        panes: saved.into_iter().collect(),
                     });
                 }
                 requests.append(&mut self.apply(effect));
@@ -659,6 +687,7 @@ impl App {
                 self.popup = Some(*popup);
                 Vec::new()
             }
+            Effect::GotoSession(id) => self.tab_command(Tab::Chats, "goto", &id.to_string()),
             Effect::Quit => {
                 self.quit = true;
                 Vec::new()
@@ -997,6 +1026,7 @@ impl App {
                 Vec::new()
             }
             "orphans" => self.tab_command(Tab::Chats, name, arg),
+            "search" => self.tab_command(Tab::Search, name, arg),
             "comments" | "reviews" => self.tab_command(Tab::Comments, name, arg),
             "admins" | "moderators" | "users" => self.tab_command(Tab::Users, name, arg),
             // Both Comments and Users have an `:all`; elsewhere it means comments and reviews.
@@ -1325,7 +1355,7 @@ impl App {
             Response::Ids { seq, result } => match result {
                 Ok(keys) => {
                     let mut effects = Vec::new();
-                    for tab in Tab::ALL {
+                    for tab in Tab::PANES {
                         let keys = keys.clone();
                         let (effect, _) = self.with_pane(tab, |pane, _| pane.on_keys(seq, keys));
                         effects.push(effect);
@@ -1568,6 +1598,12 @@ impl App {
         if op.tab != Tab::Audit {
             let (_, mut out) =
                 self.with_pane(Tab::Audit, |pane, cx| pane.after_operation(&done, cx));
+            requests.append(&mut out);
+        }
+        if op.tab == Tab::Search {
+            // The sessions deleted from the search are gone from Chats too.
+            let (_, mut out) =
+                self.with_pane(Tab::Chats, |pane, cx| pane.after_operation(&done, cx));
             requests.append(&mut out);
         }
         let report = Report {

@@ -71,6 +71,7 @@ actions! {
     NextMatch => "next_match", List, "next match", ["n"];
     PrevMatch => "prev_match", List, "previous match", ["N"];
     CommandLine => "command", List, "command line (commands listed below)", [":"];
+    Search => "search", List, "search every chat message (:search TEXT)", ["F"];
     Delete => "delete", List, "delete marked rows (or the row under the cursor)", ["d"];
     Edit => "edit", List, "edit in place", ["e"];
     Repair => "repair", List, "repair orphaned sessions", ["r"];

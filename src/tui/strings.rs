@@ -63,12 +63,24 @@ pub const TABS: [&str; 6] = [
 
 /// The `:` commands, as help lists them.
 pub const COMMANDS_TITLE: &str = "Commands (:):";
-pub const COMMANDS: [&str; 4] = [
+pub const COMMANDS: [&str; 5] = [
     ":orphans   orphaned chat sessions only     :goto ID   one row, or a loaded one by id prefix     :user NAME  one user's rows",
+    ":search TEXT  every chat session with a message containing TEXT (F); mark, Ctrl-a, d",
     ":help      this list                       :q, :quit  quit",
     "Comments:  :comments  :reviews  :all (both)",
     "Users:     :admins  :moderators  :users  :all",
 ];
+
+pub const SEARCH_TITLE: &str = "Search";
+pub const SEARCH_USAGE: &str = "usage: :search TEXT (every chat message, any session)";
+pub const SEARCH_STOPPED: &str = "search stopped: the database cancelled it (R runs it again)";
+pub const SEARCH_NO_MATCH: &str = "no chat message contains this text";
+pub const SEARCH_LEAVE: &str = "1 goes back to Chats; / searches for other text";
+
+/// The progress line of a search the database is still working on.
+pub fn searching(seconds: f64) -> String {
+    format!("searching… {seconds:.1} s · Esc stops it")
+}
 
 /// `:goto` with a prefix several loaded rows share.
 pub fn goto_ambiguous(prefix: &str, n: usize) -> String {

@@ -25,6 +25,7 @@ use crate::db::lists::{
 use crate::db::messages::{self, PrivateMessageDetail};
 use crate::db::plan::{Outcome, Plan};
 use crate::db::schema::IdKinds;
+use crate::db::search::{self, Interrupt, SessionHit};
 use crate::db::{Access, Actor, Backend, ConnectOptions, DataError, Db, Role, SchemaMap};
 
 /// Which list an answer belongs to.
@@ -42,6 +43,8 @@ pub enum Slot {
     Audit,
     /// The audit record's hash chain, checked beside its first page.
     AuditChain,
+    /// Content search across every chat message.
+    Search,
 }
 
 /// One page of a listing: what it shows, in which order, from where.
@@ -88,6 +91,13 @@ pub enum Query {
     AuditSince { filter: AuditFilter, after_id: i64 },
     /// Walk the audit record's hash chain.
     AuditChain,
+    /// Sessions holding a chat message that contains `text`; `interrupt` stops the
+    /// statement on the server.
+    ContentSearch {
+        text: String,
+        after: Option<TimeCursor>,
+        interrupt: Interrupt,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +113,7 @@ pub enum PageData {
     /// Oldest first.
     AuditSince(Vec<AuditEntry>),
     AuditChain(ChainReport),
+    ContentSearch(Page<SessionHit, TimeCursor>),
 }
 
 #[derive(Debug, Clone)]
@@ -528,7 +539,10 @@ async fn answer(
             stop,
         } => Response::Ids {
             seq,
-            result: collect_keys(&db, query, cap, &stop).await,
+            result: match ids_only(&db, &query, cap, &stop).await {
+                Some(result) => result,
+                None => collect_keys(&db, query, cap, &stop).await,
+            },
         },
         Request::FindUser { seq, name } => {
             let result = db.bounded(lists::user_by_name(&db, &name)).await;
@@ -597,6 +611,35 @@ async fn load(db: &Db, query: Query) -> Result<PageData, DataError> {
     load_sized(db, query, PAGE).await
 }
 
+/// "Mark all" on a listing with an id-only query: one statement, nothing per row, and
+/// stopping it cancels it on the server. `None` for the listings that page for keys.
+async fn ids_only(
+    db: &Db,
+    query: &Query,
+    cap: usize,
+    stop: &Arc<AtomicBool>,
+) -> Option<Result<Vec<RowKey>, DataError>> {
+    let interrupt = Interrupt::from_flag(stop.clone());
+    let ids = match query {
+        Query::ChatSessions { filter, .. } => {
+            lists::chat_session_ids_until(db, filter, cap, &interrupt).await
+        }
+        Query::ContentSearch { text, .. } => {
+            search::search_session_ids(db, text, cap, &interrupt).await
+        }
+        _ => return None,
+    };
+    Some(match ids {
+        Ok(ids) => Ok(ids
+            .into_iter()
+            .map(|id| RowKey { id, kind: None })
+            .collect()),
+        // Stopped by the operator: nothing is wanted any more.
+        Err(DataError::Cancelled) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    })
+}
+
 /// Pages through a listing for the keys of every row, up to `cap`, or until stopped
 /// (the operator gave up: what was found is not wanted any more).
 async fn collect_keys(
@@ -652,6 +695,15 @@ async fn collect_keys(
                 keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
                 p.next.map(|after| query.continued(after))
             }
+            PageData::ContentSearch(p) => {
+                keys.extend(p.rows.iter().map(|r| key(r.id.clone())));
+                p.next.map(|after| {
+                    if let Query::ContentSearch { after: a, .. } = &mut query {
+                        *a = Some(after);
+                    }
+                    query.clone()
+                })
+            }
             PageData::Audit(_) | PageData::AuditSince(_) | PageData::AuditChain(_) => None,
         };
         if keys.len() >= cap {
@@ -677,6 +729,9 @@ async fn count(db: &Db, query: &Query) -> Result<i64, DataError> {
         Query::Guilds { text, .. } => lists::count_guilds(db, text.as_deref()).await,
         Query::Users { filter, .. } => lists::count_users(db, filter).await,
         Query::Audit { filter, .. } => crate::db::audit::count_audit(db, filter).await,
+        Query::ContentSearch {
+            text, interrupt, ..
+        } => Ok(search::count_search(db, text, interrupt).await?.sessions),
         Query::GuildMembers { .. } | Query::AuditSince { .. } | Query::AuditChain => {
             Err(DataError::invalid("this list is not counted"))
         }
@@ -702,7 +757,10 @@ impl Query {
             | Query::Guilds { seek, .. }
             | Query::Users { seek, .. }
             | Query::Audit { seek, .. } => Some(seek),
-            Query::GuildMembers { .. } | Query::AuditSince { .. } | Query::AuditChain => None,
+            Query::GuildMembers { .. }
+            | Query::AuditSince { .. }
+            | Query::AuditChain
+            | Query::ContentSearch { .. } => None,
         }
     }
 
@@ -774,6 +832,13 @@ async fn load_sized(db: &Db, query: Query, page: usize) -> Result<PageData, Data
         Query::AuditSince { filter, after_id } => {
             PageData::AuditSince(crate::db::audit::audit_since(db, &filter, after_id, page).await?)
         }
+        Query::ContentSearch {
+            text,
+            after,
+            interrupt,
+        } => PageData::ContentSearch(
+            search::search_chat_messages(db, &text, after, page, &interrupt).await?,
+        ),
     })
 }
 

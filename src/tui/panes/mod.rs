@@ -7,6 +7,7 @@ pub mod chats;
 pub mod content;
 pub mod guilds;
 pub mod messages;
+pub mod search;
 pub mod users;
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use crate::db::{Actor, DataError};
 use crate::lookalike::Lookalike;
 
 /// How many ids "mark all" and "invert" take at most.
-pub const MARK_ALL_CAP: usize = 50_000;
+pub const MARK_ALL_CAP: usize = 100_000;
 
 /// What a pane may ask of the worker and what it knows of the operator.
 pub struct Cx<'a> {
@@ -137,6 +138,8 @@ pub enum Effect {
     },
     /// Show one user's rows on another tab, remembering where this was (`Ctrl-o`).
     Drill(Drill),
+    /// Show this chat session in Chats (from the search).
+    GotoSession(Id),
     Quit,
 }
 
