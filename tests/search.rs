@@ -376,6 +376,56 @@ async fn stopping_a_search_cancels_its_statement_on_postgres() {
     test.finish().await;
 }
 
+/// MySQL: a search waiting behind another connection's table lock is stopped with
+/// `kill query` (gone from the process list), and the next search answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_search_kills_its_query_on_mysql() {
+    use sqlx::{Connection, Executor, MySqlConnection};
+    let test = TestDb::mysql().await;
+    let owner = user(&test.db, "slow").await;
+    session_with(&test.db, Some(owner), "s", 5, &["a rare phrase"]).await;
+
+    let mut blocker = MySqlConnection::connect(&test.url).await.unwrap();
+    blocker
+        .execute("lock tables chat_messages write")
+        .await
+        .unwrap();
+
+    let interrupt = Interrupt::new();
+    let search = {
+        let (db, interrupt) = (test.db.clone(), interrupt.clone());
+        tokio::spawn(async move {
+            search::search_chat_messages(&db, "rare phrase", None, 50, &interrupt).await
+        })
+    };
+    let running = "select count(*) from information_schema.processlist \
+                   where db = database() and command in ('Query', 'Execute') and info like '%escape%' \
+                   and info not like '%processlist%'";
+    let mut seen = 0;
+    for _ in 0..200 {
+        seen = count(&test.db, running, &[]).await;
+        if seen > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen, 1, "the search is waiting on the server");
+    interrupt.stop();
+    let result = search.await.unwrap();
+    assert!(matches!(result, Err(DataError::Cancelled)), "{result:?}");
+    assert_eq!(
+        count(&test.db, running, &[]).await,
+        0,
+        "the server stopped it"
+    );
+
+    blocker.execute("unlock tables").await.unwrap();
+    let hits = all_hits(&test.db, "rare phrase", 10).await;
+    assert_eq!(hits.len(), 1);
+    blocker.close().await.unwrap();
+    test.finish().await;
+}
+
 /// SQLite: the progress handler interrupts the statement; the connection it ran on is
 /// back in the pool without the handler.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,19 +129,24 @@ pub async fn search_chat_messages(
         .alias("u", Entity::Users)
         .alias("m", Entity::ChatMessages)
         .alias("fm", Entity::ChatMessages);
+    // The excerpt starts a little before the first match, in the first matching
+    // message (`fm`, joined on the id the inner query found).
+    let excerpt_from = |q: &mut Sql<'_>| {
+        q.push(greatest(schema.backend)).push("(1, coalesce(");
+        match_position(q, text);
+        q.push(", 0) - ")
+            .push(&EXCERPT_BEFORE.to_string())
+            .push(")");
+    };
     q.push(
         "select x.id, x.title, x.user_id, x.owner_name, x.created_at, x.matches, \
-         substr({fm.content}, x.excerpt_from, ",
-    )
-    .push(&EXCERPT_CHARS.to_string())
-    .push(") as excerpt, x.excerpt_from from (select y.*, ")
-    // The excerpt starts a little before the first match.
-    .push(greatest(schema.backend))
-    .push("(1, coalesce((select ");
-    match_position(&mut q, text);
-    q.push(" from {@chat_messages} fm where {fm.id} = y.first_id), 0) - ")
-        .push(&EXCERPT_BEFORE.to_string())
-        .push(")");
+         substr({fm.content}, ",
+    );
+    excerpt_from(&mut q);
+    q.push(", ")
+        .push(&EXCERPT_CHARS.to_string())
+        .push(") as excerpt, ");
+    excerpt_from(&mut q);
     q.push(
         " as excerpt_from from (select {s.id} as id, {s.title|''} as title, \
          {s.owner} as user_id, {u.username} as owner_name, {s.created_at} as created_at, \
@@ -164,7 +169,7 @@ pub async fn search_chat_messages(
     }
     q.push(" order by {s.created_at} desc, {s.id} desc limit ")
         .bind(limit as i64 + 1)
-        .push(") y) x left join {@chat_messages} fm on {fm.id} = x.first_id")
+        .push(") x left join {@chat_messages} fm on {fm.id} = x.first_id")
         .push(" order by x.created_at desc, x.id desc");
     let rows = read_interruptible(db, &q, interrupt).await?;
     let rows = rows
