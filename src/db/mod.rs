@@ -191,7 +191,7 @@ impl Db {
             {
                 pg = pg.password(password);
             }
-            try_one_connection(&pg, url, &driver, &timeouts).await?;
+            try_one_connection(&pg, url, &driver, &timeouts, Backend::Postgres).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(5)
                 .acquire_timeout(timeouts.connect)
@@ -616,6 +616,7 @@ async fn try_one_connection<O>(
     url: &str,
     driver: &connection::DriverUrl,
     timeouts: &Timeouts,
+    backend: Backend,
 ) -> Result<(), DataError>
 where
     O: sqlx::ConnectOptions,
@@ -634,7 +635,7 @@ where
             DataError::Unavailable(format!(
                 "{}: {}",
                 redact_url(url),
-                connection::connect_failure(&e, &driver.secrets)
+                connection::connect_failure(&e, &driver.secrets, backend)
             ))
         })?;
     let _ = sqlx::Connection::close(first).await;
@@ -667,7 +668,7 @@ async fn connect_mysql(
     {
         my = my.password(password);
     }
-    try_one_connection(&my, url, driver, timeouts).await?;
+    try_one_connection(&my, url, driver, timeouts, Backend::Mysql).await?;
     let statement = timeouts.statement;
     let pool = MySqlPoolOptions::new()
         .max_connections(5)
