@@ -471,13 +471,28 @@ impl Drop for Frozen<'_> {
     }
 }
 
-/// Holds a write lock on `chat_sessions` from a client of the test's own (the
-/// `mariadb` tool, kept open), so a command that touches the sessions waits on the
-/// server; the lock goes when the client ends.
+/// A lock on `chat_sessions` held by a client of the test's own (the `mariadb` tool,
+/// kept open), so a command waits on the server; it goes when the client ends.
 struct SessionsLock(std::process::Child);
 
 impl SessionsLock {
-    fn take(my: &ThrowawayMariaDb, database: &str) -> SessionsLock {
+    /// The table, write-locked: every statement that touches it waits, the first
+    /// read of the schema check included.
+    fn table(my: &ThrowawayMariaDb, database: &str) -> SessionsLock {
+        SessionsLock::take(my, database, "lock tables chat_sessions write")
+    }
+
+    /// Every row, locked for update in an open transaction: reads go on, and a delete
+    /// waits once it is signed in and has planned.
+    fn rows(my: &ThrowawayMariaDb, database: &str) -> SessionsLock {
+        SessionsLock::take(
+            my,
+            database,
+            "begin; select count(*) from chat_sessions for update",
+        )
+    }
+
+    fn take(my: &ThrowawayMariaDb, database: &str, sql: &str) -> SessionsLock {
         use std::io::{BufRead, Write};
         let mut child = std::process::Command::new("mariadb")
             .arg("--no-defaults")
@@ -489,14 +504,15 @@ impl SessionsLock {
             .expect("mariadb runs");
         let stdin = child.stdin.as_mut().unwrap();
         stdin
-            .write_all(b"lock tables chat_sessions write; select 'locked';\n")
+            .write_all(format!("{sql}; select 'locked';\n").as_bytes())
             .unwrap();
         stdin.flush().unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "locked");
+        while line.trim() != "locked" {
+            line.clear();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "{sql} failed");
+        }
         SessionsLock(child)
     }
 }
@@ -508,12 +524,15 @@ impl Drop for SessionsLock {
     }
 }
 
-/// Waits until a connection other than the test's waits on a lock in `database`.
+/// Waits until a connection other than the test's waits on a lock: a row lock, or the
+/// table lock in `database`.
 fn wait_until_blocked(my: &ThrowawayMariaDb, database: &str) {
     let guard = Instant::now() + Duration::from_secs(60);
     let sql = format!(
-        "select count(*) from information_schema.processlist \
-         where db = '{database}' and state like '%lock%'"
+        "select (select count(*) from information_schema.innodb_trx \
+                 where trx_state = 'LOCK WAIT') \
+              + (select count(*) from information_schema.processlist \
+                 where db = '{database}' and state like '%metadata lock%')"
     );
     while my.sql("mysql", &sql) == "0" {
         assert!(Instant::now() < guard, "the command never reached the lock");
@@ -534,7 +553,7 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
     let session_id = my.sql("frozen_commands", "select id from chat_sessions limit 1");
 
     // Mid-run: the command is signed in and waiting on the server when it stops.
-    let lock = SessionsLock::take(my, "frozen_commands");
+    let lock = SessionsLock::rows(my, "frozen_commands");
     let mut args = vec!["--database-url", &url, "chats", "delete", &session_id];
     args.extend(op);
     let child = home.command(&config, &args, &[]).spawn().unwrap();
@@ -597,30 +616,45 @@ async fn a_statement_past_the_statement_timeout_is_cancelled_by_the_server_and_e
     let config = short_bounds(&home);
     let url = app_url(my, "localhost", "slow_statement", "ssl-mode=REQUIRED");
     let pw = home.secret_file("operator-pw", OPERATOR_PASSWORD);
-    let lock = SessionsLock::take(my, "slow_statement");
-    let run = tokio::task::block_in_place(|| {
-        home.run(
-            &config,
-            &[
-                "--database-url",
-                &url,
-                "chats",
-                "orphans",
-                "--user",
-                "root",
-                "--password-file",
-                &pw,
-            ],
-            &[],
-        )
-    });
+    let session_id = my.sql("slow_statement", "select id from chat_sessions limit 1");
+    let op = ["--user", "root", "--password-file", pw.as_str()];
+    let cancelled = |run: &Run| {
+        assert_eq!(run.code, 4, "{}", run.everything());
+        assert!(
+            run.stderr.contains("max_statement_time exceeded")
+                && run.stderr.contains("statement_timeout_secs"),
+            "{}",
+            run.everything()
+        );
+    };
+
+    // Waiting for the table: the first statement that reads it is cancelled.
+    let lock = SessionsLock::table(my, "slow_statement");
+    let mut args = vec!["--database-url", url.as_str(), "chats", "orphans"];
+    args.extend(op);
+    let run = tokio::task::block_in_place(|| home.run(&config, &args, &[]));
     drop(lock);
-    assert_eq!(run.code, 4, "{}", run.everything());
-    assert!(
-        run.stderr.contains("max_statement_time exceeded")
-            && run.stderr.contains("statement_timeout_secs"),
-        "{}",
-        run.everything()
+    cancelled(&run);
+
+    // Waiting for a row in the middle of a delete: cancelled, and nothing deleted.
+    let lock = SessionsLock::rows(my, "slow_statement");
+    let mut args = vec![
+        "--database-url",
+        url.as_str(),
+        "chats",
+        "delete",
+        &session_id,
+    ];
+    args.extend(op);
+    let run = tokio::task::block_in_place(|| home.run(&config, &args, &[]));
+    drop(lock);
+    cancelled(&run);
+    assert_eq!(
+        my.sql(
+            "slow_statement",
+            &format!("select count(*) from chat_sessions where id = '{session_id}'")
+        ),
+        "1"
     );
 }
 

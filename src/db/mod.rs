@@ -504,10 +504,21 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Postgres(pool) => pool.close().await,
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Mysql(pool) => pool.close().await,
+        let closing = async {
+            match &self.pool {
+                Pool::Postgres(pool) => pool.close().await,
+                Pool::Sqlite(pool) => pool.close().await,
+                Pool::Mysql(pool) => pool.close().await,
+            }
+        };
+        // Closing waits for every connection to come back and say goodbye; one left
+        // mid-transaction by a request that timed out never does while the server is
+        // stopped. The process's exit closes what is left.
+        if tokio::time::timeout(self.options.timeouts.connect, closing)
+            .await
+            .is_err()
+        {
+            tracing::debug!(database = %self.display_url(), "gave up closing the connections");
         }
     }
 
