@@ -493,14 +493,26 @@ fn short_bounds(home: &Home) -> String {
 /// Holds an exclusive lock on `chat_sessions` from a connection of the test's own,
 /// so a command that reads the sessions waits on the server.
 async fn lock_sessions(pg: &ThrowawayPg) -> sqlx::PgConnection {
+    lock_with(pg, "lock table chat_sessions in access exclusive mode").await
+}
+
+/// Locks every session row for update: reads go on, and a delete waits once it is
+/// signed in and has planned.
+async fn lock_session_rows(pg: &ThrowawayPg) -> sqlx::PgConnection {
+    lock_with(
+        pg,
+        "select count(*) from (select id from chat_sessions for update) locked",
+    )
+    .await
+}
+
+async fn lock_with(pg: &ThrowawayPg, sql: &'static str) -> sqlx::PgConnection {
     use sqlx::{Connection, Executor};
     let mut conn = sqlx::PgConnection::connect(&pg.socket_url("platform"))
         .await
         .unwrap();
     conn.execute("begin").await.unwrap();
-    conn.execute("lock table chat_sessions in access exclusive mode")
-        .await
-        .unwrap();
+    conn.execute(sql).await.unwrap();
     conn
 }
 
@@ -528,7 +540,7 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
     let session_id = pg.psql("platform", "select id from chat_sessions limit 1");
 
     // Mid-run: the command is signed in and waiting on the server when it stops.
-    let lock = lock_sessions(&pg).await;
+    let lock = lock_session_rows(&pg).await;
     let mut args = vec!["--database-url", &url, "chats", "delete", &session_id];
     args.extend(op);
     let child = home.command(&config, &args, &[]).spawn().unwrap();
