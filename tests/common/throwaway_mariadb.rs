@@ -238,7 +238,8 @@ fn signal(pid: u32, name: &str) {
 }
 
 /// A shell that waits for this test process to end, then kills the server (thawing it
-/// first) and removes its directory.
+/// first), gives it up to 10 s to be gone (it may be a zombie nobody reaps), and
+/// removes its directory.
 fn watch_for_exit(dir: &Path) {
     let script = format!(
         "while kill -0 {parent} 2>/dev/null; do sleep 1; done\n\
@@ -246,6 +247,7 @@ fn watch_for_exit(dir: &Path) {
            pid=$(cat '{dir}/mariadbd.pid')\n\
            kill -CONT \"$pid\" 2>/dev/null\n\
            kill -KILL \"$pid\" 2>/dev/null\n\
+           for _ in $(seq 50); do kill -0 \"$pid\" 2>/dev/null || break; sleep 0.2; done\n\
          fi\n\
          rm -rf '{dir}'\n",
         parent = std::process::id(),
