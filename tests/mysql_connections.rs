@@ -526,7 +526,7 @@ impl Drop for SessionsLock {
 
 /// Waits until a connection other than the test's waits on a lock: a row lock, or the
 /// table lock in `database`.
-fn wait_until_blocked(my: &ThrowawayMariaDb, database: &str) {
+fn wait_until_blocked(my: &ThrowawayMariaDb, database: &str, command: &mut std::process::Child) {
     let guard = Instant::now() + Duration::from_secs(60);
     let sql = format!(
         "select (select count(*) from information_schema.innodb_trx \
@@ -536,6 +536,9 @@ fn wait_until_blocked(my: &ThrowawayMariaDb, database: &str) {
     );
     while my.sql("mysql", &sql) == "0" {
         assert!(Instant::now() < guard, "the command never reached the lock");
+        if let Some(status) = command.try_wait().unwrap() {
+            panic!("the command ended ({status}) before it was seen waiting on the lock");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -546,7 +549,9 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
     let _turn = alone().await;
     platform(my, "frozen_commands").await;
     let home = Home::new();
-    let config = short_bounds(&home);
+    // The lock wait must outlast the moment the test sees it and stops the server, on
+    // a busy machine too: 10 s per statement, 2 s to connect (12 s per request).
+    let config = home.config("connect_timeout_secs = 2\nstatement_timeout_secs = 10");
     let url = app_url(my, "localhost", "frozen_commands", "ssl-mode=REQUIRED");
     let pw = home.secret_file("operator-pw", OPERATOR_PASSWORD);
     let op = ["--user", "root", "--password-file", &pw];
@@ -556,8 +561,8 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
     let lock = SessionsLock::rows(my, "frozen_commands");
     let mut args = vec!["--database-url", &url, "chats", "delete", &session_id];
     args.extend(op);
-    let child = home.command(&config, &args, &[]).spawn().unwrap();
-    tokio::task::block_in_place(|| wait_until_blocked(my, "frozen_commands"));
+    let mut child = home.command(&config, &args, &[]).spawn().unwrap();
+    tokio::task::block_in_place(|| wait_until_blocked(my, "frozen_commands", &mut child));
     let frozen = Frozen::freeze(my);
     let run = tokio::task::block_in_place(|| wait_or_fail(child, &home, "chats delete"));
     assert_eq!(run.code, 4, "{}", run.everything());
@@ -566,7 +571,7 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
             && run
                 .stderr
                 .contains("no answer from mysql://app:***@localhost")
-            && run.stderr.contains("within 5 s"),
+            && run.stderr.contains("within 12 s"),
         "{}",
         run.everything()
     );
