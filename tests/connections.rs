@@ -5,20 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/certs.rs"]
+mod certs;
 mod common;
+#[path = "common/run_binary.rs"]
+mod run_binary;
 #[path = "common/throwaway_pg.rs"]
 mod throwaway_pg;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{operator, session};
 use modcon::db::{Access, DataError, Db, Role, SchemaMap, auth};
+use run_binary::{Home, Tmux, wait_or_fail};
 use throwaway_pg::ThrowawayPg;
 use tokio::sync::OnceCell;
-use uuid::Uuid;
 
 /// The platform's database role and its password: an `@` and a `/`, which a URL must
 /// percent-encode, so both spellings are looked for where it must not appear.
@@ -93,117 +94,6 @@ fn unavailable(result: Result<Db, DataError>) -> String {
         Err(DataError::Unavailable(reason)) => reason,
         Err(other) => panic!("expected the database to be unreachable, got {other:?}"),
         Ok(db) => panic!("expected a refusal, connected to {}", db.display_url()),
-    }
-}
-
-/// A run of the binary in a home and data directory of its own, with every log line
-/// written (trace), nothing inherited from the developer's environment.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    log: String,
-}
-
-impl Run {
-    /// Everything the run showed or wrote.
-    fn everything(&self) -> String {
-        format!(
-            "--- stdout\n{}\n--- stderr\n{}\n--- log\n{}",
-            self.stdout, self.stderr, self.log
-        )
-    }
-}
-
-struct Home {
-    dir: PathBuf,
-}
-
-impl Home {
-    fn new() -> Home {
-        let dir = std::env::temp_dir().join(format!("modcon-conn-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Home { dir }
-    }
-
-    /// A file only its owner can read (as password files must be).
-    fn secret_file(&self, name: &str, text: &str) -> String {
-        use std::os::unix::fs::PermissionsExt;
-        let path = self.dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        path.display().to_string()
-    }
-
-    fn config(&self, database_section: &str) -> String {
-        let log = self.dir.join("modcon.log");
-        self.secret_file(
-            "config.toml",
-            &format!(
-                "[database]\n{database_section}\n[log]\nfile = \"{}\"\nlevel = \"trace\"\n",
-                log.display()
-            ),
-        )
-    }
-
-    fn command(&self, config: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut command = Command::new("setsid");
-        command
-            .arg("--wait")
-            .arg(env!("CARGO_BIN_EXE_modcon"))
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env_remove("MODCON_USER")
-            .env_remove("MODCON_PASSWORD_FILE")
-            .env_remove("MODCON_CONFIG")
-            .env_remove("PGPASSWORD")
-            .env_remove("PGPASSFILE")
-            .env("HOME", &self.dir)
-            .env("MODCON_DATA_DIR", &self.dir)
-            .env("MODCON_LOG", "trace")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    fn run(&self, config: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let out = self.command(config, args, env).output().unwrap();
-        self.finish(out)
-    }
-
-    fn finish(&self, out: std::process::Output) -> Run {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            log: std::fs::read_to_string(self.dir.join("modcon.log")).unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Waits for a child, failing loudly rather than hanging if it never ends.
-fn wait_or_fail(mut child: Child, home: &Home, what: &str) -> Run {
-    let guard = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return home.finish(child.wait_with_output().unwrap());
-        }
-        if Instant::now() > guard {
-            let _ = child.kill();
-            let run = home.finish(child.wait_with_output().unwrap());
-            panic!("{what} never ended:\n{}", run.everything());
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -603,14 +493,26 @@ fn short_bounds(home: &Home) -> String {
 /// Holds an exclusive lock on `chat_sessions` from a connection of the test's own,
 /// so a command that reads the sessions waits on the server.
 async fn lock_sessions(pg: &ThrowawayPg) -> sqlx::PgConnection {
+    lock_with(pg, "lock table chat_sessions in access exclusive mode").await
+}
+
+/// Locks every session row for update: reads go on, and a delete waits once it is
+/// signed in and has planned.
+async fn lock_session_rows(pg: &ThrowawayPg) -> sqlx::PgConnection {
+    lock_with(
+        pg,
+        "select count(*) from (select id from chat_sessions for update) locked",
+    )
+    .await
+}
+
+async fn lock_with(pg: &ThrowawayPg, sql: &'static str) -> sqlx::PgConnection {
     use sqlx::{Connection, Executor};
     let mut conn = sqlx::PgConnection::connect(&pg.socket_url("platform"))
         .await
         .unwrap();
     conn.execute("begin").await.unwrap();
-    conn.execute("lock table chat_sessions in access exclusive mode")
-        .await
-        .unwrap();
+    conn.execute(sql).await.unwrap();
     conn
 }
 
@@ -638,7 +540,7 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
     let session_id = pg.psql("platform", "select id from chat_sessions limit 1");
 
     // Mid-run: the command is signed in and waiting on the server when it stops.
-    let lock = lock_sessions(&pg).await;
+    let lock = lock_session_rows(&pg).await;
     let mut args = vec!["--database-url", &url, "chats", "delete", &session_id];
     args.extend(op);
     let child = home.command(&config, &args, &[]).spawn().unwrap();
@@ -759,106 +661,4 @@ fn the_console_says_the_database_stopped_answering_stays_usable_and_recovers() {
     tmux.wait_for("1 of 1");
     tmux.keys(&["q"]);
     tmux.wait_for("MODCON-EXIT=0");
-}
-
-// --------------------------------------------------------------------------- tmux
-
-/// The console in a tmux server of its own, in `home`.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(home: &Home, config: &str, env: &[(String, String)], args: &[&str]) -> Tmux {
-        let socket = format!("modcon-conn-{}", Uuid::new_v4().simple());
-        let exports: String = env
-            .iter()
-            .map(|(k, v)| format!("export {k}='{v}'\n"))
-            .collect();
-        let script = format!(
-            "unset DATABASE_URL MODCON_CONFIG MODCON_USER PGPASSWORD PGPASSFILE\n\
-             export TERM=xterm-256color HOME='{home}' MODCON_DATA_DIR='{home}' MODCON_LOG=trace\n\
-             {exports}\
-             '{binary}' --config '{config}' {args}\n\
-             echo MODCON-EXIT=$?\n\
-             sleep 600\n",
-            home = home.dir.display(),
-            binary = env!("CARGO_BIN_EXE_modcon"),
-            args = args.join(" "),
-        );
-        let path = home.dir.join(format!("{socket}.sh"));
-        let mut file = std::fs::File::create(&path).unwrap();
-        file.write_all(script.as_bytes()).unwrap();
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "conn",
-            ])
-            .args(["-x", "100", "-y", "30"])
-            .arg(format!("sh '{}'", path.display()))
-            .status()
-            .expect("tmux is installed (.ci/run installs it)");
-        assert!(status.success(), "tmux did not start");
-        Tmux { socket }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "conn"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            self.tmux(&["send-keys", "-t", "conn", key]);
-            std::thread::sleep(Duration::from_millis(40));
-        }
-    }
-
-    fn text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "conn", "-l", text]);
-    }
-
-    /// Waits for `needle` on screen; fails loudly (with the screen) rather than hang.
-    fn wait_for(&self, needle: &str) -> String {
-        self.wait_until(needle, |screen| screen.contains(needle))
-    }
-
-    fn wait_until_gone(&self, needle: &str) -> String {
-        self.wait_until(needle, |screen| !screen.contains(needle))
-    }
-
-    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let guard = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < guard,
-                "never came to pass: {what:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
 }

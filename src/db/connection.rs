@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::{DataError, Db};
+use super::{Backend, DataError, Db};
 
 /// How long modcon waits for the database (`[database] connect_timeout_secs` and
 /// `statement_timeout_secs`).
@@ -281,26 +281,34 @@ fn userinfo_password(head: &str) -> Option<&str> {
 
 /// Why a connection failed, in words an operator can act on, with the driver's own
 /// text after it and every secret cut out.
-pub(crate) fn connect_failure(error: &sqlx::Error, secrets: &Secrets) -> String {
+pub(crate) fn connect_failure(error: &sqlx::Error, secrets: &Secrets, backend: Backend) -> String {
     let raw = match error.as_database_error() {
         Some(db) => db.message().to_string(),
         None => error.to_string(),
     };
     // rustls' refusals reach us as I/O errors; their wording is stable enough to name.
     let certificate = raw.contains("invalid peer certificate");
+    // The URL parameters the operator wrote, named in their own backend's spelling.
+    let (ca_file, verify_host) = match backend {
+        Backend::Postgres => ("sslrootcert", "sslmode=verify-full"),
+        Backend::Mysql => ("ssl-ca", "ssl-mode=VERIFY_IDENTITY"),
+        Backend::Sqlite => ("the given CA file", "host verification"),
+    };
     let hint = if !certificate {
         None
     } else if raw.contains("UnknownIssuer") {
-        Some(
+        Some(format!(
             "the server's certificate is not signed by a certificate authority in \
-             sslrootcert (or the common public ones)",
-        )
+             {ca_file} (or the common public ones)"
+        ))
     } else if raw.contains("not valid for name") || raw.contains("NotValidForName") {
-        Some("the server's certificate does not name the host in the URL (sslmode=verify-full)")
+        Some(format!(
+            "the server's certificate does not name the host in the URL ({verify_host})"
+        ))
     } else if raw.contains("Expired") {
-        Some("the server's certificate has expired")
+        Some("the server's certificate has expired".to_string())
     } else {
-        Some("the server's certificate was refused")
+        Some("the server's certificate was refused".to_string())
     };
     let text = match hint {
         Some(hint) => format!("{hint} ({raw})"),

@@ -191,7 +191,7 @@ impl Db {
             {
                 pg = pg.password(password);
             }
-            try_one_connection(&pg, url, &driver, &timeouts).await?;
+            try_one_connection(&pg, url, &driver, &timeouts, Backend::Postgres).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(5)
                 .acquire_timeout(timeouts.connect)
@@ -504,10 +504,21 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Postgres(pool) => pool.close().await,
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Mysql(pool) => pool.close().await,
+        let closing = async {
+            match &self.pool {
+                Pool::Postgres(pool) => pool.close().await,
+                Pool::Sqlite(pool) => pool.close().await,
+                Pool::Mysql(pool) => pool.close().await,
+            }
+        };
+        // Closing waits for every connection to come back and say goodbye; one left
+        // mid-transaction by a request that timed out never does while the server is
+        // stopped. The process's exit closes what is left.
+        if tokio::time::timeout(self.options.timeouts.connect, closing)
+            .await
+            .is_err()
+        {
+            tracing::debug!(database = %self.display_url(), "gave up closing the connections");
         }
     }
 
@@ -616,6 +627,7 @@ async fn try_one_connection<O>(
     url: &str,
     driver: &connection::DriverUrl,
     timeouts: &Timeouts,
+    backend: Backend,
 ) -> Result<(), DataError>
 where
     O: sqlx::ConnectOptions,
@@ -634,7 +646,7 @@ where
             DataError::Unavailable(format!(
                 "{}: {}",
                 redact_url(url),
-                connection::connect_failure(&e, &driver.secrets)
+                connection::connect_failure(&e, &driver.secrets, backend)
             ))
         })?;
     let _ = sqlx::Connection::close(first).await;
@@ -667,7 +679,7 @@ async fn connect_mysql(
     {
         my = my.password(password);
     }
-    try_one_connection(&my, url, driver, timeouts).await?;
+    try_one_connection(&my, url, driver, timeouts, Backend::Mysql).await?;
     let statement = timeouts.statement;
     let pool = MySqlPoolOptions::new()
         .max_connections(5)
