@@ -533,7 +533,9 @@ fn wait_until_blocked(pg: &ThrowawayPg) {
 async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command() {
     let pg = platform_server().await;
     let home = Home::new();
-    let config = short_bounds(&home);
+    // The lock wait must outlast the moment the test sees it and stops the server, on
+    // a busy machine too: 10 s per statement, 5 s to connect (15 s per request).
+    let config = home.config("connect_timeout_secs = 5\nstatement_timeout_secs = 10");
     let url = pg_url(&pg, "localhost", "platform", "sslmode=require");
     let pw = home.secret_file("operator-pw", OPERATOR_PASSWORD);
     let op = ["--user", "root", "--password-file", &pw];
@@ -553,7 +555,7 @@ async fn a_server_that_stops_answering_is_reported_with_exit_4_by_every_command(
             && run
                 .stderr
                 .contains("no answer from postgres://app:***@localhost")
-            && run.stderr.contains("within 5 s"),
+            && run.stderr.contains("within 15 s"),
         "{}",
         run.everything()
     );

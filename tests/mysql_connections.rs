@@ -537,7 +537,11 @@ fn wait_until_blocked(my: &ThrowawayMariaDb, database: &str, command: &mut std::
     while my.sql("mysql", &sql) == "0" {
         assert!(Instant::now() < guard, "the command never reached the lock");
         if let Some(status) = command.try_wait().unwrap() {
-            panic!("the command ended ({status}) before it was seen waiting on the lock");
+            let mut said = String::new();
+            if let Some(err) = command.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(err, &mut said);
+            }
+            panic!("the command ended ({status}) before it was seen waiting on the lock: {said}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }

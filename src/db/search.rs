@@ -297,23 +297,12 @@ async fn read_pg(
         )
         .await?
         .int("pid")?;
-    let fetch = tx.fetch_all_sql(q);
-    tokio::pin!(fetch);
-    loop {
-        tokio::select! {
-            result = &mut fetch => return result,
-            _ = tokio::time::sleep(POLL) => {
-                if interrupt.is_stopped() {
-                    cancel_backend(db, pid).await?;
-                    // The statement ends with "canceling statement due to user request".
-                    return match fetch.await {
-                        Ok(_) | Err(DataError::Cancelled) => Err(DataError::Cancelled),
-                        Err(e) => Err(e),
-                    };
-                }
-            }
-        }
-    }
+    // The statement then ends with "canceling statement due to user request".
+    let mut stop = Sql::raw(Backend::Postgres);
+    stop.push("select pg_cancel_backend(cast(")
+        .bind(pid)
+        .push(" as integer)) as cancelled");
+    fetch_stoppable(db, tx, q, interrupt, &stop).await
 }
 
 /// The MySQL read: on Esc, `kill query` from another connection stops the statement
@@ -328,6 +317,21 @@ async fn read_mysql(
         .fetch_one("select connection_id() as id", &[])
         .await?
         .int("id")?;
+    let mut stop = Sql::raw(Backend::Mysql);
+    stop.push("kill query ").bind(id);
+    fetch_stoppable(db, tx, q, interrupt, &stop).await
+}
+
+/// Runs `q` on `tx`, watching `interrupt`; once it is stopped, `stop` (naming this
+/// transaction's session) runs on another connection to end the statement on the
+/// server, and the read ends as cancelled.
+async fn fetch_stoppable(
+    db: &Db,
+    tx: &mut Tx,
+    q: &Sql<'_>,
+    interrupt: &Interrupt,
+    stop: &Sql<'_>,
+) -> Result<Vec<Row>, DataError> {
     let fetch = tx.fetch_all_sql(q);
     tokio::pin!(fetch);
     loop {
@@ -336,9 +340,7 @@ async fn read_mysql(
             _ = tokio::time::sleep(POLL) => {
                 if interrupt.is_stopped() {
                     let mut other = db.read().await?;
-                    let mut kill = Sql::raw(Backend::Mysql);
-                    kill.push("kill query ").bind(id);
-                    other.execute_sql(&kill).await?;
+                    other.fetch_all_sql(stop).await?;
                     other.rollback().await?;
                     return match fetch.await {
                         Ok(_) | Err(DataError::Cancelled) => Err(DataError::Cancelled),
@@ -348,17 +350,6 @@ async fn read_mysql(
             }
         }
     }
-}
-
-/// Asks PostgreSQL to cancel what backend `pid` runs, from another connection.
-async fn cancel_backend(db: &Db, pid: i64) -> Result<(), DataError> {
-    let mut other = db.read().await?;
-    let mut q = Sql::raw(Backend::Postgres);
-    q.push("select pg_cancel_backend(cast(")
-        .bind(pid)
-        .push(" as integer)) as cancelled");
-    other.fetch_one_sql(&q).await?;
-    other.rollback().await
 }
 
 async fn read_sqlite(
