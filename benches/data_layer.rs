@@ -1324,6 +1324,32 @@ const MESSAGE_COLUMNS: [&str; 6] = [
     "created_at",
 ];
 
+/// The hand-written archive for SQLite and MySQL (both build the JSON with
+/// `json_object`): the sessions named by `list` (`in (?, …)`), then their messages, each
+/// `insert … select` binding the batch id, then the session ids.
+fn json_archive_statements(list: &str) -> Vec<String> {
+    [
+        ("chat_sessions", 0, "s.id", "s.id", &SESSION_COLUMNS[..]),
+        (
+            "chat_messages",
+            1,
+            "null",
+            "s.session_id",
+            &MESSAGE_COLUMNS[..],
+        ),
+    ]
+    .into_iter()
+    .map(|(table, depth, target, column, columns)| {
+        format!(
+            "insert into modcon_trash (batch_id, kind, table_name, depth, target_id, \
+             row_data) select ?, 'row', '{table}', {depth}, {target}, {} \
+             from {table} s where {column} {list}",
+            sqlite_json("s", columns)
+        )
+    })
+    .collect()
+}
+
 fn sqlite_json(alias: &str, columns: &[&str]) -> String {
     let pairs: Vec<String> = columns
         .iter()
@@ -1390,28 +1416,8 @@ async fn baseline_delete_sqlite(
         .execute(&mut *tx)
         .await
         .unwrap();
-        for (table, depth, target, column, json) in [
-            (
-                "chat_sessions",
-                0,
-                "s.id",
-                "s.id",
-                sqlite_json("s", &SESSION_COLUMNS),
-            ),
-            (
-                "chat_messages",
-                1,
-                "null",
-                "s.session_id",
-                sqlite_json("s", &MESSAGE_COLUMNS),
-            ),
-        ] {
-            let mut q = sqlx::query(AssertSqlSafe(format!(
-                "insert into modcon_trash (batch_id, kind, table_name, depth, target_id, \
-                 row_data) select ?, 'row', '{table}', {depth}, {target}, {json} \
-                 from {table} s where {column} {list}"
-            )))
-            .bind(batch_id.to_string());
+        for sql in json_archive_statements(&list) {
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(batch_id.to_string());
             for id in &id_texts {
                 q = q.bind(id.clone());
             }
@@ -1583,28 +1589,8 @@ async fn baseline_delete_mysql(
         .await
         .unwrap();
         // MySQL's json_object is SQLite's: the same archive statements.
-        for (table, depth, target, column, json) in [
-            (
-                "chat_sessions",
-                0,
-                "s.id",
-                "s.id",
-                sqlite_json("s", &SESSION_COLUMNS),
-            ),
-            (
-                "chat_messages",
-                1,
-                "null",
-                "s.session_id",
-                sqlite_json("s", &MESSAGE_COLUMNS),
-            ),
-        ] {
-            let mut q = sqlx::query(AssertSqlSafe(format!(
-                "insert into modcon_trash (batch_id, kind, table_name, depth, target_id, \
-                 row_data) select ?, 'row', '{table}', {depth}, {target}, {json} \
-                 from {table} s where {column} {list}"
-            )))
-            .bind(batch_id.to_string());
+        for sql in json_archive_statements(&list) {
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(batch_id.to_string());
             for id in &id_texts {
                 q = q.bind(id.clone());
             }
