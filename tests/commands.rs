@@ -1065,6 +1065,8 @@ async fn index_plan_shows_the_trigram_indexes_and_create_needs_an_admin(db, url)
         }
     }
     assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'index.create'", &[]).await, 0);
+    // The moderator's refusal is on the record, as every refusal for permission is.
+    assert_eq!(count(&db, "select count(*) from {#modcon_audit_log} where action = 'index.create.refused'", &[]).await, 1);
 }
 
 }

@@ -358,6 +358,26 @@ on_schemas! {
         assert!(trash::list(&db, &admin).await.unwrap().is_empty());
         assert_eq!(count(&db, "select count(*) from {#modcon_trash}", &[]).await, 0);
         assert!(matches!(trash::list(&db, &moderator).await, Err(DataError::Forbidden(_))));
+        // Restoring and purging are refused to a moderator in the data layer, and each
+        // refusal is on the audit record.
+        let batch = uuid::Uuid::new_v4();
+        assert!(matches!(
+            trash::restore(&db, &moderator, batch, false).await,
+            Err(DataError::Forbidden(_))
+        ));
+        assert!(matches!(trash::purge(&db, &moderator, 0).await, Err(DataError::Forbidden(_))));
+        for action in ["trash.restore.refused", "trash.purge.refused"] {
+            assert_eq!(
+                count(
+                    &db,
+                    "select count(*) from {#modcon_audit_log} where action = ? and actor_name = 'mod'",
+                    &[Arg::Text(action.into())],
+                )
+                .await,
+                1,
+                "{action}"
+            );
+        }
     }
 }
 

@@ -550,6 +550,16 @@ pub async fn create_text_indexes(db: &Db, actor: &Actor) -> Result<Vec<String>, 
             Permission::CreateIndexes.describe(),
             actor.role
         ));
+        // Refused for permission: on the audit record like every other refusal.
+        super::audit::record_refusal(
+            db,
+            actor,
+            "index.create",
+            "index",
+            &[],
+            &refusal.to_string(),
+        )
+        .await;
         return Err(refusal);
     }
     let schema = db.schema()?;

@@ -321,6 +321,26 @@ pub struct TrashItem {
     pub details: serde_json::Value,
 }
 
+/// A restore or purge asked for by a role that may not: refused, and the refusal is on
+/// the audit record like every other operation refused for permission.
+async fn refused_is_audited(
+    db: &Db,
+    actor: &Actor,
+    action: &str,
+    ids: &[Id],
+) -> Result<(), DataError> {
+    match actor.require(Permission::RestoreTrash) {
+        Ok(()) => Ok(()),
+        Err(refusal) => {
+            if !db.is_read_only() {
+                let why = refusal.to_string();
+                super::audit::record_refusal(db, actor, action, "trash_batch", ids, &why).await;
+            }
+            Err(refusal)
+        }
+    }
+}
+
 async fn require(db: &Db, actor: &Actor, tx: &mut Tx) -> Result<(), DataError> {
     actor.require(Permission::RestoreTrash)?;
     actor
@@ -505,7 +525,7 @@ pub async fn restore(
     plan_only: bool,
 ) -> Result<RestoreReport, DataError> {
     let schema = db.schema()?;
-    actor.require(Permission::RestoreTrash)?;
+    refused_is_audited(db, actor, "trash.restore", &[Id::from(batch_id)]).await?;
     let mut tx = db.write().await?;
     require(db, actor, &mut tx).await?;
     let mut q = Sql::raw(schema.backend);
@@ -1360,6 +1380,7 @@ pub struct Purged {
 
 /// Removes the batches deleted more than `older_than_days` days ago, audited (admin).
 pub async fn purge(db: &Db, actor: &Actor, older_than_days: u32) -> Result<Purged, DataError> {
+    refused_is_audited(db, actor, "trash.purge", &[]).await?;
     let mut tx = db.write().await?;
     require(db, actor, &mut tx).await?;
     let purged = purge_in(&mut tx, actor, older_than_days, false).await?;
