@@ -528,11 +528,15 @@ impl Drop for SessionsLock {
 /// table lock in `database`.
 fn wait_until_blocked(my: &ThrowawayMariaDb, database: &str, command: &mut std::process::Child) {
     let guard = Instant::now() + Duration::from_secs(60);
+    // A row lock wait, a metadata lock wait, or any statement of the command's
+    // database that has been running on the server for a second: it is waiting there.
     let sql = format!(
         "select (select count(*) from information_schema.innodb_trx \
                  where trx_state = 'LOCK WAIT') \
               + (select count(*) from information_schema.processlist \
-                 where db = '{database}' and state like '%metadata lock%')"
+                 where db = '{database}' and (state like '%metadata lock%' \
+                   or (command in ('Query', 'Execute') and time_ms >= 1000 \
+                       and info not like '%processlist%')))"
     );
     while my.sql("mysql", &sql) == "0" {
         assert!(Instant::now() < guard, "the command never reached the lock");
